@@ -1,0 +1,19 @@
+/**
+ * The engine's public surface. Nothing outside `engine/` imports anything else from it.
+ *
+ * Stages: parse (YAML -> document + positions) -> validate (JSON Schema) -> compile (defaults,
+ * catalog references, conditions, lints) -> evaluate (facts + snapshot -> plan).
+ */
+export type * from './types.ts';
+export { QUANTIZATION_ORDER } from './types.ts';
+
+export { compileCatalog } from './compile/compile-catalog.ts';
+export { compilePolicy, type CompilePolicyOptions } from './compile/compile-policy.ts';
+export { ENGINE_ERROR_CODES } from './errors/error-codes.ts';
+export { formatDiagnostic, sortDiagnostics } from './errors/diagnostic.ts';
+
+export { requestFacts, estimatePromptTokens, type FactsResult, type FactsOptions } from './facts/request-facts.ts';
+export { evaluate } from './evaluate/evaluate.ts';
+export { budgetScopeKey } from './evaluate/budgets.ts';
+
+export { runPolicyTestFile, type PolicyTestReport, type PolicyTestCaseResult, type LoadText } from './testing/run-policy-tests.ts';
