@@ -7,7 +7,7 @@
 export type * from './types.ts';
 export { QUANTIZATION_ORDER } from './types.ts';
 
-export { compileCatalog } from './compile/compile-catalog.ts';
+export { compileCatalog, type CatalogSource } from './compile/compile-catalog.ts';
 export { compilePolicy, type CompilePolicyOptions } from './compile/compile-policy.ts';
 export { ENGINE_ERROR_CODES } from './errors/error-codes.ts';
 export { formatDiagnostic, sortDiagnostics } from './errors/diagnostic.ts';

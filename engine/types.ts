@@ -297,6 +297,8 @@ export interface Identity {
 }
 
 export interface RequestFacts {
+  /** The primary requested model (first of `models`), variant stripped; null when none was given. */
+  model: string | null;
   /** Requested models in order: `model` first, then `models`, variants stripped. */
   models: string[];
   /** Variant per entry of `models` (same index), or null. */

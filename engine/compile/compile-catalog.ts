@@ -1,8 +1,16 @@
 import type { CompiledCatalog, Result } from '../types.ts';
 
-/** Parse, validate and index a catalog YAML text. STUB: engine-compile helper replaces this. */
-export function compileCatalog(text: string, file: string): Result<CompiledCatalog> {
-  void text;
-  void file;
+/** One catalog YAML text and the file name used in diagnostics. */
+export interface CatalogSource {
+  text: string;
+  file: string;
+}
+
+/**
+ * Parse, validate, merge and index catalog YAML texts. Later sources add providers and models; a
+ * model id seen again adds its endpoints to the earlier model. STUB: engine-compile helper replaces this.
+ */
+export function compileCatalog(sources: readonly CatalogSource[]): Result<CompiledCatalog> {
+  void sources;
   throw new Error('not implemented');
 }
