@@ -17,3 +17,11 @@ export { evaluate } from './evaluate/evaluate.ts';
 export { budgetScopeKey } from './evaluate/budgets.ts';
 
 export { runPolicyTestFile, type PolicyTestReport, type PolicyTestCaseResult, type LoadText } from './testing/run-policy-tests.ts';
+export {
+  checkPolicyTestFile,
+  DEFAULT_NOW,
+  DEFAULT_SEED,
+  type RunPolicyTestOptions,
+  type PolicyTestCoverage,
+} from './testing/run-policy-tests.ts';
+export { describeDiagnostic, describeExclusion, type CaseOutcome, type ExpectationFailure } from './testing/expectations.ts';
