@@ -1,0 +1,129 @@
+/**
+ * `createApp(deps)`: the Express app, built only from what it is given. It reads no environment,
+ * no file and no global; `server.ts` does that and listens.
+ */
+import { randomBytes } from 'node:crypto';
+import { trace, type Tracer } from '@opentelemetry/api';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import * as engine from '../engine/index.ts';
+import type { Snapshot } from '../engine/index.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { CostFunction, CredentialResolver } from './execute/execute-plan.ts';
+import type { GatewayKeyVerifier } from './http/auth.ts';
+import { GatewayError } from './http/errors.ts';
+import { sendError, type GatewayContext, type RoutingEngine, type RoutingSource } from './http/gateway-context.ts';
+import { listModelsHandler, modelEndpointsHandler } from './http/routes/catalog-routes.ts';
+import { chatCompletionsHandler } from './http/routes/chat-completions.ts';
+import { generationHandler } from './http/routes/generation-route.ts';
+import { planHandler } from './http/routes/plan-route.ts';
+import { silentLogger, type Logger } from './logger.ts';
+import type { AdapterRegistry } from './providers/spec.ts';
+import { MemoryGenerationStore, type GenerationStore } from './store/generation-record.ts';
+
+export type { RoutingSource, RoutingState, RoutingEngine } from './http/gateway-context.ts';
+
+/** Default body limit: 4 MiB (OpenRouter-sized prompts with a few images as data URLs need more; configure it). */
+export const DEFAULT_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_KEEP_ALIVE_INTERVAL_MS = 1000;
+
+/** What the app is built from. Only `routing`, `adapters`, `credentials` and `keys` are required. */
+export interface AppDependencies {
+  /** The compiled policy and catalog in force (swappable for hot reload). */
+  routing: RoutingSource;
+  /** Adapters by wire protocol. */
+  adapters: AdapterRegistry;
+  /** Provider id -> secret. */
+  credentials: CredentialResolver;
+  /** Gateway key check. */
+  keys: GatewayKeyVerifier;
+  /** Default: the real engine (`requestFacts`, `evaluate`). Tests may pass a fake. */
+  engine?: RoutingEngine;
+  /** Default: an in-memory store. */
+  store?: GenerationStore;
+  /** Default: the global tracer (a no-op unless telemetry is set up). */
+  tracer?: Tracer;
+  clock?: Clock;
+  /** Default: `gen-<unix seconds>-<20 random characters>`. */
+  newId?: () => string;
+  /** Live state for the engine. Default: no health data, every provider's credential present. */
+  snapshot?: () => Snapshot;
+  logger?: Logger;
+  /** Cost of a usage at a pricing (accounting's computeCost); absent: no `usage.cost`. */
+  cost?: CostFunction;
+  bodyLimitBytes?: number;
+  /** Comment lines while waiting for a stream's first byte. */
+  keepAliveIntervalMs?: number;
+}
+
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** `gen-1732530000-AbC...`: sortable by time, 20 random base-62 characters. */
+export function newGenerationId(clock: Clock = systemClock): string {
+  const bytes = randomBytes(20);
+  let suffix = '';
+  for (const byte of bytes) suffix += ID_ALPHABET[byte % ID_ALPHABET.length];
+  return `gen-${Math.floor(clock.now() / 1000)}-${suffix}`;
+}
+
+function resolve(dependencies: AppDependencies): GatewayContext {
+  const clock = dependencies.clock ?? systemClock;
+  return {
+    routing: dependencies.routing,
+    engine: dependencies.engine ?? { requestFacts: engine.requestFacts, evaluate: engine.evaluate },
+    adapters: dependencies.adapters,
+    credentials: dependencies.credentials,
+    keys: dependencies.keys,
+    store: dependencies.store ?? new MemoryGenerationStore(),
+    tracer: dependencies.tracer ?? trace.getTracer('switchyard'),
+    clock,
+    newId: dependencies.newId ?? (() => newGenerationId(clock)),
+    snapshot: dependencies.snapshot ?? (() => ({})),
+    logger: dependencies.logger ?? silentLogger,
+    cost: dependencies.cost,
+    keepAliveIntervalMs: dependencies.keepAliveIntervalMs ?? DEFAULT_KEEP_ALIVE_INTERVAL_MS,
+  };
+}
+
+export function createApp(dependencies: AppDependencies): express.Express {
+  const gateway = resolve(dependencies);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const json = express.json({ limit: dependencies.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, type: () => true });
+
+  function authenticate(request: Request, response: Response, next: NextFunction): void {
+    const identity = gateway.keys.verify(request.headers.authorization);
+    if (!identity) {
+      sendError(gateway, response, new GatewayError('authentication', 'Missing or invalid gateway key. Send `Authorization: Bearer <key>`.'));
+      return;
+    }
+    response.locals.identity = identity;
+    next();
+  }
+
+  const api = express.Router();
+  api.post('/chat/completions', authenticate, json, chatCompletionsHandler(gateway));
+  api.post('/plan', authenticate, json, planHandler(gateway));
+  api.get('/generation', authenticate, generationHandler(gateway));
+  // The model list is public, as OpenRouter's is.
+  api.get('/models', listModelsHandler(gateway));
+  api.get('/models/:author/:slug/endpoints', modelEndpointsHandler(gateway));
+
+  app.use('/api/v1', api);
+  app.use('/v1', api);
+  app.get('/healthz', (_request, response) => {
+    const { policy, catalog } = gateway.routing.current();
+    response.json({ status: 'ok', policy: { id: policy.id, version: policy.version }, catalog: { version: catalog.version } });
+  });
+
+  app.use((request: Request, response: Response) => {
+    sendError(gateway, response, new GatewayError('not_found', `No route for ${request.method} ${request.path}.`));
+  });
+  // Body-parser failures (malformed JSON, too large) and anything a handler let through.
+  app.use((error: unknown, _request: Request, response: Response, _next: NextFunction) => {
+    void _next;
+    sendError(gateway, response, error);
+  });
+  return app;
+}

@@ -1,0 +1,460 @@
+/**
+ * Plan execution: attempts in order, retries with backoff, deadlines, and fallback only before the
+ * first byte reaches the client.
+ *
+ * `generatePlan` serves non-streaming requests; `openPlanStream` walks the plan until one attempt
+ * produces its first stream part and hands that stream to the caller. Past that point nothing falls
+ * back: the caller turns a later failure into an error chunk.
+ */
+import { SpanKind, SpanStatusCode, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import type { CompiledCatalog, Plan, PlanAttempt } from '../../engine/index.ts';
+import type { Clock } from '../clock.ts';
+import { GatewayError } from '../http/errors.ts';
+import { withoutParameters } from '../http/chat-body.ts';
+import type { Logger } from '../logger.ts';
+import {
+  ProviderCallError,
+  type AdapterRegistry,
+  type ChatRequest,
+  type GenerateResult,
+  type StreamPart,
+  type Usage,
+} from '../providers/spec.ts';
+import type { AttemptRecord } from '../store/generation-record.ts';
+import { ATTRIBUTES } from '../telemetry/attributes.ts';
+
+/** Provider id -> secret, or undefined for keyless providers / missing keys. Never logged. */
+export type CredentialResolver = (providerId: string) => string | undefined;
+
+/** USD cost of a usage at a pricing, as an exact decimal string (accounting's `computeCost`). */
+export type CostFunction = (usage: Usage, pricing: PlanAttempt['pricing']) => string;
+
+/** Longest wait the executor honours from a provider's `Retry-After`, ms. */
+export const RETRY_AFTER_CAP_MS = 10_000;
+
+export interface ExecutorDependencies {
+  adapters: AdapterRegistry;
+  credentials: CredentialResolver;
+  clock: Clock;
+  tracer: Tracer;
+  logger: Logger;
+  cost: CostFunction | undefined;
+}
+
+export interface ExecutionInput {
+  plan: Plan;
+  catalog: CompiledCatalog;
+  /** Gateway-only fields already removed. */
+  request: ChatRequest;
+  /** Aborts when the client goes away. */
+  clientSignal: AbortSignal;
+  /** Parent for attempt spans. */
+  parentContext: Context;
+  /** Monotonic ms when the request arrived; the total deadline counts from here. */
+  startedAt: number;
+}
+
+/** Every attempt so far, in order; also what the attempt log and the generation record show. */
+export type AttemptLog = AttemptRecord[];
+
+export type ExecutionFailure = { ok: false; error: GatewayError; cancelled: boolean; attempts: AttemptLog };
+
+export type GenerateOutcome = { ok: true; attempt: PlanAttempt; result: GenerateResult; attempts: AttemptLog } | ExecutionFailure;
+
+/** A stream that has produced its first part. */
+export interface OpenedStream {
+  attempt: PlanAttempt;
+  /** Starts with the first part; a thrown or timed-out failure becomes an `error` part. */
+  parts: AsyncIterable<StreamPart>;
+  warnings: string[];
+  /** Monotonic ms of the first part. */
+  firstPartAt: number;
+  /** Close the attempt: record, span, timers. Call once, when the stream is over. */
+  finish(outcome: { usage: Usage | undefined; error: ProviderCallError | undefined; cancelled: boolean }): void;
+}
+
+export type StreamOutcome = { ok: true; stream: OpenedStream; attempts: AttemptLog } | ExecutionFailure;
+
+/** Why a try's controller was aborted by us rather than by the client. */
+type Deadline = 'first_byte' | 'attempt' | 'total';
+
+/** One try of one attempt: its controller, timers and span. */
+class AttemptTry {
+  readonly controller = new AbortController();
+  deadline: Deadline | undefined;
+  readonly startedAt: number;
+  readonly span: Span;
+  #attemptTimer: NodeJS.Timeout | undefined;
+  #firstByteTimer: NodeJS.Timeout | undefined;
+  readonly #clientSignal: AbortSignal;
+  readonly #onClientAbort: () => void;
+
+  constructor(
+    readonly attempt: PlanAttempt,
+    readonly index: number,
+    readonly retry: number,
+    input: ExecutionInput,
+    dependencies: ExecutorDependencies,
+    fallbackReason: string | undefined,
+  ) {
+    this.startedAt = dependencies.clock.monotonic();
+    const totalLeft = input.startedAt + input.plan.limits.total_ms - this.startedAt;
+    this.#clientSignal = input.clientSignal;
+    this.#onClientAbort = () => this.controller.abort(input.clientSignal.reason);
+    input.clientSignal.addEventListener('abort', this.#onClientAbort, { once: true });
+    const attemptLimit = Math.min(attempt.timeouts.attempt_ms, totalLeft);
+    this.#attemptTimer = setTimeout(() => this.#expire(attemptLimit === totalLeft ? 'total' : 'attempt'), Math.max(0, attemptLimit));
+    const firstByteLimit = Math.min(attempt.timeouts.first_byte_ms, totalLeft);
+    this.#firstByteTimer = setTimeout(() => this.#expire(firstByteLimit === totalLeft ? 'total' : 'first_byte'), Math.max(0, firstByteLimit));
+    this.span = dependencies.tracer.startSpan(
+      `chat ${attempt.model}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [ATTRIBUTES.operationName]: 'chat',
+          [ATTRIBUTES.providerName]: attempt.provider,
+          [ATTRIBUTES.requestModel]: attempt.upstream_model,
+          [ATTRIBUTES.requestStream]: input.request.stream === true,
+          [ATTRIBUTES.endpoint]: attempt.endpoint,
+          [ATTRIBUTES.attempt]: index + 1,
+          [ATTRIBUTES.retry]: retry,
+          ...(fallbackReason ? { [ATTRIBUTES.fallbackReason]: fallbackReason } : {}),
+        },
+      },
+      input.parentContext,
+    );
+  }
+
+  #expire(deadline: Deadline): void {
+    this.deadline ??= deadline;
+    this.controller.abort(new Error(`deadline: ${deadline}`));
+  }
+
+  firstByteArrived(): void {
+    clearTimeout(this.#firstByteTimer);
+    this.#firstByteTimer = undefined;
+  }
+
+  release(): void {
+    clearTimeout(this.#attemptTimer);
+    clearTimeout(this.#firstByteTimer);
+    this.#clientSignal.removeEventListener('abort', this.#onClientAbort);
+  }
+
+  /** Normalise whatever the adapter threw, knowing which of our deadlines fired. */
+  classify(error: unknown, logger: Logger): ProviderCallError {
+    if (this.deadline) {
+      return new ProviderCallError({
+        message: `No ${this.deadline === 'first_byte' ? 'first byte' : 'complete answer'} within the ${this.deadline} deadline.`,
+        kind: 'timeout',
+        errorClass: 'retryable',
+        cause: error,
+      });
+    }
+    if (this.#clientSignal.aborted) return new ProviderCallError({ message: 'Client closed the connection.', kind: 'aborted', errorClass: 'final', cause: error });
+    if (error instanceof ProviderCallError) return error;
+    logger.error({ err: error, provider: this.attempt.provider }, 'adapter threw something other than ProviderCallError');
+    return new ProviderCallError({ message: 'The provider adapter failed.', kind: 'malformed', errorClass: 'fallback', cause: error });
+  }
+}
+
+/** Rejects as soon as the signal aborts, so a stuck adapter cannot hold a deadline hostage. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** `ok`, or the error kind for transport failures and the class for HTTP ones. */
+function outcomeOf(error: ProviderCallError): string {
+  return error.kind === 'http' ? error.errorClass : error.kind;
+}
+
+function contextLengthOf(catalog: CompiledCatalog, endpointId: string): number {
+  for (const endpoint of catalog.endpoints) if (endpoint.id === endpointId) return endpoint.context_length;
+  return 0;
+}
+
+/** The error the client gets when no attempt served. */
+export function failureFor(error: ProviderCallError | undefined, attempt: PlanAttempt | undefined): GatewayError {
+  if (!error || !attempt) return new GatewayError('provider_unavailable', 'No provider could be called for this request.');
+  const metadata: Record<string, unknown> = {
+    provider_name: attempt.provider_name,
+    provider: attempt.provider,
+    provider_status: error.status ?? null,
+    raw: error.raw ?? null,
+  };
+  if (error.kind === 'timeout') return new GatewayError('timeout', 'The provider did not answer in time.', metadata);
+  if (error.status === 429) {
+    const seconds = error.retryAfterMs === undefined ? 1 : Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+    return new GatewayError('rate_limit_exceeded', 'The provider is rate limiting requests.', metadata, seconds);
+  }
+  if (error.errorClass === 'context_length') return new GatewayError('context_length_exceeded', 'The prompt is longer than the context window.', metadata);
+  if (error.errorClass === 'content_policy') return new GatewayError('content_policy_violation', 'The provider refused the content.', metadata);
+  if (error.errorClass === 'final' && error.status !== undefined && error.status >= 400 && error.status < 500) {
+    return new GatewayError('invalid_request', `The provider rejected the request: ${error.message}`, metadata);
+  }
+  return new GatewayError('provider_error', 'Provider returned error', metadata);
+}
+
+/** Walks the plan; `serve` performs one try and reports success or a classified error. */
+async function walkPlan<T>(
+  input: ExecutionInput,
+  dependencies: ExecutorDependencies,
+  serve: (attemptTry: AttemptTry, log: AttemptLog) => Promise<{ ok: true; value: T } | { ok: false; error: ProviderCallError }>,
+): Promise<{ ok: true; value: T; attempts: AttemptLog } | ExecutionFailure> {
+  const { plan } = input;
+  const attempts: AttemptLog = [];
+  let lastError: ProviderCallError | undefined;
+  let lastAttempt: PlanAttempt | undefined;
+  let fallbackReason: string | undefined;
+  let minimumContext = 0;
+
+  for (let index = 0; index < plan.attempts.length; index++) {
+    const attempt = plan.attempts[index];
+    if (!attempt) continue;
+    if (minimumContext > 0 && contextLengthOf(input.catalog, attempt.endpoint) <= minimumContext) continue;
+    const adapter = dependencies.adapters[attempt.protocol];
+    if (!adapter) {
+      attempts.push(skipped(attempt, index, `no adapter for protocol ${attempt.protocol}`));
+      continue;
+    }
+    for (let retry = 0; ; retry++) {
+      if (input.clientSignal.aborted) return { ok: false, error: failureFor(lastError, lastAttempt), cancelled: true, attempts };
+      if (dependencies.clock.monotonic() >= input.startedAt + plan.limits.total_ms) {
+        const timeout = new ProviderCallError({ message: 'Total deadline exceeded.', kind: 'timeout', errorClass: 'retryable' });
+        return { ok: false, error: failureFor(timeout, lastAttempt ?? attempt), cancelled: false, attempts };
+      }
+      const attemptTry = new AttemptTry(attempt, index, retry, input, dependencies, fallbackReason);
+      const served = await serve(attemptTry, attempts);
+      if (served.ok) return { ok: true, value: served.value, attempts };
+      const error = served.error;
+      lastError = error;
+      lastAttempt = attempt;
+      if (error.kind === 'aborted') return { ok: false, error: failureFor(error, attempt), cancelled: true, attempts };
+      if (error.errorClass === 'final') return { ok: false, error: failureFor(error, attempt), cancelled: false, attempts };
+      fallbackReason = `${attempt.endpoint}: ${outcomeOf(error)}${error.status === undefined ? '' : ` ${error.status}`}`;
+      const laterAttemptExists = index < plan.attempts.length - 1;
+      // A rate-limited endpoint is left at once when another can serve; waiting only helps when none can.
+      const retryHere = error.errorClass === 'retryable' && retry < attempt.retries.max && !(error.status === 429 && laterAttemptExists);
+      if (!retryHere) {
+        if (error.errorClass === 'context_length') minimumContext = Math.max(minimumContext, contextLengthOf(input.catalog, attempt.endpoint));
+        break;
+      }
+      const backoff = Math.min(attempt.retries.backoff_ms * attempt.retries.multiplier ** retry, attempt.retries.max_backoff_ms);
+      const delay = error.retryAfterMs === undefined ? backoff : Math.min(Math.max(error.retryAfterMs, backoff), RETRY_AFTER_CAP_MS);
+      await sleep(delay, input.clientSignal);
+    }
+  }
+  return { ok: false, error: failureFor(lastError, lastAttempt), cancelled: false, attempts };
+}
+
+function skipped(attempt: PlanAttempt, index: number, reason: string): AttemptRecord {
+  return {
+    attempt: index + 1,
+    retry: 0,
+    endpoint: attempt.endpoint,
+    provider: attempt.provider,
+    provider_name: attempt.provider_name,
+    model: attempt.model,
+    status: null,
+    outcome: 'skipped',
+    error: reason,
+    latency_ms: 0,
+    cost: '0',
+  };
+}
+
+function record(attemptTry: AttemptTry, now: number, fields: Partial<AttemptRecord> & Pick<AttemptRecord, 'status' | 'outcome' | 'cost'>): AttemptRecord {
+  const { attempt } = attemptTry;
+  return {
+    attempt: attemptTry.index + 1,
+    retry: attemptTry.retry,
+    endpoint: attempt.endpoint,
+    provider: attempt.provider,
+    provider_name: attempt.provider_name,
+    model: attempt.model,
+    latency_ms: Math.round(now - attemptTry.startedAt),
+    ...fields,
+  };
+}
+
+function endFailedSpan(span: Span, error: ProviderCallError, latencyMs: number): void {
+  span.setAttribute(ATTRIBUTES.errorType, error.status === undefined ? error.kind : String(error.status));
+  span.setAttribute(ATTRIBUTES.outcome, outcomeOf(error));
+  span.setAttribute(ATTRIBUTES.latencyMs, latencyMs);
+  if (error.status !== undefined) span.setAttribute(ATTRIBUTES.httpStatus, error.status);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error.kind });
+  span.end();
+}
+
+function endServedSpan(span: Span, attempt: PlanAttempt, usage: Usage | undefined, finishReason: string | undefined, latencyMs: number): void {
+  span.setAttribute(ATTRIBUTES.responseModel, attempt.upstream_model);
+  if (usage?.prompt_tokens !== undefined) span.setAttribute(ATTRIBUTES.inputTokens, usage.prompt_tokens);
+  if (usage?.completion_tokens !== undefined) span.setAttribute(ATTRIBUTES.outputTokens, usage.completion_tokens);
+  if (finishReason) span.setAttribute(ATTRIBUTES.finishReasons, [finishReason]);
+  span.setAttribute(ATTRIBUTES.outcome, 'ok');
+  span.setAttribute(ATTRIBUTES.latencyMs, latencyMs);
+  span.end();
+}
+
+function credentialFor(attempt: PlanAttempt, dependencies: ExecutorDependencies): string | undefined {
+  return dependencies.credentials(attempt.provider);
+}
+
+function providerOf(input: ExecutionInput, attempt: PlanAttempt) {
+  const provider = input.catalog.providers.get(attempt.provider);
+  if (!provider) throw new Error(`plan names provider ${attempt.provider}, absent from the catalog`);
+  return provider;
+}
+
+/** Non-streaming execution. */
+export async function generatePlan(input: ExecutionInput, dependencies: ExecutorDependencies): Promise<GenerateOutcome> {
+  const walked = await walkPlan<{ attempt: PlanAttempt; result: GenerateResult }>(input, dependencies, async (attemptTry, log) => {
+    const { attempt } = attemptTry;
+    const adapter = dependencies.adapters[attempt.protocol];
+    try {
+      if (!adapter) throw new Error('unreachable: adapter checked by walkPlan');
+      const result = await untilAborted(
+        adapter.generate({
+          request: withoutParameters(input.request, attempt.drop_parameters),
+          attempt,
+          provider: providerOf(input, attempt),
+          credential: credentialFor(attempt, dependencies),
+          signal: attemptTry.controller.signal,
+        }),
+        attemptTry.controller.signal,
+      );
+      attemptTry.release();
+      const now = dependencies.clock.monotonic();
+      log.push(record(attemptTry, now, { status: 200, outcome: 'ok', usage: result.usage, cost: dependencies.cost?.(result.usage, attempt.pricing) ?? '0' }));
+      endServedSpan(attemptTry.span, attempt, result.usage, result.finish_reason, now - attemptTry.startedAt);
+      return { ok: true, value: { attempt, result } };
+    } catch (thrown) {
+      attemptTry.release();
+      const error = attemptTry.classify(thrown, dependencies.logger);
+      const now = dependencies.clock.monotonic();
+      log.push(record(attemptTry, now, { status: error.status ?? null, outcome: outcomeOf(error), error: error.message, cost: '0' }));
+      endFailedSpan(attemptTry.span, error, now - attemptTry.startedAt);
+      return { ok: false, error };
+    }
+  });
+  if (!walked.ok) return walked;
+  return { ok: true, attempt: walked.value.attempt, result: walked.value.result, attempts: walked.attempts };
+}
+
+/** Streaming execution up to the first part; the caller drains `stream.parts` and calls `finish`. */
+export async function openPlanStream(input: ExecutionInput, dependencies: ExecutorDependencies): Promise<StreamOutcome> {
+  const walked = await walkPlan<OpenedStream>(input, dependencies, async (attemptTry, log) => {
+    const { attempt } = attemptTry;
+    const adapter = dependencies.adapters[attempt.protocol];
+    const signal = attemptTry.controller.signal;
+    try {
+      if (!adapter) throw new Error('unreachable: adapter checked by walkPlan');
+      const result = await untilAborted(
+        adapter.stream({
+          request: withoutParameters(input.request, attempt.drop_parameters),
+          attempt,
+          provider: providerOf(input, attempt),
+          credential: credentialFor(attempt, dependencies),
+          signal,
+        }),
+        signal,
+      );
+      const iterator = result.parts[Symbol.asyncIterator]();
+      const first = await untilAborted(iterator.next(), signal);
+      if (first.done) throw new ProviderCallError({ message: 'The provider closed the stream without any content.', kind: 'malformed', errorClass: 'retryable' });
+      if (first.value.type === 'error') throw first.value.error;
+      attemptTry.firstByteArrived();
+      const firstPartAt = dependencies.clock.monotonic();
+      const firstPart = first.value;
+      let finished = false;
+      const stream: OpenedStream = {
+        attempt,
+        warnings: result.warnings,
+        firstPartAt,
+        parts: continueStream(firstPart, iterator, attemptTry, dependencies.logger),
+        finish(outcome) {
+          if (finished) return;
+          finished = true;
+          attemptTry.release();
+          const now = dependencies.clock.monotonic();
+          const firstByteMs = Math.round(firstPartAt - attemptTry.startedAt);
+          if (outcome.error) {
+            log.push(record(attemptTry, now, { status: 200, outcome: outcomeOf(outcome.error), error: outcome.error.message, first_byte_ms: firstByteMs, ...(outcome.usage ? { usage: outcome.usage } : {}), cost: '0' }));
+            endFailedSpan(attemptTry.span, outcome.error, now - attemptTry.startedAt);
+            return;
+          }
+          const usage = outcome.usage ?? {};
+          const cost = dependencies.cost?.(usage, attempt.pricing) ?? '0';
+          log.push(record(attemptTry, now, { status: 200, outcome: outcome.cancelled ? 'cancelled' : 'ok', first_byte_ms: firstByteMs, usage, cost }));
+          endServedSpan(attemptTry.span, attempt, outcome.usage, outcome.cancelled ? 'cancelled' : undefined, now - attemptTry.startedAt);
+        },
+      };
+      return { ok: true, value: stream };
+    } catch (thrown) {
+      attemptTry.release();
+      const error = attemptTry.classify(thrown, dependencies.logger);
+      const now = dependencies.clock.monotonic();
+      log.push(record(attemptTry, now, { status: error.status ?? null, outcome: outcomeOf(error), error: error.message, cost: '0' }));
+      endFailedSpan(attemptTry.span, error, now - attemptTry.startedAt);
+      return { ok: false, error };
+    }
+  });
+  if (!walked.ok) return walked;
+  return { ok: true, stream: walked.value, attempts: walked.attempts };
+}
+
+/** The first part, then the rest; failures (thrown, deadlines) arrive as one `error` part. */
+async function* continueStream(
+  first: StreamPart,
+  iterator: AsyncIterator<StreamPart>,
+  attemptTry: AttemptTry,
+  logger: Logger,
+): AsyncGenerator<StreamPart> {
+  yield first;
+  try {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      if (next.value.type === 'error') {
+        yield { type: 'error', error: attemptTry.classify(next.value.error, logger) };
+        return;
+      }
+      yield next.value;
+      if (next.value.type === 'finish') return;
+    }
+  } catch (thrown) {
+    yield { type: 'error', error: attemptTry.classify(thrown, logger) };
+  } finally {
+    // Stop the upstream when the consumer leaves early (client gone, error chunk written).
+    if (!attemptTry.controller.signal.aborted && iterator.return) await iterator.return().catch(() => undefined);
+  }
+}

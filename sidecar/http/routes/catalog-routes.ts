@@ -1,0 +1,32 @@
+/** `GET /models`, `GET /models/:author/:slug/endpoints`: the catalog in OpenRouter's shapes. */
+import type { Request, Response } from 'express';
+import { GatewayError } from '../errors.ts';
+import { sendError, type GatewayContext } from '../gateway-context.ts';
+import { listModels, modelEndpoints } from '../models-view.ts';
+
+function parameterFilter(value: unknown): string[] {
+  if (typeof value !== 'string' || value === '') return [];
+  return value
+    .split(',')
+    .map((parameter) => parameter.trim())
+    .filter((parameter) => parameter !== '');
+}
+
+export function listModelsHandler(gateway: GatewayContext) {
+  return function handleListModels(request: Request, response: Response): void {
+    const data = listModels(gateway.routing.current().catalog, parameterFilter(request.query.supported_parameters));
+    response.json({ data });
+  };
+}
+
+export function modelEndpointsHandler(gateway: GatewayContext) {
+  return function handleModelEndpoints(request: Request, response: Response): void {
+    const modelId = `${String(request.params.author)}/${String(request.params.slug)}`;
+    const data = modelEndpoints(gateway.routing.current().catalog, modelId);
+    if (!data) {
+      sendError(gateway, response, new GatewayError('model_not_found', `Model '${modelId}' is not in the catalog.`, { model: modelId }));
+      return;
+    }
+    response.json({ data });
+  };
+}

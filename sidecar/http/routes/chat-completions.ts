@@ -1,0 +1,365 @@
+/**
+ * `POST /api/v1/chat/completions`: body -> facts -> plan -> execution -> JSON or SSE, plus the
+ * generation record, the spans and the opt-in attempt log.
+ */
+import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
+import type { Request, Response } from 'express';
+import type { Identity, PlanAttempt, RequestFacts } from '../../../engine/index.ts';
+import { failureFor, generatePlan, openPlanStream, type AttemptLog, type ExecutionInput, type ExecutorDependencies } from '../../execute/execute-plan.ts';
+import { ProviderCallError, type Usage } from '../../providers/spec.ts';
+import type { GenerationRecord } from '../../store/generation-record.ts';
+import { ATTRIBUTES } from '../../telemetry/attributes.ts';
+import { parseChatBody, providerRequest } from '../chat-body.ts';
+import { errorResponse, type GatewayError } from '../errors.ts';
+import { endRequestSpan, routeRequest, saveRecord, seedOf, sendError, type GatewayContext } from '../gateway-context.ts';
+import { ChunkWriter, completionBody, SSE_DONE, wireUsage, type ServedBy } from '../response-shape.ts';
+
+/** Request header that turns the attempt log on. */
+export const ATTEMPT_LOG_HEADER = 'x-switchyard-attempts';
+const KEEP_ALIVE_COMMENT = ': SWITCHYARD PROCESSING\n\n';
+
+/** One request in flight: what the record, the span and the log need at the end. */
+interface Exchange {
+  id: string;
+  startedAt: number;
+  createdAt: number;
+  identity: Identity;
+  span: ReturnType<GatewayContext['tracer']['startSpan']>;
+  spanContext: Context;
+  wantsAttemptLog: boolean;
+  facts: RequestFacts | undefined;
+  policy: { id: string; version: string };
+  request: Request;
+}
+
+function header(request: Request, name: string): string | null {
+  const value = request.headers[name];
+  return typeof value === 'string' ? value : null;
+}
+
+/** `1:openai:429:retryable:12ms,2:deepinfra:200:ok:40ms`: ASCII, safe in a header. */
+function attemptSummary(attempts: AttemptLog): string {
+  return attempts.map((entry) => `${entry.attempt}:${entry.provider}:${entry.status ?? '-'}:${entry.outcome}:${entry.latency_ms}ms`).join(',');
+}
+
+function buildRecord(
+  gateway: GatewayContext,
+  exchange: Exchange,
+  fields: {
+    attempt: PlanAttempt | undefined;
+    attempts: AttemptLog;
+    status: number;
+    streamed: boolean;
+    cancelled: boolean;
+    finishReason: string | null;
+    nativeFinishReason: string | null;
+    usage: Usage;
+    upstreamId: string | null;
+    generationTimeMs: number | null;
+    error: string | null;
+  },
+): GenerationRecord {
+  const { facts } = exchange;
+  let totalCost = '0';
+  for (const entry of fields.attempts) if (entry.outcome === 'ok' || entry.outcome === 'cancelled') totalCost = entry.cost;
+  return {
+    id: exchange.id,
+    created_at: new Date(exchange.createdAt).toISOString(),
+    model: fields.attempt?.model ?? facts?.model ?? '',
+    requested_models: facts?.models ?? [],
+    provider: fields.attempt?.provider ?? null,
+    provider_name: fields.attempt?.provider_name ?? null,
+    upstream_id: fields.upstreamId,
+    api_type: 'completions',
+    streamed: fields.streamed,
+    cancelled: fields.cancelled,
+    status: fields.status,
+    finish_reason: fields.finishReason,
+    native_finish_reason: fields.nativeFinishReason,
+    usage: fields.usage,
+    total_cost: totalCost,
+    latency_ms: Math.round(gateway.clock.monotonic() - exchange.startedAt),
+    generation_time_ms: fields.generationTimeMs,
+    key: exchange.identity.key ?? null,
+    user: facts?.user ?? exchange.identity.user ?? null,
+    team: exchange.identity.team ?? null,
+    tags: facts?.tags ?? [],
+    http_referer: header(exchange.request, 'http-referer'),
+    x_title: header(exchange.request, 'x-title') ?? header(exchange.request, 'x-openrouter-title'),
+    policy_id: exchange.policy.id,
+    policy_version: exchange.policy.version,
+    attempts: fields.attempts,
+    error: fields.error,
+  };
+}
+
+/** A failure before anything was streamed: the envelope, the record, the span. */
+function fail(gateway: GatewayContext, exchange: Exchange, response: Response, error: GatewayError | unknown, attempts: AttemptLog, cancelled: boolean, streamed: boolean): void {
+  if (exchange.wantsAttemptLog && !response.headersSent) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
+  const status = cancelled ? 499 : sendError(gateway, response, error);
+  if (cancelled && !response.writableEnded) response.end();
+  const message = error instanceof Error ? error.message : 'unknown error';
+  saveRecord(
+    gateway,
+    buildRecord(gateway, exchange, {
+      attempt: undefined,
+      attempts,
+      status,
+      streamed,
+      cancelled,
+      finishReason: null,
+      nativeFinishReason: null,
+      usage: {},
+      upstreamId: null,
+      generationTimeMs: null,
+      error: message,
+    }),
+  );
+  endRequestSpan(exchange.span, status);
+}
+
+function executorDependencies(gateway: GatewayContext): ExecutorDependencies {
+  return { adapters: gateway.adapters, credentials: gateway.credentials, clock: gateway.clock, tracer: gateway.tracer, logger: gateway.logger, cost: gateway.cost };
+}
+
+/** Writes a chunk; waits for `drain` (or the client leaving) when the socket buffer is full. */
+function write(response: Response, text: string): Promise<void> | undefined {
+  if (response.write(text)) return undefined;
+  return new Promise((resolve) => {
+    const done = (): void => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
+}
+
+function startEventStream(response: Response, exchange: Exchange, attempts: AttemptLog): void {
+  if (response.headersSent) return;
+  if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
+  response.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  response.flushHeaders();
+}
+
+async function serveStream(gateway: GatewayContext, exchange: Exchange, response: Response, input: ExecutionInput): Promise<void> {
+  const attemptsSoFar: AttemptLog = [];
+  // Comments keep proxies and clients from timing out while no provider has answered yet. Sending
+  // one commits the 200, so a later total failure is reported in-band; fallback stays possible.
+  const keepAlive = setInterval(() => {
+    startEventStream(response, exchange, attemptsSoFar);
+    response.write(KEEP_ALIVE_COMMENT);
+  }, gateway.keepAliveIntervalMs);
+  let outcome;
+  try {
+    outcome = await openPlanStream(input, executorDependencies(gateway));
+  } finally {
+    clearInterval(keepAlive);
+  }
+  if (!outcome.ok) {
+    if (response.headersSent && !outcome.cancelled) {
+      writeStreamFailure(gateway, exchange, response, outcome.error, outcome.attempts, undefined);
+      return;
+    }
+    fail(gateway, exchange, response, outcome.error, outcome.attempts, outcome.cancelled, true);
+    return;
+  }
+
+  const { stream, attempts } = outcome;
+  const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt: stream.attempt };
+  startEventStream(response, exchange, attempts);
+  const chunks = new ChunkWriter(served);
+  let usage: Usage | undefined;
+  let finishReason: string | null = null;
+  let nativeFinishReason: string | null = null;
+  let upstreamId: string | null = null;
+  let streamError: ProviderCallError | undefined;
+  for await (const part of stream.parts) {
+    if (part.type === 'finish') {
+      usage = part.usage;
+      finishReason = part.finish_reason;
+      nativeFinishReason = part.native_finish_reason;
+      upstreamId = part.upstream_id ?? null;
+      await write(response, chunks.finish(part.finish_reason, part.native_finish_reason));
+      break;
+    }
+    if (part.type === 'error') {
+      streamError = part.error;
+      break;
+    }
+    const text = chunks.part(part);
+    if (text !== undefined) await write(response, text);
+    if (input.clientSignal.aborted) break;
+  }
+  const cancelled = input.clientSignal.aborted;
+  if (cancelled && streamError?.kind === 'aborted') streamError = undefined;
+  if (!streamError && !cancelled && finishReason === null) {
+    streamError = new ProviderCallError({ message: 'The provider ended the stream without a finish reason.', kind: 'malformed', errorClass: 'retryable' });
+  }
+  stream.finish({ usage, error: streamError, cancelled });
+  const generationTimeMs = Math.round(gateway.clock.monotonic() - stream.firstPartAt);
+
+  if (streamError) {
+    writeStreamFailure(gateway, exchange, response, failureFor(streamError, stream.attempt), attempts, { served, chunks, generationTimeMs, usage });
+    return;
+  }
+  if (!cancelled) {
+    const cost = gateway.cost && usage ? gateway.cost(usage, stream.attempt.pricing) : undefined;
+    response.write(chunks.usage(wireUsage(usage ?? {}, cost), exchange.wantsAttemptLog ? attempts : undefined));
+    response.end(SSE_DONE);
+  } else if (!response.writableEnded) {
+    response.end();
+  }
+  saveRecord(
+    gateway,
+    buildRecord(gateway, exchange, {
+      attempt: stream.attempt,
+      attempts,
+      status: 200,
+      streamed: true,
+      cancelled,
+      finishReason: cancelled ? null : finishReason,
+      nativeFinishReason,
+      usage: usage ?? {},
+      upstreamId,
+      generationTimeMs,
+      error: null,
+    }),
+  );
+  endRequestSpan(exchange.span, 200);
+}
+
+/** After the 200 went out: an error chunk, `[DONE]`, and the record. */
+function writeStreamFailure(
+  gateway: GatewayContext,
+  exchange: Exchange,
+  response: Response,
+  error: GatewayError,
+  attempts: AttemptLog,
+  servedStream: { served: ServedBy; chunks: ChunkWriter; generationTimeMs: number; usage: Usage | undefined } | undefined,
+): void {
+  const envelope = errorResponse(error, gateway.logger).body;
+  const chunks = servedStream?.chunks ?? new ChunkWriter({ id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt: placeholderAttempt(exchange, attempts) });
+  if (!response.writableEnded) {
+    response.write(chunks.error(envelope));
+    response.end(SSE_DONE);
+  }
+  saveRecord(
+    gateway,
+    buildRecord(gateway, exchange, {
+      attempt: servedStream?.served.attempt,
+      attempts,
+      status: 200,
+      streamed: true,
+      cancelled: false,
+      finishReason: 'error',
+      nativeFinishReason: null,
+      usage: servedStream?.usage ?? {},
+      upstreamId: null,
+      generationTimeMs: servedStream?.generationTimeMs ?? null,
+      error: error.message,
+    }),
+  );
+  exchange.span.setAttribute(ATTRIBUTES.errorType, error.errorType);
+  endRequestSpan(exchange.span, 200);
+}
+
+/** Names for a chunk when nothing served: the requested model, no provider. */
+function placeholderAttempt(exchange: Exchange, attempts: AttemptLog): PlanAttempt {
+  const last = attempts[attempts.length - 1];
+  return { model: last?.model ?? exchange.facts?.model ?? '', provider_name: last?.provider_name ?? '' } as PlanAttempt;
+}
+
+async function serveGenerate(gateway: GatewayContext, exchange: Exchange, response: Response, input: ExecutionInput): Promise<void> {
+  const outcome = await generatePlan(input, executorDependencies(gateway));
+  if (!outcome.ok) {
+    fail(gateway, exchange, response, outcome.error, outcome.attempts, outcome.cancelled, false);
+    return;
+  }
+  const { attempt, result, attempts } = outcome;
+  const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt };
+  const cost = gateway.cost ? gateway.cost(result.usage, attempt.pricing) : undefined;
+  if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
+  response.status(200).json(completionBody(served, result, wireUsage(result.usage, cost), exchange.wantsAttemptLog ? attempts : undefined));
+  const servedEntry = attempts[attempts.length - 1];
+  saveRecord(
+    gateway,
+    buildRecord(gateway, exchange, {
+      attempt,
+      attempts,
+      status: 200,
+      streamed: false,
+      cancelled: false,
+      finishReason: result.finish_reason,
+      nativeFinishReason: result.native_finish_reason,
+      usage: result.usage,
+      upstreamId: result.upstream_id ?? null,
+      generationTimeMs: servedEntry?.latency_ms ?? null,
+      error: null,
+    }),
+  );
+  endRequestSpan(exchange.span, 200);
+}
+
+/** The Express handler. Authentication already ran (`response.locals.identity`). */
+export function chatCompletionsHandler(gateway: GatewayContext) {
+  return async function handleChatCompletions(request: Request, response: Response): Promise<void> {
+    const startedAt = gateway.clock.monotonic();
+    const id = gateway.newId();
+    response.setHeader('X-Generation-Id', id);
+    const parentContext = propagation.extract(ROOT_CONTEXT, request.headers);
+    const span = gateway.tracer.startSpan(
+      'POST /api/v1/chat/completions',
+      { kind: SpanKind.SERVER, attributes: { [ATTRIBUTES.httpMethod]: 'POST', [ATTRIBUTES.httpRoute]: '/api/v1/chat/completions', [ATTRIBUTES.generationId]: id } },
+      parentContext,
+    );
+    const spanContext = trace.setSpan(parentContext, span);
+    const identity = response.locals.identity as Identity;
+    const state = gateway.routing.current();
+    const exchange: Exchange = {
+      id,
+      startedAt,
+      createdAt: gateway.clock.now(),
+      identity,
+      span,
+      spanContext,
+      wantsAttemptLog: request.headers[ATTEMPT_LOG_HEADER] === 'true',
+      facts: undefined,
+      policy: { id: state.policy.id, version: state.policy.version },
+      request,
+    };
+    const streamed = typeof request.body === 'object' && request.body !== null && (request.body as { stream?: unknown }).stream === true;
+    try {
+      const body = parseChatBody(request.body);
+      const routed = routeRequest(gateway, body, request.headers, identity, seedOf(id), spanContext);
+      exchange.facts = routed.facts;
+      exchange.policy = { id: routed.state.policy.id, version: routed.state.policy.version };
+      if (!routed.ok) {
+        fail(gateway, exchange, response, routed.error, [], false, streamed);
+        return;
+      }
+      const clientGone = new AbortController();
+      response.on('close', () => {
+        if (!response.writableFinished) clientGone.abort(new Error('client closed the connection'));
+      });
+      const input: ExecutionInput = {
+        plan: routed.plan,
+        catalog: routed.state.catalog,
+        request: providerRequest(body),
+        clientSignal: clientGone.signal,
+        parentContext: spanContext,
+        startedAt,
+      };
+      if (body.stream === true) await serveStream(gateway, exchange, response, input);
+      else await serveGenerate(gateway, exchange, response, input);
+    } catch (error) {
+      fail(gateway, exchange, response, error, [], false, streamed);
+    }
+  };
+}
