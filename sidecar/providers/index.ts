@@ -1,0 +1,19 @@
+/**
+ * The adapter layer's public surface. The executor needs only `createAdapterRegistry` and the
+ * contract types from spec.ts; everything else is for tests and tooling.
+ */
+import type { AdapterRegistry } from './spec.ts';
+import type { HttpAdapterOptions } from './http.ts';
+import { createOpenAICompatibleAdapter } from './openai-compatible/adapter.ts';
+
+export * from './spec.ts';
+export { sharedDispatcher, classifyHttpStatus, retryAfterFromHeaders, redact, type HttpAdapterOptions } from './http.ts';
+export { createOpenAICompatibleAdapter } from './openai-compatible/adapter.ts';
+export { OPENAI_COMPATIBLE_PRESETS, resolveOpenAICompatiblePreset, type OpenAICompatiblePreset } from './openai-compatible/presets.ts';
+
+/** One adapter per protocol, sharing one connection pool (or the dispatcher given). */
+export function createAdapterRegistry(options: HttpAdapterOptions = {}): AdapterRegistry {
+  return {
+    'openai-compatible': createOpenAICompatibleAdapter(options),
+  };
+}

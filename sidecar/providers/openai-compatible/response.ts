@@ -1,0 +1,69 @@
+/** Chat Completions response and usage -> the adapter contract (pure). */
+import { ProviderCallError, type ChatToolCall, type GenerateResult, type Usage } from '../spec.ts';
+import { syntheticToolCallId, usageOf } from '../common.ts';
+import type { OpenAIWireResponse, OpenAIWireToolCall, OpenAIWireUsage } from './api-types.ts';
+import { mapOpenAICompatibleFinishReason } from './finish-reason.ts';
+import type { OpenAICompatiblePreset } from './presets.ts';
+
+/**
+ * Usage with OpenAI semantics: cached and cache-write tokens are part of `prompt_tokens`,
+ * reasoning tokens part of `completion_tokens`. A field the host did not send stays undefined.
+ */
+export function convertOpenAICompatibleUsage(usage: OpenAIWireUsage | null | undefined, preset: OpenAICompatiblePreset): Usage {
+  if (usage === null || usage === undefined) return {};
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens;
+  let completion = usage.completion_tokens;
+  // DeepInfra (some models) leaves reasoning out of completion_tokens; the tell is reasoning > completion.
+  if (preset.completion_excludes_reasoning && typeof completion === 'number' && typeof reasoning === 'number' && reasoning > completion) {
+    completion += reasoning;
+  }
+  return usageOf({
+    prompt_tokens: usage.prompt_tokens,
+    completion_tokens: completion,
+    cached_tokens: usage.prompt_tokens_details?.cached_tokens ?? usage.prompt_cache_hit_tokens,
+    cache_write_tokens: usage.prompt_tokens_details?.cache_write_tokens,
+    reasoning_tokens: reasoning,
+  });
+}
+
+/** Tool-call arguments as a string (Ollama may send an object). */
+export function toolArgumentsText(value: string | Record<string, unknown> | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function convertToolCall(call: OpenAIWireToolCall, index: number, upstreamId: string | undefined): ChatToolCall {
+  const name = call.function?.name ?? '';
+  return {
+    id: call.id ?? syntheticToolCallId(upstreamId, index, name),
+    type: 'function',
+    function: { name, arguments: toolArgumentsText(call.function?.arguments) },
+  };
+}
+
+/** A non-streaming response body -> GenerateResult. A body without choices is malformed (retryable). */
+export function convertOpenAICompatibleResponse(body: unknown, preset: OpenAICompatiblePreset, warnings: string[]): GenerateResult {
+  const wire = (typeof body === 'object' && body !== null ? body : {}) as OpenAIWireResponse;
+  const choice = wire.choices?.[0];
+  if (choice === undefined) {
+    throw new ProviderCallError({ message: 'Upstream response has no choices', kind: 'malformed', errorClass: 'retryable', raw: JSON.stringify(body).slice(0, 4096) });
+  }
+  const upstreamId = wire.id ?? undefined;
+  const message = choice.message ?? {};
+  const toolCalls = (message.tool_calls ?? []).map((call, index) => convertToolCall(call, index, upstreamId));
+  const reasoning = message.reasoning_content ?? message.reasoning ?? null;
+  const content = message.content ?? (message.refusal !== null && message.refusal !== undefined ? message.refusal : null);
+  const usage = convertOpenAICompatibleUsage(wire.usage ?? wire.x_groq?.usage, preset);
+  return {
+    ...(upstreamId === undefined ? {} : { upstream_id: upstreamId }),
+    message: {
+      content,
+      ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+      ...(reasoning === null ? {} : { reasoning }),
+    },
+    finish_reason: mapOpenAICompatibleFinishReason(choice.finish_reason, toolCalls.length > 0),
+    native_finish_reason: choice.finish_reason ?? null,
+    usage,
+    warnings,
+  };
+}
