@@ -96,6 +96,7 @@ class AttemptTry {
     input: ExecutionInput,
     dependencies: ExecutorDependencies,
     fallbackReason: string | undefined,
+    streaming: boolean,
   ) {
     this.startedAt = dependencies.clock.monotonic();
     const totalLeft = input.startedAt + input.plan.limits.total_ms - this.startedAt;
@@ -104,8 +105,11 @@ class AttemptTry {
     input.clientSignal.addEventListener('abort', this.#onClientAbort, { once: true });
     const attemptLimit = Math.min(attempt.timeouts.attempt_ms, totalLeft);
     this.#attemptTimer = setTimeout(() => this.#expire(attemptLimit === totalLeft ? 'total' : 'attempt'), Math.max(0, attemptLimit));
-    const firstByteLimit = Math.min(attempt.timeouts.first_byte_ms, totalLeft);
-    this.#firstByteTimer = setTimeout(() => this.#expire(firstByteLimit === totalLeft ? 'total' : 'first_byte'), Math.max(0, firstByteLimit));
+    // A non-streamed answer's first byte is its last; only the attempt deadline applies to it.
+    if (streaming) {
+      const firstByteLimit = Math.min(attempt.timeouts.first_byte_ms, totalLeft);
+      this.#firstByteTimer = setTimeout(() => this.#expire(firstByteLimit === totalLeft ? 'total' : 'first_byte'), Math.max(0, firstByteLimit));
+    }
     this.span = dependencies.tracer.startSpan(
       `chat ${attempt.model}`,
       {
@@ -228,6 +232,7 @@ export function failureFor(error: ProviderCallError | undefined, attempt: PlanAt
 async function walkPlan<T>(
   input: ExecutionInput,
   dependencies: ExecutorDependencies,
+  streaming: boolean,
   serve: (attemptTry: AttemptTry, log: AttemptLog) => Promise<{ ok: true; value: T } | { ok: false; error: ProviderCallError }>,
 ): Promise<{ ok: true; value: T; attempts: AttemptLog } | ExecutionFailure> {
   const { plan } = input;
@@ -252,7 +257,7 @@ async function walkPlan<T>(
         const timeout = new ProviderCallError({ message: 'Total deadline exceeded.', kind: 'timeout', errorClass: 'retryable' });
         return { ok: false, error: failureFor(timeout, lastAttempt ?? attempt), cancelled: false, attempts };
       }
-      const attemptTry = new AttemptTry(attempt, index, retry, input, dependencies, fallbackReason);
+      const attemptTry = new AttemptTry(attempt, index, retry, input, dependencies, fallbackReason, streaming);
       const served = await serve(attemptTry, attempts);
       if (served.ok) return { ok: true, value: served.value, attempts };
       const error = served.error;
@@ -337,7 +342,7 @@ function providerOf(input: ExecutionInput, attempt: PlanAttempt) {
 
 /** Non-streaming execution. */
 export async function generatePlan(input: ExecutionInput, dependencies: ExecutorDependencies): Promise<GenerateOutcome> {
-  const walked = await walkPlan<{ attempt: PlanAttempt; result: GenerateResult }>(input, dependencies, async (attemptTry, log) => {
+  const walked = await walkPlan<{ attempt: PlanAttempt; result: GenerateResult }>(input, dependencies, false, async (attemptTry, log) => {
     const { attempt } = attemptTry;
     const adapter = dependencies.adapters[attempt.protocol];
     try {
@@ -372,7 +377,7 @@ export async function generatePlan(input: ExecutionInput, dependencies: Executor
 
 /** Streaming execution up to the first part; the caller drains `stream.parts` and calls `finish`. */
 export async function openPlanStream(input: ExecutionInput, dependencies: ExecutorDependencies): Promise<StreamOutcome> {
-  const walked = await walkPlan<OpenedStream>(input, dependencies, async (attemptTry, log) => {
+  const walked = await walkPlan<OpenedStream>(input, dependencies, true, async (attemptTry, log) => {
     const { attempt } = attemptTry;
     const adapter = dependencies.adapters[attempt.protocol];
     const signal = attemptTry.controller.signal;
