@@ -7,6 +7,7 @@ import { trace, type Tracer } from '@opentelemetry/api';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as engine from '../engine/index.ts';
 import type { Snapshot } from '../engine/index.ts';
+import { computeCost } from './accounting/cost.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { CostFunction, CredentialResolver } from './execute/execute-plan.ts';
 import type { GatewayKeyVerifier } from './http/auth.ts';
@@ -48,7 +49,7 @@ export interface AppDependencies {
   /** Live state for the engine. Default: no health data, every provider's credential present. */
   snapshot?: () => Snapshot;
   logger?: Logger;
-  /** Cost of a usage at a pricing (accounting's computeCost); absent: no `usage.cost`. */
+  /** Cost of a served attempt. Default: accounting's `computeCost`. */
   cost?: CostFunction;
   bodyLimitBytes?: number;
   /** Comment lines while waiting for a stream's first byte. */
@@ -79,7 +80,7 @@ function resolve(dependencies: AppDependencies): GatewayContext {
     newId: dependencies.newId ?? (() => newGenerationId(clock)),
     snapshot: dependencies.snapshot ?? (() => ({})),
     logger: dependencies.logger ?? silentLogger,
-    cost: dependencies.cost,
+    cost: dependencies.cost ?? ((usage, pricing, finishReason) => computeCost(usage, pricing, { finishReason }).cost),
     keepAliveIntervalMs: dependencies.keepAliveIntervalMs ?? DEFAULT_KEEP_ALIVE_INTERVAL_MS,
   };
 }

@@ -26,8 +26,8 @@ import { ATTRIBUTES } from '../telemetry/attributes.ts';
 /** Provider id -> secret, or undefined for keyless providers / missing keys. Never logged. */
 export type CredentialResolver = (providerId: string) => string | undefined;
 
-/** USD cost of a usage at a pricing, as an exact decimal string (accounting's `computeCost`). */
-export type CostFunction = (usage: Usage, pricing: PlanAttempt['pricing']) => string;
+/** USD cost of a served attempt, as an exact decimal string (accounting's `computeCost` by default). */
+export type CostFunction = (usage: Usage, pricing: PlanAttempt['pricing'], finishReason: string | null) => string;
 
 /** Longest wait the executor honours from a provider's `Retry-After`, ms. */
 export const RETRY_AFTER_CAP_MS = 10_000;
@@ -38,7 +38,7 @@ export interface ExecutorDependencies {
   clock: Clock;
   tracer: Tracer;
   logger: Logger;
-  cost: CostFunction | undefined;
+  cost: CostFunction;
 }
 
 export interface ExecutionInput {
@@ -70,7 +70,7 @@ export interface OpenedStream {
   /** Monotonic ms of the first part. */
   firstPartAt: number;
   /** Close the attempt: record, span, timers. Call once, when the stream is over. */
-  finish(outcome: { usage: Usage | undefined; error: ProviderCallError | undefined; cancelled: boolean }): void;
+  finish(outcome: { usage: Usage | undefined; finishReason: string | null; error: ProviderCallError | undefined; cancelled: boolean }): AttemptRecord;
 }
 
 export type StreamOutcome = { ok: true; stream: OpenedStream; attempts: AttemptLog } | ExecutionFailure;
@@ -330,6 +330,16 @@ function endServedSpan(span: Span, attempt: PlanAttempt, usage: Usage | undefine
   span.end();
 }
 
+/** The cost, or "0" with a log line when the prices cannot be read (never fails a served request). */
+function costOf(dependencies: ExecutorDependencies, usage: Usage, attempt: PlanAttempt, finishReason: string | null): string {
+  try {
+    return dependencies.cost(usage, attempt.pricing, finishReason);
+  } catch (error) {
+    dependencies.logger.error({ err: error, endpoint: attempt.endpoint }, 'could not compute the cost');
+    return '0';
+  }
+}
+
 function credentialFor(attempt: PlanAttempt, dependencies: ExecutorDependencies): string | undefined {
   return dependencies.credentials(attempt.provider);
 }
@@ -359,7 +369,7 @@ export async function generatePlan(input: ExecutionInput, dependencies: Executor
       );
       attemptTry.release();
       const now = dependencies.clock.monotonic();
-      log.push(record(attemptTry, now, { status: 200, outcome: 'ok', usage: result.usage, cost: dependencies.cost?.(result.usage, attempt.pricing) ?? '0' }));
+      log.push(record(attemptTry, now, { status: 200, outcome: 'ok', usage: result.usage, cost: costOf(dependencies, result.usage, attempt, result.finish_reason) }));
       endServedSpan(attemptTry.span, attempt, result.usage, result.finish_reason, now - attemptTry.startedAt);
       return { ok: true, value: { attempt, result } };
     } catch (thrown) {
@@ -407,20 +417,29 @@ export async function openPlanStream(input: ExecutionInput, dependencies: Execut
         firstPartAt,
         parts: continueStream(firstPart, iterator, attemptTry, dependencies.logger),
         finish(outcome) {
-          if (finished) return;
+          if (finished) throw new Error('OpenedStream.finish called twice');
           finished = true;
           attemptTry.release();
           const now = dependencies.clock.monotonic();
           const firstByteMs = Math.round(firstPartAt - attemptTry.startedAt);
           if (outcome.error) {
-            log.push(record(attemptTry, now, { status: 200, outcome: outcomeOf(outcome.error), error: outcome.error.message, first_byte_ms: firstByteMs, ...(outcome.usage ? { usage: outcome.usage } : {}), cost: '0' }));
+            const failed = record(attemptTry, now, { status: 200, outcome: outcomeOf(outcome.error), error: outcome.error.message, first_byte_ms: firstByteMs, ...(outcome.usage ? { usage: outcome.usage } : {}), cost: '0' });
+            log.push(failed);
             endFailedSpan(attemptTry.span, outcome.error, now - attemptTry.startedAt);
-            return;
+            return failed;
           }
           const usage = outcome.usage ?? {};
-          const cost = dependencies.cost?.(usage, attempt.pricing) ?? '0';
-          log.push(record(attemptTry, now, { status: 200, outcome: outcome.cancelled ? 'cancelled' : 'ok', first_byte_ms: firstByteMs, usage, cost }));
-          endServedSpan(attemptTry.span, attempt, outcome.usage, outcome.cancelled ? 'cancelled' : undefined, now - attemptTry.startedAt);
+          // A cancelled stream is billed for what the provider reported (it may have charged for the prompt).
+          const served = record(attemptTry, now, {
+            status: 200,
+            outcome: outcome.cancelled ? 'cancelled' : 'ok',
+            first_byte_ms: firstByteMs,
+            usage,
+            cost: outcome.usage ? costOf(dependencies, usage, attempt, outcome.finishReason) : '0',
+          });
+          log.push(served);
+          endServedSpan(attemptTry.span, attempt, outcome.usage, outcome.finishReason ?? undefined, now - attemptTry.startedAt);
+          return served;
         },
       };
       return { ok: true, value: stream };

@@ -58,7 +58,7 @@ export interface GatewayContext {
   newId: () => string;
   snapshot: () => Snapshot;
   logger: Logger;
-  cost: CostFunction | undefined;
+  cost: CostFunction;
   keepAliveIntervalMs: number;
 }
 

@@ -52,6 +52,8 @@ describe('non-streaming', () => {
     expect(data.choices[0]?.message.content).toBe('Hello from the fake upstream.');
     expect(data.choices[0]?.finish_reason).toBe('stop');
     expect(data.usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } });
+    // Cost at alpha's prices (1e-6 prompt, 2e-6 completion per token).
+    expect((data.usage as unknown as { cost: number }).cost).toBeCloseTo(11 * 1e-6 + 7 * 2e-6, 12);
     // The upstream saw its own model name and none of the gateway-only fields.
     const upstreamBody = alpha.calls[0]?.body as Record<string, unknown>;
     expect(upstreamBody.model).toBe('alpha-model');
@@ -60,6 +62,7 @@ describe('non-streaming', () => {
 
     const record = (await fetch(`${gateway.url}/api/v1/generation?id=${data.id}`).then((reply) => reply.json())) as { data: { attempts: unknown[] } };
     expect(record.data).toMatchObject({ id: data.id, model: 'test/model', provider: 'alpha', provider_name: 'Alpha', streamed: false, status: 200, finish_reason: 'stop' });
+    expect(record.data).toMatchObject({ total_cost: '0.000025' });
     expect(record.data.attempts).toHaveLength(1);
     expect(record.data.attempts[0]).toMatchObject({ endpoint: 'test/model@alpha', outcome: 'ok', status: 200 });
   });
@@ -98,6 +101,7 @@ describe('streaming', () => {
     const last = chunks[chunks.length - 1];
     expect(last?.choices).toEqual([]);
     expect(last?.usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 });
+    expect((last?.usage as unknown as { cost: number }).cost).toBeCloseTo(11 * 1e-6 + 7 * 2e-6, 12);
   });
 
   it('streams tool calls: id and name first, then argument fragments', async () => {

@@ -202,7 +202,7 @@ async function serveStream(gateway: GatewayContext, exchange: Exchange, response
   if (!streamError && !cancelled && finishReason === null) {
     streamError = new ProviderCallError({ message: 'The provider ended the stream without a finish reason.', kind: 'malformed', errorClass: 'retryable' });
   }
-  stream.finish({ usage, error: streamError, cancelled });
+  const servedRecord = stream.finish({ usage, finishReason, error: streamError, cancelled });
   const generationTimeMs = Math.round(gateway.clock.monotonic() - stream.firstPartAt);
 
   if (streamError) {
@@ -210,8 +210,7 @@ async function serveStream(gateway: GatewayContext, exchange: Exchange, response
     return;
   }
   if (!cancelled) {
-    const cost = gateway.cost && usage ? gateway.cost(usage, stream.attempt.pricing) : undefined;
-    response.write(chunks.usage(wireUsage(usage ?? {}, cost), exchange.wantsAttemptLog ? attempts : undefined));
+    response.write(chunks.usage(wireUsage(usage ?? {}, servedRecord.cost), exchange.wantsAttemptLog ? attempts : undefined));
     response.end(SSE_DONE);
   } else if (!response.writableEnded) {
     response.end();
@@ -284,10 +283,9 @@ async function serveGenerate(gateway: GatewayContext, exchange: Exchange, respon
   }
   const { attempt, result, attempts } = outcome;
   const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt };
-  const cost = gateway.cost ? gateway.cost(result.usage, attempt.pricing) : undefined;
-  if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
-  response.status(200).json(completionBody(served, result, wireUsage(result.usage, cost), exchange.wantsAttemptLog ? attempts : undefined));
   const servedEntry = attempts[attempts.length - 1];
+  if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
+  response.status(200).json(completionBody(served, result, wireUsage(result.usage, servedEntry?.cost), exchange.wantsAttemptLog ? attempts : undefined));
   saveRecord(
     gateway,
     buildRecord(gateway, exchange, {
