@@ -11,6 +11,8 @@ export { compileCatalog, type CatalogSource } from './compile/compile-catalog.ts
 export { compilePolicy, type CompilePolicyOptions } from './compile/compile-policy.ts';
 export { ENGINE_ERROR_CODES } from './errors/error-codes.ts';
 export { formatDiagnostic, sortDiagnostics } from './errors/diagnostic.ts';
+export { parseYaml, type ParsedYaml } from './parse/parse-yaml.ts';
+export { SourceMap, diagnosticAt, type ProblemAt, type SourcePosition } from './parse/source-map.ts';
 
 export { requestFacts, estimatePromptTokens, type FactsResult, type FactsOptions } from './facts/request-facts.ts';
 export { evaluate } from './evaluate/evaluate.ts';
