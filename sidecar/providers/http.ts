@@ -206,6 +206,8 @@ const CONTEXT_LENGTH_PATTERNS = [
   'reduce the length',
   'current length is',
   'model_context_window_exceeded',
+  // TGI-based hosts (Together): "`inputs` tokens + `max_new_tokens` must be <= N".
+  'max_new_tokens` must be',
 ];
 const CONTENT_POLICY_PATTERNS = ['content_filter', 'content_policy', 'responsibleaipolicyviolation', 'content management policy', 'safety system'];
 const QUOTA_PATTERNS = ['insufficient_quota', 'billing', 'exceeded your current quota', 'credit balance'];
@@ -355,8 +357,8 @@ export async function* readSse(body: AsyncIterable<Uint8Array | string>): AsyncG
     parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
     while (queue.length > 0) yield queue.shift() as SseEvent;
   }
-  parser.feed(decoder.decode());
-  parser.reset({ consume: true });
+  // A final event without its blank line (Gemini just closes the connection) still counts.
+  parser.feed(`${decoder.decode()}\n\n`);
   while (queue.length > 0) yield queue.shift() as SseEvent;
   if (rawLines.length > 0) yield { event: 'raw', data: rawLines.join('\n') };
 }

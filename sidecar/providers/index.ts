@@ -6,11 +6,13 @@ import type { AdapterRegistry } from './spec.ts';
 import type { HttpAdapterOptions } from './http.ts';
 import { createOpenAICompatibleAdapter } from './openai-compatible/adapter.ts';
 import { createSimulatedAdapter } from './simulated/adapter.ts';
+import { createAzureOpenAIAdapter } from './azure-openai/adapter.ts';
 
 export * from './spec.ts';
 export { sharedDispatcher, classifyHttpStatus, retryAfterFromHeaders, redact, type HttpAdapterOptions } from './http.ts';
 export { createOpenAICompatibleAdapter } from './openai-compatible/adapter.ts';
 export { createSimulatedAdapter } from './simulated/adapter.ts';
+export { createAzureOpenAIAdapter } from './azure-openai/adapter.ts';
 export { readSimulatedOptions, SIMULATED_DEFAULTS, type SimulatedOptions } from './simulated/api-types.ts';
 export { OPENAI_COMPATIBLE_PRESETS, resolveOpenAICompatiblePreset, type OpenAICompatiblePreset } from './openai-compatible/presets.ts';
 
@@ -18,6 +20,7 @@ export { OPENAI_COMPATIBLE_PRESETS, resolveOpenAICompatiblePreset, type OpenAICo
 export function createAdapterRegistry(options: HttpAdapterOptions = {}): AdapterRegistry {
   return {
     'openai-compatible': createOpenAICompatibleAdapter(options),
+    'azure-openai': createAzureOpenAIAdapter(options),
     simulated: createSimulatedAdapter(),
   };
 }

@@ -1,0 +1,136 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { abortError, classifyHttpStatus, parseDurationMs, postJson, readSse, readText, redact, retryAfterFromHeaders, transportError, type SseEvent } from './http.ts';
+import { ProviderCallError } from './spec.ts';
+
+async function events(chunks: string[]): Promise<SseEvent[]> {
+  const collected: SseEvent[] = [];
+  for await (const event of readSse(chunks)) collected.push(event);
+  return collected;
+}
+
+describe('readSse', () => {
+  it('handles CRLF, comments, events split across chunks and no trailing blank line', async () => {
+    const result = await events([': keep-alive\r\n\r\nda', 'ta: {"a":1}\r\n\r\nevent: ping\r\ndata: {"type":"ping"}\r\n\r\ndata: {"b":', '2}']);
+    expect(result).toEqual([
+      { event: undefined, data: '{"a":1}' },
+      { event: 'ping', data: '{"type":"ping"}' },
+      { event: undefined, data: '{"b":2}' },
+    ]);
+  });
+
+  it('reports a raw JSON object that is not SSE (Gemini mid-stream errors) as a raw event', async () => {
+    const result = await events(['data: {"ok":true}\n\n{\n  "error": {\n    "code": 500,\n    "status": "INTERNAL"\n  }\n}\n']);
+    expect(result[0]).toEqual({ event: undefined, data: '{"ok":true}' });
+    expect(result[1]?.event).toBe('raw');
+    expect(JSON.parse(result[1]?.data ?? 'null')).toEqual({ error: { code: 500, status: 'INTERNAL' } });
+  });
+});
+
+describe('retry delays', () => {
+  it('prefers retry-after-ms, then x-ms-retry-after-ms, then retry-after seconds or date', () => {
+    expect(retryAfterFromHeaders({ 'retry-after-ms': '1500.4', 'retry-after': '9' })).toBe(1500);
+    expect(retryAfterFromHeaders({ 'x-ms-retry-after-ms': '2000', 'retry-after': '9' })).toBe(2000);
+    expect(retryAfterFromHeaders({ 'retry-after': '3' })).toBe(3000);
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(retryAfterFromHeaders({ 'retry-after': 'Thu, 01 Jan 2026 00:00:05 GMT' }, now)).toBe(5000);
+    expect(retryAfterFromHeaders({ 'retry-after': 'soon' })).toBeUndefined();
+    expect(retryAfterFromHeaders({})).toBeUndefined();
+  });
+
+  it('parses protobuf durations (Gemini RetryInfo)', () => {
+    expect(parseDurationMs('34.4s')).toBe(34_400);
+    expect(parseDurationMs('2s')).toBe(2000);
+    expect(parseDurationMs('later')).toBeUndefined();
+  });
+});
+
+describe('classifyHttpStatus', () => {
+  it.each([
+    [408, {}, 'retryable'],
+    [409, {}, 'retryable'],
+    [429, { message: 'Rate limit reached' }, 'retryable'],
+    [429, { code: 'insufficient_quota' }, 'fallback'],
+    [500, {}, 'retryable'],
+    [503, {}, 'retryable'],
+    [529, { code: 'overloaded_error' }, 'retryable'],
+    [401, {}, 'fallback'],
+    [402, {}, 'fallback'],
+    [403, {}, 'fallback'],
+    [404, {}, 'fallback'],
+    [400, { message: 'prompt is too long: 208656 tokens > 200000 maximum' }, 'context_length'],
+    [400, { message: 'The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).' }, 'context_length'],
+    [400, { code: 'content_filter ResponsibleAIPolicyViolation' }, 'content_policy'],
+    [400, { message: 'Invalid value for temperature' }, 'final'],
+    [422, {}, 'final'],
+  ] as const)('HTTP %i %j -> %s', (status, details, expected) => {
+    expect(classifyHttpStatus(status, details)).toBe(expected);
+  });
+
+  it('obeys x-should-retry', () => {
+    expect(classifyHttpStatus(400, {}, { 'x-should-retry': 'true' })).toBe('retryable');
+    expect(classifyHttpStatus(503, {}, { 'x-should-retry': 'false' })).toBe('fallback');
+  });
+});
+
+describe('errors and redaction', () => {
+  it('removes the credential and key-shaped strings from raw text', () => {
+    const text = redact('bad key sk-live-abcdefghijklmnop and mysecretvalue9 and ?key=AIzaSyA1234567890123456789012 Bearer abc.def.ghi123', 'mysecretvalue9');
+    expect(text).not.toContain('mysecretvalue9');
+    expect(text).not.toContain('sk-live-abcdefghijklmnop');
+    expect(text).not.toContain('AIzaSyA');
+    expect(text).not.toContain('abc.def.ghi123');
+    expect(text).toContain('[REDACTED]');
+    expect(redact('x'.repeat(10_000), undefined).length).toBeLessThan(4_200);
+  });
+
+  it('maps socket errors, timeouts and aborts to kinds', () => {
+    const live = new AbortController().signal;
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(transportError(refused, live)).toMatchObject({ kind: 'connection', errorClass: 'retryable' });
+    const headersTimeout = Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+    expect(transportError(headersTimeout, live)).toMatchObject({ kind: 'timeout', errorClass: 'retryable' });
+    const timedOut = new AbortController();
+    timedOut.abort(new DOMException('deadline', 'TimeoutError'));
+    expect(abortError(timedOut.signal)).toMatchObject({ kind: 'timeout', errorClass: 'retryable' });
+    const cancelled = new AbortController();
+    cancelled.abort();
+    expect(abortError(cancelled.signal)).toMatchObject({ kind: 'aborted', errorClass: 'final' });
+    expect(abortError(cancelled.signal)).toBeInstanceOf(ProviderCallError);
+  });
+});
+
+describe('postJson', () => {
+  it('reuses keep-alive connections for sequential calls', async () => {
+    let connections = 0;
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.end('{"ok":true}'));
+    });
+    server.on('connection', () => {
+      connections += 1;
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const signal = new AbortController().signal;
+    for (let index = 0; index < 5; index += 1) {
+      const response = await postJson({ url, headers: {}, body: { index }, signal });
+      expect(await readText(response, signal)).toBe('{"ok":true}');
+    }
+    // Without keep-alive this would be 5; the pool may open a second socket while the first is
+    // still being released, never more.
+    expect(connections).toBeLessThanOrEqual(2);
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('rejects with a connection error when nothing listens', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const error = await postJson({ url: `http://127.0.0.1:${port}/`, headers: {}, body: {}, signal: new AbortController().signal }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ kind: 'connection', errorClass: 'retryable', status: undefined });
+  });
+});
