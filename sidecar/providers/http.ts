@@ -336,7 +336,7 @@ export interface SseEvent {
  * Parses an SSE byte stream into events. Tolerates `\r\n` and `\r` line endings, comment lines and a
  * missing `[DONE]`; the caller decides what ends its protocol.
  */
-export async function* readSse(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
+export async function* readSse(body: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
   const queue: SseEvent[] = [];
   let rawLines: string[] = [];
   const parser = createParser({
