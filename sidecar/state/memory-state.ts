@@ -1,0 +1,176 @@
+/**
+ * Budgets and rate limits in process memory: the single-replica default. Operations are atomic
+ * because each runs to completion on the event loop without awaiting.
+ */
+import { randomUUID } from 'node:crypto';
+import { formatUnits, parseUnits } from '../accounting/decimal.ts';
+import {
+  DEFAULT_HOLD_TTL_MS,
+  PERIOD_GRACE_MS,
+  rateWindow,
+  type AccountingState,
+  type AlertEvent,
+  type RateLimits,
+  type RateResult,
+  type RateWindow,
+  type Reservation,
+  type ReserveResult,
+  type ScopeHeadroom,
+  type ScopeLimit,
+  type SettleResult,
+} from './accounting-state.ts';
+import { amountUnits, fits, headroomOf, snapshotNumber, thresholdsOf } from './scope-math.ts';
+
+interface ScopeCounter {
+  spent: bigint;
+  /** Holds by reservation id. */
+  holds: Map<string, { amount: bigint; expiresAt: number }>;
+  /** Alert fractions already fired. */
+  fired: Set<number>;
+  /** Drop the counter after this (epoch ms); Infinity = keep. */
+  keepUntil: number;
+}
+
+interface RateCounter {
+  windowStart: number;
+  requests: number;
+  tokens: number;
+}
+
+export interface MemoryStateOptions {
+  /** Epoch ms; injectable for tests. */
+  clock?: () => number;
+  holdTtlMs?: number;
+}
+
+export class MemoryAccountingState implements AccountingState {
+  readonly kind = 'memory';
+  readonly #clock: () => number;
+  readonly #holdTtlMs: number;
+  readonly #scopes = new Map<string, ScopeCounter>();
+  readonly #rates = new Map<string, RateCounter>();
+
+  constructor(options: MemoryStateOptions = {}) {
+    this.#clock = options.clock ?? Date.now;
+    this.#holdTtlMs = options.holdTtlMs ?? DEFAULT_HOLD_TTL_MS;
+  }
+
+  async reserve(scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<ReserveResult> {
+    const amount = amountUnits(worstCaseUsd);
+    const now = this.#clock();
+    for (const scope of scopes) {
+      const counter = this.#counter(scope, now);
+      const limit = parseUnits(scope.limit);
+      const reserved = this.#reserved(counter);
+      if (!fits(limit, counter.spent, reserved, amount)) {
+        return { ok: false, reason: 'limit_exceeded', exceeded: headroomOf(scope.scopeKey, limit, counter.spent, reserved) };
+      }
+    }
+    const id = randomUUID();
+    for (const scope of scopes) this.#counter(scope, now).holds.set(id, { amount, expiresAt: now + this.#holdTtlMs });
+    return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [...scopes], enforced: true } };
+  }
+
+  async settle(reservation: Reservation, actualUsd: string): Promise<SettleResult> {
+    const actual = amountUnits(actualUsd);
+    const now = this.#clock();
+    const spent: Record<string, string> = {};
+    const alerts: AlertEvent[] = [];
+    for (const scope of reservation.scopes) {
+      const counter = this.#counter(scope, now);
+      counter.holds.delete(reservation.id);
+      counter.spent += actual;
+      spent[scope.scopeKey] = formatUnits(counter.spent);
+      for (const threshold of thresholdsOf(scope)) {
+        if (counter.spent >= threshold.units && !counter.fired.has(threshold.fraction)) {
+          counter.fired.add(threshold.fraction);
+          alerts.push({ scopeKey: scope.scopeKey, threshold: threshold.fraction, spent: formatUnits(counter.spent), limit: scope.limit });
+        }
+      }
+    }
+    return { recorded: true, spent, alerts };
+  }
+
+  async headroom(scopes: readonly ScopeLimit[]): Promise<ScopeHeadroom[]> {
+    const now = this.#clock();
+    return scopes.map((scope) => {
+      const counter = this.#existing(scope.scopeKey, now);
+      return headroomOf(scope.scopeKey, parseUnits(scope.limit), counter?.spent ?? 0n, counter ? this.#reserved(counter) : 0n);
+    });
+  }
+
+  async snapshotSpend(scopeKeys: readonly string[]): Promise<Record<string, number>> {
+    const now = this.#clock();
+    const spend: Record<string, number> = {};
+    for (const scopeKey of scopeKeys) {
+      const counter = this.#existing(scopeKey, now);
+      spend[scopeKey] = counter ? snapshotNumber(counter.spent, this.#reserved(counter)) : 0;
+    }
+    return spend;
+  }
+
+  async checkRate(subject: string, limits: RateLimits): Promise<RateResult> {
+    const now = this.#clock();
+    const window = rateWindow(now);
+    const counter = this.#rate(subject, window.start);
+    const requestsOver = limits.requestsPerMinute !== undefined && counter.requests + 1 > limits.requestsPerMinute;
+    const tokensOver = limits.tokensPerMinute !== undefined && counter.tokens >= limits.tokensPerMinute;
+    if (!requestsOver && !tokensOver) counter.requests += 1;
+    const windows = describeWindows(limits, counter.requests, counter.tokens, window.end);
+    if (requestsOver || tokensOver) {
+      return { ok: false, reason: 'rate_limited', limited: requestsOver ? 'requests' : 'tokens', retryAfterSeconds: Math.max(1, Math.ceil((window.end - now) / 1000)), ...windows };
+    }
+    return { ok: true, ...windows };
+  }
+
+  async recordTokens(subject: string, tokens: number): Promise<void> {
+    if (!Number.isSafeInteger(tokens) || tokens < 0) throw new RangeError(`tokens must be a whole number, got ${tokens}`);
+    this.#rate(subject, rateWindow(this.#clock()).start).tokens += tokens;
+  }
+
+  async close(): Promise<void> {}
+
+  #counter(scope: ScopeLimit, now: number): ScopeCounter {
+    let counter = this.#existing(scope.scopeKey, now);
+    if (!counter) {
+      counter = { spent: 0n, holds: new Map(), fired: new Set(), keepUntil: scope.periodEndsAt === undefined ? Infinity : scope.periodEndsAt + PERIOD_GRACE_MS };
+      this.#scopes.set(scope.scopeKey, counter);
+    }
+    return counter;
+  }
+
+  /** The counter if it exists and its period is not long over; expired holds are dropped. */
+  #existing(scopeKey: string, now: number): ScopeCounter | undefined {
+    const counter = this.#scopes.get(scopeKey);
+    if (!counter) return undefined;
+    if (counter.keepUntil <= now) {
+      this.#scopes.delete(scopeKey);
+      return undefined;
+    }
+    for (const [id, hold] of counter.holds) if (hold.expiresAt <= now) counter.holds.delete(id);
+    return counter;
+  }
+
+  #reserved(counter: ScopeCounter): bigint {
+    let total = 0n;
+    for (const hold of counter.holds.values()) total += hold.amount;
+    return total;
+  }
+
+  #rate(subject: string, windowStart: number): RateCounter {
+    let counter = this.#rates.get(subject);
+    if (!counter || counter.windowStart !== windowStart) {
+      counter = { windowStart, requests: 0, tokens: 0 };
+      this.#rates.set(subject, counter);
+    }
+    return counter;
+  }
+}
+
+/** The windows to report for the limits configured (shared with the Redis state). */
+export function describeWindows(limits: RateLimits, requests: number, tokens: number, resetAt: number): { requests?: RateWindow; tokens?: RateWindow } {
+  const windows: { requests?: RateWindow; tokens?: RateWindow } = {};
+  if (limits.requestsPerMinute !== undefined) windows.requests = { limit: limits.requestsPerMinute, remaining: Math.max(0, limits.requestsPerMinute - requests), resetAt };
+  if (limits.tokensPerMinute !== undefined) windows.tokens = { limit: limits.tokensPerMinute, remaining: Math.max(0, limits.tokensPerMinute - tokens), resetAt };
+  return windows;
+}

@@ -1,0 +1,410 @@
+/**
+ * Budgets and rate limits in Redis, shared by every replica. Each operation is one Lua script,
+ * so reserve/settle/check are atomic across replicas.
+ *
+ * Exact money in Redis: Lua has only doubles, exact for integers below 2^53. An amount is kept as
+ * two integer fields, micro-dollars (`*_m`) and the remainder in 10^-18 USD below a micro-dollar
+ * (`*_a`, 0 <= a < 10^12), with carries done in the script: exact to 10^-18 USD up to about
+ * $9 billion per counter.
+ *
+ * Key layout (prefix default `switchyard:`; `<scope>` is the scope key verbatim):
+ * - `<prefix>scope:<scope>`   HASH spent_m, spent_a, reserved_m, reserved_a, alert:<fraction> = 1
+ * - `<prefix>holds:<scope>`   HASH reservation id -> "<m>:<a>" (the amount it holds)
+ * - `<prefix>expiry:<scope>`  ZSET reservation id scored by hold expiry (epoch ms)
+ * - `<prefix>rate:<subject>:<window start ms>:requests|tokens`  integer counters, expire after the window
+ * Scope keys expire one day after their period ends (`periodEndsAt`); without it they are kept.
+ * Holds expire after `holdTtlMs` (a crashed replica's holds stop counting).
+ *
+ * Scripts receive every key in KEYS, so they are correct on a single Redis or a Sentinel set; on
+ * Redis Cluster every key of one request would have to share a hash slot, which this layout does
+ * not arrange (not supported).
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import { formatUnits, parseUnits } from '../accounting/decimal.ts';
+import {
+  DEFAULT_HOLD_TTL_MS,
+  PERIOD_GRACE_MS,
+  rateWindow,
+  type AccountingState,
+  type AlertEvent,
+  type FailMode,
+  type RateLimits,
+  type RateResult,
+  type Reservation,
+  type ReserveResult,
+  type ScopeHeadroom,
+  type ScopeLimit,
+  type SettleResult,
+} from './accounting-state.ts';
+import { describeWindows } from './memory-state.ts';
+import { amountUnits, headroomOf, snapshotNumber, thresholdsOf } from './scope-math.ts';
+
+const MICRO = 10n ** 12n;
+
+/** Units as the [micro, remainder] pair of decimal integer strings the scripts take. */
+function toPair(units: bigint): [string, string] {
+  return [(units / MICRO).toString(), (units % MICRO).toString()];
+}
+
+function fromPair(micro: string | null | undefined, remainder: string | null | undefined): bigint {
+  return BigInt(micro ?? '0') * MICRO + BigInt(remainder ?? '0');
+}
+
+/** Pair arithmetic shared by the scripts. `fmt` renders an integer-valued double without exponent. */
+const LUA_PAIRS = `
+local BASE = 1000000000000
+local function fmt(x) return string.format('%.0f', x) end
+local function get(key, field)
+  local values = redis.call('HMGET', key, field .. '_m', field .. '_a')
+  return tonumber(values[1] or '0'), tonumber(values[2] or '0')
+end
+local function put(key, field, m, a)
+  redis.call('HSET', key, field .. '_m', fmt(m), field .. '_a', fmt(a))
+end
+local function add(m1, a1, m2, a2)
+  local m, a = m1 + m2, a1 + a2
+  if a >= BASE then a = a - BASE; m = m + 1 end
+  return m, a
+end
+local function sub(m1, a1, m2, a2)
+  local m, a = m1 - m2, a1 - a2
+  if a < 0 then a = a + BASE; m = m - 1 end
+  if m < 0 then return 0, 0 end
+  return m, a
+end
+local function less(m1, a1, m2, a2)
+  return m1 < m2 or (m1 == m2 and a1 < a2)
+end
+local function parse(text)
+  local m, a = string.match(text, '^(%d+):(%d+)$')
+  return tonumber(m), tonumber(a)
+end
+-- Drops expired holds of one scope, releasing what they held.
+local function purge(scope, holds, expiry, now)
+  local expired = redis.call('ZRANGEBYSCORE', expiry, '-inf', now)
+  for _, id in ipairs(expired) do
+    local held = redis.call('HGET', holds, id)
+    if held then
+      local hm, ha = parse(held)
+      local rm, ra = get(scope, 'reserved')
+      rm, ra = sub(rm, ra, hm, ha)
+      put(scope, 'reserved', rm, ra)
+      redis.call('HDEL', holds, id)
+    end
+    redis.call('ZREM', expiry, id)
+  end
+end
+local function keep(keys, until_ms)
+  if until_ms > 0 then
+    for _, key in ipairs(keys) do redis.call('PEXPIREAT', key, until_ms) end
+  end
+end
+`;
+
+/**
+ * KEYS: per scope, scope/holds/expiry. ARGV: now, id, amount_m, amount_a, hold_until, then per
+ * scope limit_m, limit_a, keep_until (0 = keep). Returns {1} or {0, index, spent_m, spent_a, reserved_m, reserved_a}.
+ */
+const RESERVE_SCRIPT = `${LUA_PAIRS}
+local now = tonumber(ARGV[1])
+local id = ARGV[2]
+local am, aa = tonumber(ARGV[3]), tonumber(ARGV[4])
+local hold_until = tonumber(ARGV[5])
+local count = #KEYS / 3
+for i = 1, count do
+  local scope, holds, expiry = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  purge(scope, holds, expiry, now)
+  local lm, la = tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i])
+  local sm, sa = get(scope, 'spent')
+  local rm, ra = get(scope, 'reserved')
+  local tm, ta = add(sm, sa, rm, ra)
+  tm, ta = add(tm, ta, am, aa)
+  if not less(sm, sa, lm, la) or less(lm, la, tm, ta) then
+    return {0, i, fmt(sm), fmt(sa), fmt(rm), fmt(ra)}
+  end
+end
+for i = 1, count do
+  local scope, holds, expiry = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local rm, ra = get(scope, 'reserved')
+  rm, ra = add(rm, ra, am, aa)
+  put(scope, 'reserved', rm, ra)
+  redis.call('HSET', holds, id, fmt(am) .. ':' .. fmt(aa))
+  redis.call('ZADD', expiry, hold_until, id)
+  keep({scope, holds, expiry}, tonumber(ARGV[5 + 3 * i]))
+end
+return {1}
+`;
+
+/**
+ * KEYS: per scope, scope/holds/expiry. ARGV: id, actual_m, actual_a, then per scope a JSON
+ * {keep = ms|0, thresholds = {{label, m, a}, ...}}. Returns per scope {spent_m, spent_a, {fired labels}}.
+ */
+const SETTLE_SCRIPT = `${LUA_PAIRS}
+local id = ARGV[1]
+local am, aa = tonumber(ARGV[2]), tonumber(ARGV[3])
+local results = {}
+for i = 1, #KEYS / 3 do
+  local scope, holds, expiry = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local config = cjson.decode(ARGV[3 + i])
+  local held = redis.call('HGET', holds, id)
+  if held then
+    local hm, ha = parse(held)
+    local rm, ra = get(scope, 'reserved')
+    rm, ra = sub(rm, ra, hm, ha)
+    put(scope, 'reserved', rm, ra)
+    redis.call('HDEL', holds, id)
+    redis.call('ZREM', expiry, id)
+  end
+  local sm, sa = get(scope, 'spent')
+  sm, sa = add(sm, sa, am, aa)
+  put(scope, 'spent', sm, sa)
+  keep({scope, holds, expiry}, config.keep)
+  local fired = {}
+  for _, threshold in ipairs(config.thresholds) do
+    local label, tm, ta = threshold[1], tonumber(threshold[2]), tonumber(threshold[3])
+    if not less(sm, sa, tm, ta) and redis.call('HSETNX', scope, 'alert:' .. label, '1') == 1 then
+      table.insert(fired, label)
+    end
+  end
+  table.insert(results, {fmt(sm), fmt(sa), fired})
+end
+return results
+`;
+
+/** KEYS: scope/holds/expiry per scope. ARGV: now. Returns per scope {spent_m, spent_a, reserved_m, reserved_a}. */
+const READ_SCRIPT = `${LUA_PAIRS}
+local now = tonumber(ARGV[1])
+local results = {}
+for i = 1, #KEYS / 3 do
+  local scope, holds, expiry = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  purge(scope, holds, expiry, now)
+  local sm, sa = get(scope, 'spent')
+  local rm, ra = get(scope, 'reserved')
+  table.insert(results, {fmt(sm), fmt(sa), fmt(rm), fmt(ra)})
+end
+return results
+`;
+
+/**
+ * KEYS: requests counter, tokens counter. ARGV: requests limit (-1 none), tokens limit (-1 none), expire at.
+ * Returns {allowed 1|0, limited ('requests'|'tokens'|''), requests, tokens}.
+ */
+const RATE_SCRIPT = `
+local requests = tonumber(redis.call('GET', KEYS[1]) or '0')
+local tokens = tonumber(redis.call('GET', KEYS[2]) or '0')
+local request_limit, token_limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+if request_limit >= 0 and requests + 1 > request_limit then return {0, 'requests', requests, tokens} end
+if token_limit >= 0 and tokens >= token_limit then return {0, 'tokens', requests, tokens} end
+requests = redis.call('INCR', KEYS[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return {1, '', requests, tokens}
+`;
+
+export interface RedisStateOptions {
+  url: string;
+  /** Prepended to every key; default `switchyard:`. Tests use a unique one per run. */
+  prefix?: string;
+  /** See `FailMode`; default `closed`. */
+  fail?: FailMode;
+  holdTtlMs?: number;
+  /** Epoch ms; injectable for tests. Replicas' clocks should agree to well under a minute. */
+  clock?: () => number;
+  /** How long one command may take before it counts as unreachable; default 1000 ms. */
+  commandTimeoutMs?: number;
+  /** Hears every Redis failure (log it); the operation then follows `fail`. */
+  onError?: (error: unknown) => void;
+  /** Extra ioredis options. */
+  redis?: RedisOptions;
+}
+
+type ScriptName = 'reserve' | 'settle' | 'read' | 'rate';
+const SCRIPTS: Record<ScriptName, string> = { reserve: RESERVE_SCRIPT, settle: SETTLE_SCRIPT, read: READ_SCRIPT, rate: RATE_SCRIPT };
+
+export class RedisAccountingState implements AccountingState {
+  readonly kind = 'redis';
+  readonly redis: Redis;
+  readonly #prefix: string;
+  readonly #fail: FailMode;
+  readonly #holdTtlMs: number;
+  readonly #clock: () => number;
+  readonly #onError: (error: unknown) => void;
+
+  constructor(options: RedisStateOptions) {
+    this.#prefix = options.prefix ?? 'switchyard:';
+    this.#fail = options.fail ?? 'closed';
+    this.#holdTtlMs = options.holdTtlMs ?? DEFAULT_HOLD_TTL_MS;
+    this.#clock = options.clock ?? Date.now;
+    this.#onError = options.onError ?? (() => {});
+    // Fail fast while disconnected instead of queueing requests behind a dead connection.
+    this.redis = new Redis(options.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: options.commandTimeoutMs ?? 1000,
+      connectTimeout: 2000,
+      ...options.redis,
+    });
+    this.redis.on('error', (error) => this.#onError(error));
+    for (const [name, source] of Object.entries(SCRIPTS)) this.redis.defineCommand(`switchyard_${name}`, { lua: source });
+  }
+
+  /** Resolves once connected (rejects if Redis cannot be reached now). */
+  async ready(): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const onReady = (): void => {
+        this.redis.off('error', onError);
+        resolve();
+      };
+      const onError = (error: Error): void => {
+        this.redis.off('ready', onReady);
+        reject(error);
+      };
+      this.redis.once('ready', onReady);
+      this.redis.once('error', onError);
+    });
+  }
+
+  async reserve(scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<ReserveResult> {
+    const amount = amountUnits(worstCaseUsd);
+    const id = randomUUID();
+    const now = this.#clock();
+    const argumentsList: string[] = [String(now), id, ...toPair(amount), String(now + this.#holdTtlMs)];
+    for (const scope of scopes) argumentsList.push(...toPair(parseUnits(scope.limit)), String(this.#keepUntil(scope)));
+    let reply: unknown[];
+    try {
+      reply = (await this.#run('reserve', this.#scopeKeys(scopes), argumentsList)) as unknown[];
+    } catch (error) {
+      this.#onError(error);
+      if (this.#fail === 'open') return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [...scopes], enforced: false } };
+      return { ok: false, reason: 'state_unavailable', message: `budget state unreachable: ${(error as Error).message}` };
+    }
+    if (Number(reply[0]) === 1) return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [...scopes], enforced: true } };
+    const scope = scopes[Number(reply[1]) - 1] as ScopeLimit;
+    const [spentMicro, spentRemainder, reservedMicro, reservedRemainder] = reply.slice(2).map(String);
+    return {
+      ok: false,
+      reason: 'limit_exceeded',
+      exceeded: headroomOf(scope.scopeKey, parseUnits(scope.limit), fromPair(spentMicro, spentRemainder), fromPair(reservedMicro, reservedRemainder)),
+    };
+  }
+
+  async settle(reservation: Reservation, actualUsd: string): Promise<SettleResult> {
+    const actual = amountUnits(actualUsd);
+    const argumentsList: string[] = [reservation.id, ...toPair(actual)];
+    const thresholds = reservation.scopes.map((scope) => thresholdsOf(scope));
+    reservation.scopes.forEach((scope, index) => {
+      const list = (thresholds[index] ?? []).map((threshold) => [String(threshold.fraction), ...toPair(threshold.units)]);
+      argumentsList.push(JSON.stringify({ keep: this.#keepUntil(scope), thresholds: list }));
+    });
+    let reply: Array<[string, string, string[]]>;
+    try {
+      reply = (await this.#run('settle', this.#scopeKeys(reservation.scopes), argumentsList)) as Array<[string, string, string[]]>;
+    } catch (error) {
+      this.#onError(error);
+      return { recorded: false, spent: {}, alerts: [] };
+    }
+    const spent: Record<string, string> = {};
+    const alerts: AlertEvent[] = [];
+    reservation.scopes.forEach((scope, index) => {
+      const [micro, remainder, fired] = reply[index] ?? ['0', '0', []];
+      const total = formatUnits(fromPair(micro, remainder));
+      spent[scope.scopeKey] = total;
+      for (const label of fired) alerts.push({ scopeKey: scope.scopeKey, threshold: Number(label), spent: total, limit: scope.limit });
+    });
+    return { recorded: true, spent, alerts };
+  }
+
+  async headroom(scopes: readonly ScopeLimit[]): Promise<ScopeHeadroom[]> {
+    const counters = await this.#read(scopes.map((scope) => scope.scopeKey));
+    return scopes.map((scope, index) => {
+      const counter = counters[index] ?? { spent: 0n, reserved: 0n };
+      return headroomOf(scope.scopeKey, parseUnits(scope.limit), counter.spent, counter.reserved);
+    });
+  }
+
+  async snapshotSpend(scopeKeys: readonly string[]): Promise<Record<string, number>> {
+    const counters = await this.#read(scopeKeys);
+    const spend: Record<string, number> = {};
+    scopeKeys.forEach((scopeKey, index) => {
+      const counter = counters[index] ?? { spent: 0n, reserved: 0n };
+      spend[scopeKey] = snapshotNumber(counter.spent, counter.reserved);
+    });
+    return spend;
+  }
+
+  async checkRate(subject: string, limits: RateLimits): Promise<RateResult> {
+    const now = this.#clock();
+    const window = rateWindow(now);
+    let reply: [number, string, number, number];
+    try {
+      reply = (await this.#run('rate', this.#rateKeys(subject, window.start), [
+        String(limits.requestsPerMinute ?? -1),
+        String(limits.tokensPerMinute ?? -1),
+        String(window.end + 1000),
+      ])) as [number, string, number, number];
+    } catch (error) {
+      this.#onError(error);
+      if (this.#fail === 'open') return { ok: true };
+      return { ok: false, reason: 'state_unavailable', message: `rate-limit state unreachable: ${(error as Error).message}` };
+    }
+    const [allowed, limited, requests, tokens] = reply;
+    const windows = describeWindows(limits, Number(requests), Number(tokens), window.end);
+    if (Number(allowed) === 1) return { ok: true, ...windows };
+    return {
+      ok: false,
+      reason: 'rate_limited',
+      limited: limited === 'tokens' ? 'tokens' : 'requests',
+      retryAfterSeconds: Math.max(1, Math.ceil((window.end - now) / 1000)),
+      ...windows,
+    };
+  }
+
+  async recordTokens(subject: string, tokens: number): Promise<void> {
+    if (!Number.isSafeInteger(tokens) || tokens < 0) throw new RangeError(`tokens must be a whole number, got ${tokens}`);
+    const window = rateWindow(this.#clock());
+    const [, tokensKey] = this.#rateKeys(subject, window.start);
+    try {
+      await this.redis.multi().incrby(tokensKey, tokens).pexpireat(tokensKey, window.end + 1000).exec();
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  async #read(scopeKeys: readonly string[]): Promise<Array<{ spent: bigint; reserved: bigint }>> {
+    if (scopeKeys.length === 0) return [];
+    const keys = scopeKeys.flatMap((scopeKey) => this.#keysOf(scopeKey));
+    const reply = (await this.#run('read', keys, [String(this.#clock())])) as Array<[string, string, string, string]>;
+    return reply.map(([spentMicro, spentRemainder, reservedMicro, reservedRemainder]) => ({
+      spent: fromPair(spentMicro, spentRemainder),
+      reserved: fromPair(reservedMicro, reservedRemainder),
+    }));
+  }
+
+  #run(name: ScriptName, keys: string[], argumentsList: string[]): Promise<unknown> {
+    const command = (this.redis as unknown as Record<string, (count: number, ...values: string[]) => Promise<unknown>>)[`switchyard_${name}`];
+    if (!command) throw new Error(`script ${name} is not defined`);
+    return command.call(this.redis, keys.length, ...keys, ...argumentsList);
+  }
+
+  #keysOf(scopeKey: string): [string, string, string] {
+    return [`${this.#prefix}scope:${scopeKey}`, `${this.#prefix}holds:${scopeKey}`, `${this.#prefix}expiry:${scopeKey}`];
+  }
+
+  #scopeKeys(scopes: readonly ScopeLimit[]): string[] {
+    return scopes.flatMap((scope) => this.#keysOf(scope.scopeKey));
+  }
+
+  #rateKeys(subject: string, windowStart: number): [string, string] {
+    const base = `${this.#prefix}rate:${subject}:${windowStart}`;
+    return [`${base}:requests`, `${base}:tokens`];
+  }
+
+  #keepUntil(scope: ScopeLimit): number {
+    return scope.periodEndsAt === undefined ? 0 : scope.periodEndsAt + PERIOD_GRACE_MS;
+  }
+}

@@ -1,0 +1,261 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addDecimals, compareDecimals, formatUnits, parseUnits } from '../../sidecar/accounting/decimal.ts';
+import type { AccountingState, ScopeLimit } from '../../sidecar/state/accounting-state.ts';
+import { budgetScopeLimit, keyLimitScope, openAccountingState } from '../../sidecar/state/index.ts';
+import { MemoryAccountingState } from '../../sidecar/state/memory-state.ts';
+import { RedisAccountingState } from '../../sidecar/state/redis-state.ts';
+import { runLoad } from './state-load.ts';
+import { deleteRedisPrefix, REDIS_URL, requireRedis, uniqueName } from './fixtures/services.ts';
+
+/** A clock the test moves. */
+function manualClock(start = Date.UTC(2026, 10, 25, 12, 0, 30)) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+let scopeSequence = 0;
+function scope(limit: string, extra: Partial<ScopeLimit> = {}): ScopeLimit {
+  scopeSequence += 1;
+  return { scopeKey: `budget-${scopeSequence}|team=ml|2026-11-25`, limit, ...extra };
+}
+
+type Open = (clock: () => number) => Promise<AccountingState>;
+
+function conformance(name: string, open: Open): void {
+  describe(`accounting state on ${name}`, () => {
+    it('holds the worst case, then settles the real cost', async () => {
+      const clock = manualClock();
+      const state = await open(clock.now);
+      const budget = scope('1');
+      const first = await state.reserve([budget], '0.3');
+      expect(first.ok).toBe(true);
+      expect(await state.headroom([budget])).toEqual([{ scopeKey: budget.scopeKey, limit: '1', spent: '0', reserved: '0.3', remaining: '0.7' }]);
+      if (!first.ok) return;
+      const settled = await state.settle(first.reservation, '0.1234');
+      expect(settled).toEqual({ recorded: true, spent: { [budget.scopeKey]: '0.1234' }, alerts: [] });
+      expect(await state.headroom([budget])).toEqual([{ scopeKey: budget.scopeKey, limit: '1', spent: '0.1234', reserved: '0', remaining: '0.8766' }]);
+      expect(await state.snapshotSpend([budget.scopeKey, 'never-used'])).toEqual({ [budget.scopeKey]: 0.1234, 'never-used': 0 });
+      await state.close();
+    });
+
+    it('refuses what does not fit, naming the scope and what remains, and holds nothing then', async () => {
+      const state = await open(manualClock().now);
+      const roomy = scope('10');
+      const tight = scope('0.5');
+      const held = await state.reserve([roomy, tight], '0.4');
+      expect(held.ok).toBe(true);
+      const refused = await state.reserve([roomy, tight], '0.2');
+      expect(refused).toEqual({ ok: false, reason: 'limit_exceeded', exceeded: { scopeKey: tight.scopeKey, limit: '0.5', spent: '0', reserved: '0.4', remaining: '0.1' } });
+      // All or nothing: the roomy scope did not keep a hold for the refused request.
+      expect((await state.headroom([roomy]))[0]?.reserved).toBe('0.4');
+      // Exactly the remainder fits.
+      expect((await state.reserve([roomy, tight], '0.1')).ok).toBe(true);
+      await state.close();
+    });
+
+    it('refuses even a free request once a scope is spent', async () => {
+      const state = await open(manualClock().now);
+      const budget = scope('0.01');
+      const held = await state.reserve([budget], '0.01');
+      if (!held.ok) throw new Error('expected a hold');
+      await state.settle(held.reservation, '0.01');
+      const refused = await state.reserve([budget], '0');
+      expect(refused.ok).toBe(false);
+      await state.close();
+    });
+
+    it('stops counting holds that were never settled once they expire', async () => {
+      const clock = manualClock();
+      const state = await open(clock.now);
+      const budget = scope('1');
+      expect((await state.reserve([budget], '0.9')).ok).toBe(true);
+      expect((await state.reserve([budget], '0.2')).ok).toBe(false);
+      clock.advance(10 * 60_000 + 1);
+      expect((await state.headroom([budget]))[0]?.reserved).toBe('0');
+      expect((await state.reserve([budget], '0.2')).ok).toBe(true);
+      await state.close();
+    });
+
+    it('fires each alert threshold once per scope key', async () => {
+      const state = await open(manualClock().now);
+      const budget = scope('1', { alerts: [0.8, 0.5, 1] });
+      const spend = async (amount: string) => {
+        const held = await state.reserve([budget], amount);
+        if (!held.ok) throw new Error(`expected a hold for ${amount}`);
+        return (await state.settle(held.reservation, amount)).alerts.map((alert) => [alert.threshold, alert.spent]);
+      };
+      expect(await spend('0.4999')).toEqual([]);
+      expect(await spend('0.0001')).toEqual([[0.5, '0.5']]);
+      expect(await spend('0.1')).toEqual([]);
+      // One settlement can cross two thresholds: both fire, in order.
+      expect(await spend('0.4')).toEqual([
+        [0.8, '1'],
+        [1, '1'],
+      ]);
+      // The next period is a new scope key, so its thresholds fire again.
+      const nextPeriod = { ...budget, scopeKey: budget.scopeKey.replace('2026-11-25', '2026-11-26') };
+      const held = await state.reserve([nextPeriod], '0.6');
+      if (!held.ok) throw new Error('expected a hold');
+      expect((await state.settle(held.reservation, '0.6')).alerts).toEqual([{ scopeKey: nextPeriod.scopeKey, threshold: 0.5, spent: '0.6', limit: '1' }]);
+      await state.close();
+    });
+
+    it('keeps sub-micro-dollar amounts exact across many settlements', async () => {
+      const state = await open(manualClock().now);
+      const budget = scope('1000000');
+      const amount = '0.000000123456789012';
+      let expected = 0n;
+      for (let index = 0; index < 300; index += 1) {
+        const held = await state.reserve([budget], amount);
+        if (!held.ok) throw new Error('expected a hold');
+        await state.settle(held.reservation, amount);
+        expected += parseUnits(amount);
+      }
+      const big = await state.reserve([budget], '999999.9');
+      if (!big.ok) throw new Error('expected a hold');
+      await state.settle(big.reservation, '999999.876543210987654321');
+      expected += parseUnits('999999.876543210987654321');
+      expect((await state.headroom([budget]))[0]?.spent).toBe(formatUnits(expected));
+      expect(formatUnits(expected)).toBe('999999.876580248024357921');
+      await state.close();
+    });
+
+    it('limits requests and tokens per minute, with remaining and reset', async () => {
+      const clock = manualClock(Date.UTC(2026, 10, 25, 12, 0, 15));
+      const state = await open(clock.now);
+      const subject = uniqueName('key');
+      const limits = { requestsPerMinute: 3, tokensPerMinute: 1000 };
+      const windowEnd = Date.UTC(2026, 10, 25, 12, 1, 0);
+      const first = await state.checkRate(subject, limits);
+      expect(first).toEqual({ ok: true, requests: { limit: 3, remaining: 2, resetAt: windowEnd }, tokens: { limit: 1000, remaining: 1000, resetAt: windowEnd } });
+      await state.checkRate(subject, limits);
+      expect((await state.checkRate(subject, limits)).ok).toBe(true);
+      const refused = await state.checkRate(subject, limits);
+      expect(refused).toMatchObject({ ok: false, reason: 'rate_limited', limited: 'requests', retryAfterSeconds: 45, requests: { remaining: 0 } });
+      // A new minute starts over.
+      clock.advance(45_000);
+      expect((await state.checkRate(subject, limits)).ok).toBe(true);
+      await state.recordTokens(subject, 1000);
+      const tokens = await state.checkRate(subject, limits);
+      expect(tokens).toMatchObject({ ok: false, limited: 'tokens', tokens: { remaining: 0 }, retryAfterSeconds: 60 });
+      expect((await state.checkRate(uniqueName('other'), limits)).ok).toBe(true);
+      expect((await state.checkRate(subject, {})).ok).toBe(true);
+      await state.close();
+    });
+
+    it('never lets 200 concurrent requests overspend a $1.00 limit, and counts settled costs exactly', async () => {
+      const state = await open(Date.now);
+      const budget = scope('1');
+      const outcome = await runLoad(state, budget, 200, 1);
+      expect(outcome.refused).toBeGreaterThan(0);
+      const [headroom] = await state.headroom([budget]);
+      expect(headroom?.reserved).toBe('0');
+      expect(headroom?.spent).toBe(addDecimals(...outcome.settled));
+      expect(compareDecimals(headroom?.spent ?? '0', '1')).toBeLessThanOrEqual(0);
+      await state.close();
+    });
+  });
+}
+
+conformance('memory', async (clock) => new MemoryAccountingState({ clock }));
+
+describe('redis', () => {
+  const prefix = `${uniqueName('sy_state')}:`;
+  beforeAll(async () => {
+    await requireRedis();
+  });
+  afterAll(async () => {
+    await deleteRedisPrefix(prefix);
+  });
+
+  conformance('redis', (clock) => openAccountingState({ kind: 'redis', url: REDIS_URL, prefix, clock }));
+
+  it('lays keys out as documented, and expires a finished period', async () => {
+    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix })) as RedisAccountingState;
+    const budget = scope('5', { periodEndsAt: Date.now() + 60_000 });
+    const held = await state.reserve([budget], '1');
+    if (!held.ok) throw new Error('expected a hold');
+    expect(await state.redis.hget(`${prefix}holds:${budget.scopeKey}`, held.reservation.id)).toBe('1000000:0');
+    await state.settle(held.reservation, '0.25');
+    expect(await state.redis.hgetall(`${prefix}scope:${budget.scopeKey}`)).toEqual({ spent_m: '250000', spent_a: '0', reserved_m: '0', reserved_a: '0' });
+    const ttl = await state.redis.pttl(`${prefix}scope:${budget.scopeKey}`);
+    expect(ttl).toBeGreaterThan(24 * 3_600_000);
+    expect(ttl).toBeLessThanOrEqual(24 * 3_600_000 + 60_000);
+    await state.close();
+  });
+
+  it('shares one ledger between two processes: 200 concurrent requests never overspend $1.00', async () => {
+    const budget: ScopeLimit = { scopeKey: `two-process|global=all|${uniqueName('p')}`, limit: '1' };
+    const runWorker = (seed: number) =>
+      new Promise<{ settled: string[]; refused: number }>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'reserve-worker.ts'), REDIS_URL, prefix, JSON.stringify(budget), '100', String(seed)], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+        child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as { settled: string[]; refused: number }) : reject(new Error(`worker exited with ${code}`))));
+      });
+    const [first, second] = await Promise.all([runWorker(11), runWorker(29)]);
+    const settled = [...first.settled, ...second.settled];
+    expect(settled.length + first.refused + second.refused).toBe(200);
+    expect(first.settled.length).toBeGreaterThan(0);
+    expect(second.settled.length).toBeGreaterThan(0);
+    expect(first.refused + second.refused).toBeGreaterThan(0);
+    const state = await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix });
+    const [headroom] = await state.headroom([budget]);
+    // The ledger equals the sum of what the two processes settled, to 10^-18 USD (so to the micro-dollar).
+    expect(headroom?.spent).toBe(addDecimals(...settled));
+    expect(headroom?.reserved).toBe('0');
+    // Real costs never exceed the worst case held, so the limit itself holds, not just limit + one request.
+    expect(compareDecimals(headroom?.spent ?? '0', '1')).toBeLessThanOrEqual(0);
+    await state.close();
+  });
+
+  describe('when Redis is unreachable', () => {
+    const unreachable = 'redis://127.0.0.1:1';
+    it('refuses with fail: closed', async () => {
+      const errors: unknown[] = [];
+      const state = new RedisAccountingState({ url: unreachable, fail: 'closed', onError: (error) => errors.push(error), redis: { retryStrategy: () => null } });
+      const result = await state.reserve([scope('1')], '0.1');
+      expect(result).toMatchObject({ ok: false, reason: 'state_unavailable' });
+      expect(await state.checkRate('k', { requestsPerMinute: 1 })).toMatchObject({ ok: false, reason: 'state_unavailable' });
+      expect(errors.length).toBeGreaterThan(0);
+      state.redis.disconnect();
+    });
+
+    it('lets requests through unenforced with fail: open', async () => {
+      const state = new RedisAccountingState({ url: unreachable, fail: 'open', redis: { retryStrategy: () => null } });
+      const result = await state.reserve([scope('1')], '0.1');
+      expect(result).toMatchObject({ ok: true, reservation: { enforced: false, amount: '0.1' } });
+      if (result.ok) expect(await state.settle(result.reservation, '0.05')).toEqual({ recorded: false, spent: {}, alerts: [] });
+      expect(await state.checkRate('k', { requestsPerMinute: 1 })).toEqual({ ok: true });
+      state.redis.disconnect();
+    });
+
+    it('fails loudly at startup', async () => {
+      await expect(openAccountingState({ kind: 'redis', url: unreachable, redis: { retryStrategy: () => null } })).rejects.toThrow(/Redis is unreachable at redis:\/\/127.0.0.1:1/);
+    });
+  });
+});
+
+describe('scopes', () => {
+  const now = new Date('2026-11-25T11:30:00Z');
+  it('turns a policy budget into a scope with its period end', () => {
+    expect(budgetScopeLimit({ id: 'team-daily', scope: 'team', period: 'day', limit: 25.5, alerts: [0.5, 0.8, 1] }, 'team-daily|team=ml|2026-11-25', now)).toEqual({
+      scopeKey: 'team-daily|team=ml|2026-11-25',
+      limit: '25.5',
+      alerts: [0.5, 0.8, 1],
+      periodEndsAt: Date.parse('2026-11-26T00:00:00Z'),
+    });
+  });
+
+  it('names a key limit scope by its reset period', () => {
+    const key = { hash: 'abc', limit: '10', limit_reset: 'weekly' } as const;
+    const record = { ...key, name: 'k', label: 'l', is_management_key: false, disabled: false, user: null, team: null, created_at: '', updated_at: '', expires_at: null, revoked_at: null };
+    expect(keyLimitScope(record, now)).toMatchObject({ scopeKey: 'key-limit|key=abc|2026-11-23', limit: '10', periodEndsAt: Date.parse('2026-11-30T00:00:00Z') });
+    expect(keyLimitScope({ ...record, limit_reset: null }, now)?.scopeKey).toBe('key-limit|key=abc|lifetime');
+    expect(keyLimitScope({ ...record, limit: null }, now)).toBeNull();
+  });
+});
