@@ -1,0 +1,224 @@
+/**
+ * The only file that reads the environment and the disk, and listens. Everything else is built by
+ * `createApp` from what this file hands it.
+ *
+ * Start-up refuses (and returns every diagnostic) when the config, a catalog or the policy is
+ * invalid, when a mounted secret cannot be read, or when asked to listen beyond loopback without
+ * gateway keys.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import {
+  compileCatalog,
+  compilePolicy,
+  type CatalogSource,
+  type CompiledCatalog,
+  type Diagnostic,
+  type Snapshot,
+} from '../engine/index.ts';
+import { createApp } from './app.ts';
+import { isLoopback, loadConfig, resolveSecret, type ConfigOverrides, type GatewayConfig } from './config/load-config.ts';
+import { createKeyVerifier, sha256Hex, type GatewayKey } from './http/auth.ts';
+import type { Logger } from './logger.ts';
+import { createAdapterRegistry } from './providers/index.ts';
+import { openStores, type Stores } from './store/index.ts';
+import { setUpTracing, type Tracing } from './telemetry/tracing.ts';
+
+export interface ServerOptions extends ConfigOverrides {
+  /** Config path; default `$SWITCHYARD_CONFIG` or `./switchyard.yaml`. */
+  configPath?: string;
+  /** Default: process.env. */
+  env?: Record<string, string | undefined>;
+  /** Default: process.cwd(). */
+  cwd?: string;
+  /** Default: pino to stdout at the configured level. */
+  logger?: Logger;
+}
+
+export interface RunningGateway {
+  url: string;
+  host: string;
+  port: number;
+  config: GatewayConfig;
+  /** Stop accepting, finish in-flight work, flush the generation log. */
+  close(): Promise<void>;
+}
+
+export type StartResult = { ok: true; gateway: RunningGateway } | { ok: false; diagnostics: Diagnostic[] };
+
+function fileProblem(file: string, code: string, message: string, hint?: string): Diagnostic {
+  return { code, severity: 'error', message, file, line: 1, column: 1, ...(hint ? { hint } : {}) };
+}
+
+function readFile(path: string, what: string, diagnostics: Diagnostic[]): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read';
+    diagnostics.push(fileProblem(path, 'config_file_missing', `${what} ${path} ${reason}`));
+    return undefined;
+  }
+}
+
+/** Provider keys, read once. Unreadable secret files are errors; unset variables are not. */
+function resolveCredentials(config: GatewayConfig, env: Record<string, string | undefined>, diagnostics: Diagnostic[]): Map<string, string> {
+  const credentials = new Map<string, string>();
+  for (const [provider, reference] of Object.entries(config.credentials)) {
+    try {
+      const secret = resolveSecret(reference, env, (path) => readFileSync(path, 'utf8'));
+      if (secret !== undefined) credentials.set(provider, secret);
+    } catch {
+      diagnostics.push(fileProblem(config.file, 'config_secret_unreadable', `credentials.${provider}: secret file cannot be read`));
+    }
+  }
+  return credentials;
+}
+
+function resolveGatewayKeys(config: GatewayConfig, env: Record<string, string | undefined>, diagnostics: Diagnostic[], logger: Logger): GatewayKey[] {
+  const keys: GatewayKey[] = [];
+  config.gatewayKeys.forEach((reference, index) => {
+    const identity = { ...(reference.name ? { name: reference.name } : {}), ...(reference.user ? { user: reference.user } : {}), ...(reference.team ? { team: reference.team } : {}) };
+    if (reference.sha256) {
+      keys.push({ sha256: reference.sha256, ...identity });
+      return;
+    }
+    try {
+      const source = reference.env !== undefined ? { env: reference.env } : { file: reference.file ?? '' };
+      const secret = resolveSecret(source, env, (path) => readFileSync(path, 'utf8'));
+      if (secret === undefined) {
+        logger.info({ key: reference.name ?? index, variable: reference.env }, 'gateway key variable is not set; that key is inactive');
+        return;
+      }
+      keys.push({ sha256: sha256Hex(secret), ...identity });
+    } catch {
+      diagnostics.push(fileProblem(config.file, 'config_secret_unreadable', `gateway_keys[${index}]: key file cannot be read`));
+    }
+  });
+  return keys;
+}
+
+/** Providers the engine may route to: those with a key, and those that need none. */
+function credentialSnapshot(catalog: CompiledCatalog, config: GatewayConfig, credentials: ReadonlyMap<string, string>): Snapshot {
+  const present = [...catalog.providers.keys()].filter((provider) => !(provider in config.credentials) || credentials.has(provider));
+  return { credentials: present };
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+async function openStorage(config: GatewayConfig, env: Record<string, string | undefined>): Promise<Stores> {
+  const { storage } = config;
+  if (storage.kind === 'sqlite') return openStores({ kind: 'sqlite', ...(storage.path ? { path: storage.path } : {}) });
+  if (storage.kind === 'postgres') {
+    const connectionString = storage.url ? resolveSecret(storage.url, env, (path) => readFileSync(path, 'utf8')) : undefined;
+    if (!connectionString) throw new Error('storage.url resolves to nothing');
+    return openStores({ kind: 'postgres', connectionString });
+  }
+  return openStores({ kind: 'memory' });
+}
+
+/** Load everything, then listen. Never exits the process; the CLI decides what to do. */
+export async function startServer(options: ServerOptions = {}): Promise<StartResult> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const configPath = options.configPath ?? env.SWITCHYARD_CONFIG ?? 'switchyard.yaml';
+  const diagnostics: Diagnostic[] = [];
+
+  const configText = readFile(configPath, 'config file', diagnostics);
+  if (configText === undefined) return { ok: false, diagnostics };
+  const overrides: ConfigOverrides = { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host !== undefined ? { host: options.host } : {}) };
+  const loaded = loadConfig({ file: configPath, text: configText, env, cwd, overrides });
+  if (!loaded.ok) return { ok: false, diagnostics: loaded.diagnostics };
+  const config = loaded.value;
+  const logger: Logger = options.logger ?? pino({ level: config.logLevel, base: { service: config.telemetry.serviceName } }, pino.destination({ sync: false }));
+
+  const sources: CatalogSource[] = [];
+  for (const file of config.catalogFiles) {
+    const text = readFile(file, 'catalog', diagnostics);
+    if (text !== undefined) sources.push({ text, file });
+  }
+  const policyText = readFile(config.policyFile, 'policy', diagnostics);
+  if (diagnostics.length > 0 || policyText === undefined) return { ok: false, diagnostics };
+  const catalog = compileCatalog(sources);
+  if (!catalog.ok) return { ok: false, diagnostics: catalog.diagnostics };
+  const policy = compilePolicy(policyText, config.policyFile, catalog.value);
+  if (!policy.ok) return { ok: false, diagnostics: policy.diagnostics };
+  for (const warning of [...(catalog.warnings ?? []), ...(policy.warnings ?? [])]) logger.warn({ diagnostic: warning }, warning.message);
+
+  const credentials = resolveCredentials(config, env, diagnostics);
+  const keys = resolveGatewayKeys(config, env, diagnostics, logger);
+  if (keys.length === 0 && !isLoopback(config.server.host)) {
+    diagnostics.push(
+      fileProblem(config.file, 'config_keys_required', `refusing to listen on ${config.server.host} without gateway keys`, 'set a gateway key (gateway_keys / SWITCHYARD_API_KEY) or bind 127.0.0.1'),
+    );
+  }
+  if (diagnostics.length > 0) return { ok: false, diagnostics };
+  for (const provider of Object.keys(config.credentials)) {
+    if (!catalog.value.providers.has(provider)) logger.warn({ provider }, 'credentials name a provider the catalog does not have');
+  }
+
+  const stores = await openStorage(config, env);
+  const tracing: Tracing = setUpTracing({ mode: config.telemetry.traces, serviceName: config.telemetry.serviceName, env });
+  const routing = { policy: policy.value, catalog: catalog.value };
+  const snapshot = credentialSnapshot(catalog.value, config, credentials);
+  const app = createApp({
+    routing: { current: () => routing },
+    adapters: createAdapterRegistry(),
+    credentials: (provider) => credentials.get(provider),
+    keys: createKeyVerifier(keys),
+    store: stores.generations,
+    tracer: tracing.tracer,
+    snapshot: () => snapshot,
+    logger,
+    bodyLimitBytes: config.server.bodyLimitBytes,
+    keepAliveIntervalMs: config.server.keepAliveIntervalMs,
+  });
+  const server = createServer(app);
+  // Longer than common load-balancer idle timeouts, so they close first.
+  server.keepAliveTimeout = 65_000;
+  const address = await listen(server, config.server.port, config.server.host);
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  const providersWithKeys = snapshot.credentials ?? [];
+  logger.info(
+    {
+      url,
+      policy: `${policy.value.id}@${policy.value.version}`,
+      catalog: catalog.value.version,
+      models: catalog.value.models.size,
+      providers: providersWithKeys.length,
+      storage: config.storage.kind,
+      tracing: tracing.exporting,
+    },
+    `Switchyard listening on ${url}/api/v1`,
+  );
+  if (keys.length === 0) logger.warn({ host: config.server.host }, 'no gateway keys configured: accepting unauthenticated requests on loopback only');
+
+  return {
+    ok: true,
+    gateway: {
+      url,
+      host: config.server.host,
+      port: address.port,
+      config,
+      close: async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await stores.close();
+        await tracing.shutdown();
+      },
+    },
+  };
+}
