@@ -6,16 +6,23 @@
  * milliseconds, this costs microseconds. The error against real o200k/cl100k counts is measured in
  * `estimate-tokens.test.ts` and documented in engine/README.md.
  *
- * Model: ASCII text packs about 4 characters per token; other characters (CJK, Cyrillic, emoji
- * halves) pack far fewer, so they are counted apart. Each message costs a fixed overhead for its
+ * Model: ASCII text packs about 4 characters per token; other scripts pack far fewer, so four
+ * classes of UTF-16 code unit are counted apart: digits, other ASCII, alphabetic scripts below U+3000 (accented
+ * Latin, Greek, Cyrillic, Hebrew, Arabic, Indic) and everything from U+3000 up (CJK, kana, Hangul,
+ * emoji surrogate halves). The per-class rates fit o200k (the tokenizer of current OpenAI models,
+ * and close to other modern 100k+ vocabularies); cl100k needs up to 2-3x more for non-Latin text. Each message costs a fixed overhead for its
  * role and separators (OpenAI's documented 3 + 3 for the reply priming); images and other media a
  * fixed amount, since their real cost depends on pixels we never decode.
  */
 
 /** ASCII characters per token (English prose, code and JSON sit between 3.5 and 4.5). */
 export const ASCII_CHARS_PER_TOKEN = 4;
-/** Tokens per non-ASCII UTF-16 code unit (CJK is about one token per character). */
-export const NON_ASCII_TOKENS_PER_CHAR = 0.75;
+/** Tokens per digit: both o200k and cl100k split digit runs into groups of at most three. */
+export const DIGIT_TOKENS_PER_CHAR = 1 / 3;
+/** Tokens per code unit of alphabetic scripts below U+3000 (o200k: Cyrillic 0.21, Greek/Arabic 0.38; cl100k about twice). */
+export const ALPHABETIC_TOKENS_PER_CHAR = 0.3;
+/** Tokens per code unit from U+3000 up (o200k: CJK 0.69, emoji 0.72 per code unit). */
+export const IDEOGRAPHIC_TOKENS_PER_CHAR = 0.75;
 /** Role and separator tokens per message. */
 export const TOKENS_PER_MESSAGE = 3;
 /** Tokens priming the reply (`<|start|>assistant<|message|>`). */
@@ -30,12 +37,17 @@ export const OTHER_MEDIA_TOKENS = 1000;
 /** Token estimate of one string. */
 export function estimateTextTokens(text: string): number {
   let ascii = 0;
-  let other = 0;
+  let digits = 0;
+  let alphabetic = 0;
+  let ideographic = 0;
   for (let index = 0; index < text.length; index++) {
-    if (text.charCodeAt(index) < 128) ascii++;
-    else other++;
+    const code = text.charCodeAt(index);
+    if (code >= 0x30 && code <= 0x39) digits++;
+    else if (code < 0x80) ascii++;
+    else if (code < 0x3000) alphabetic++;
+    else ideographic++;
   }
-  return Math.ceil(ascii / ASCII_CHARS_PER_TOKEN + other * NON_ASCII_TOKENS_PER_CHAR);
+  return Math.ceil(ascii / ASCII_CHARS_PER_TOKEN + digits * DIGIT_TOKENS_PER_CHAR + alphabetic * ALPHABETIC_TOKENS_PER_CHAR + ideographic * IDEOGRAPHIC_TOKENS_PER_CHAR);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
