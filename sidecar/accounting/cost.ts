@@ -98,20 +98,33 @@ function effectivePrices(pricing: Pricing, promptTokens: number | undefined): { 
   return { prices, tier };
 }
 
+/** Every price the formula uses, defaults applied, in units of 10^-18 USD per token (or request / image). */
+function resolvePrices(pricing: Pricing, promptTokens: number | undefined) {
+  const { prices, tier } = effectivePrices(pricing, promptTokens);
+  const price = (key: PriceKey, fallback: bigint): bigint => prices.get(key) ?? fallback;
+  const promptPrice = price('prompt', 0n);
+  const completionPrice = price('completion', 0n);
+  return {
+    promptPrice,
+    completionPrice,
+    cacheReadPrice: price('input_cache_read', promptPrice),
+    cacheWritePrice: price('input_cache_write', promptPrice),
+    reasoningPrice: price('internal_reasoning', completionPrice),
+    requestPrice: price('request', 0n),
+    imagePrice: price('image', 0n),
+    tier,
+  };
+}
+
 /**
  * Cost of one attempt from its usage and the serving endpoint's pricing. Pure; throws only on
  * malformed prices (see `parseUnits`) or non-integer counts.
  */
 export function computeCost(usage: Usage, pricing: Pricing, options: CostOptions = {}): CostResult {
-  const { prices, tier } = effectivePrices(pricing, usage.prompt_tokens);
-  const price = (key: PriceKey, fallback: bigint): bigint => prices.get(key) ?? fallback;
-  const promptPrice = price('prompt', 0n);
-  const completionPrice = price('completion', 0n);
-  const cacheReadPrice = price('input_cache_read', promptPrice);
-  const cacheWritePrice = price('input_cache_write', promptPrice);
-  const reasoningPrice = price('internal_reasoning', completionPrice);
-  const requestPrice = price('request', 0n);
-  const imagePrice = price('image', 0n);
+  const { promptPrice, completionPrice, cacheReadPrice, cacheWritePrice, reasoningPrice, requestPrice, imagePrice, tier } = resolvePrices(
+    pricing,
+    usage.prompt_tokens,
+  );
 
   const unknown: string[] = [];
   const noteUnknownDetail = (name: keyof Usage, kindPrice: bigint, parentPrice: bigint, parentKnown: boolean): void => {
@@ -179,3 +192,51 @@ export function computeCost(usage: Usage, pricing: Pricing, options: CostOptions
 
 /** The cost of an attempt that served nothing (error, timeout, cancelled before any usage). */
 export const ZERO_COST = '0';
+
+/** What a request may cost at most, before it is sent. */
+export interface WorstCaseInput {
+  /** The prompt estimate (engine's `estimatePromptTokens`). */
+  promptTokens: number;
+  /** `max_tokens`, or the endpoint's maximum output when the request gives none. */
+  maxCompletionTokens: number;
+  imageCount?: number;
+}
+
+/** Per-token prices a worst case assumes: every prompt token at the dearer of prompt / cache write, every output token at the dearer of completion / reasoning. */
+function worstPrices(pricing: Pricing, input: WorstCaseInput) {
+  const prices = resolvePrices(pricing, input.promptTokens);
+  const larger = (left: bigint, right: bigint): bigint => (left > right ? left : right);
+  const fixed =
+    multiplyUnits(larger(prices.promptPrice, prices.cacheWritePrice), input.promptTokens) +
+    prices.requestPrice +
+    multiplyUnits(prices.imagePrice, input.imageCount ?? 0);
+  return { fixed, perOutputToken: larger(prices.completionPrice, prices.reasoningPrice) };
+}
+
+/**
+ * The most a request can cost (what `reserve` holds), USD exact decimal string. Prices come from
+ * the long-context tier of the estimated prompt size; a prompt far above its estimate could cross
+ * into a dearer tier than the one reserved for.
+ */
+export function worstCaseCost(pricing: Pricing, input: WorstCaseInput): string {
+  const { fixed, perOutputToken } = worstPrices(pricing, input);
+  return formatUnits(fixed + multiplyUnits(perOutputToken, input.maxCompletionTokens));
+}
+
+/**
+ * How many output tokens `remainingUsd` can pay for after the prompt, request and image fees;
+ * null when output is free (any number fits). 0 when not even the prompt fits.
+ */
+export function affordableCompletionTokens(pricing: Pricing, input: Omit<WorstCaseInput, 'maxCompletionTokens'>, remainingUsd: string): number | null {
+  const { fixed, perOutputToken } = worstPrices(pricing, { ...input, maxCompletionTokens: 0 });
+  const left = parseUnits(remainingUsd) - fixed;
+  if (perOutputToken === 0n) return left >= 0n ? null : 0;
+  if (left <= 0n) return 0;
+  const tokens = left / perOutputToken;
+  return tokens > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(tokens);
+}
+
+/** OpenRouter's 402 wording for a request whose worst case does not fit. */
+export function insufficientCreditsMessage(requestedTokens: number, affordableTokens: number): string {
+  return `This request requires more credits, or fewer max_tokens. You requested up to ${requestedTokens} tokens, but can only afford ${affordableTokens}.`;
+}

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Pricing } from '../../engine/index.ts';
-import { computeCost } from '../../sidecar/accounting/cost.ts';
+import { affordableCompletionTokens, computeCost, insufficientCreditsMessage, worstCaseCost } from '../../sidecar/accounting/cost.ts';
 import {
   addDecimals,
   compareDecimals,
@@ -276,5 +276,45 @@ describe('computeCost', () => {
         expect(parseUnits(result.cost)).toBe(expected);
       }),
     );
+  });
+});
+
+describe('worst case and affordability', () => {
+  it('prices the worst case at the dearest rates the request could meet', () => {
+    // prompt 1000 x max(0.000003, 0.00000375) = 0.00375 ; output 500 x max(0.000015, 0.00002) = 0.01
+    // request 0.001 ; 2 images x 0.0048 = 0.0096 ; total 0.02435
+    expect(worstCaseCost(FULL, { promptTokens: 1000, maxCompletionTokens: 500, imageCount: 2 })).toBe('0.02435');
+    // Plain prices: 1000 x 0.000003 + 500 x 0.000015 = 0.003 + 0.0075
+    expect(worstCaseCost({ prompt: '0.000003', completion: '0.000015' }, { promptTokens: 1000, maxCompletionTokens: 500 })).toBe('0.0105');
+  });
+
+  it('uses the long-context tier of the prompt estimate', () => {
+    const tiered: Pricing = { prompt: '0.000001', completion: '0.000002', overrides: [{ min_prompt_tokens: 1000, prompt: '0.00001', completion: '0.00002' }] };
+    // 2000 x 0.00001 + 10 x 0.00002 = 0.02 + 0.0002
+    expect(worstCaseCost(tiered, { promptTokens: 2000, maxCompletionTokens: 10 })).toBe('0.0202');
+  });
+
+  it('bounds every real cost of the request (property)', () => {
+    const count = fc.integer({ min: 0, max: 100_000 });
+    fc.assert(
+      fc.property(count, count, count, count, (prompt, cachedShare, completion, reasoningShare) => {
+        const cached = Math.floor((prompt * (cachedShare % 100)) / 100);
+        const reasoning = Math.floor((completion * (reasoningShare % 100)) / 100);
+        const actual = computeCost({ prompt_tokens: prompt, cached_tokens: 0, cache_write_tokens: cached, completion_tokens: completion, reasoning_tokens: reasoning }, FULL, { finishReason: 'stop', imageCount: 1 });
+        const worst = worstCaseCost(FULL, { promptTokens: prompt, maxCompletionTokens: completion, imageCount: 1 });
+        expect(compareDecimals(actual.cost, worst)).toBeLessThanOrEqual(0);
+      }),
+    );
+  });
+
+  it('says how many output tokens the remaining credit affords', () => {
+    const pricing = { prompt: '0.000003', completion: '0.000015', request: '0.001' };
+    // 0.01 - 1000 x 0.000003 - 0.001 = 0.006 ; / 0.000015 = 400
+    expect(affordableCompletionTokens(pricing, { promptTokens: 1000 }, '0.01')).toBe(400);
+    // One unit less than 400 tokens' worth: 399
+    expect(affordableCompletionTokens(pricing, { promptTokens: 1000 }, '0.009999999999999999')).toBe(399);
+    expect(affordableCompletionTokens(pricing, { promptTokens: 10_000 }, '0.01')).toBe(0);
+    expect(affordableCompletionTokens({ prompt: '0', completion: '0' }, { promptTokens: 10 }, '0')).toBeNull();
+    expect(insufficientCreditsMessage(4096, 400)).toBe('This request requires more credits, or fewer max_tokens. You requested up to 4096 tokens, but can only afford 400.');
   });
 });
