@@ -13,6 +13,25 @@ export { ENGINE_ERROR_CODES } from './errors/error-codes.ts';
 export { formatDiagnostic, sortDiagnostics } from './errors/diagnostic.ts';
 export { parseYaml, type ParsedYaml } from './parse/parse-yaml.ts';
 export { SourceMap, diagnosticAt, type ProblemAt, type SourcePosition } from './parse/source-map.ts';
+export { type ParseYamlOptions } from './parse/parse-yaml.ts';
+export { validateSchema, type SchemaKind } from './validate/validate-schema.ts';
+export { numericPricing } from './compile/compile-catalog.ts';
+export {
+  compilePolicyStages,
+  POLICY_STAGES,
+  type PolicyStageName,
+  type PolicyStage,
+  type PolicyCompilation,
+} from './compile/compile-policy.ts';
+export { POLICY_DEFAULTS, AUTO_MODEL } from './compile/policy-defaults.ts';
+export { sha256Hex, contentVersion } from './compile/sha256.ts';
+export {
+  compileCondition,
+  truthy,
+  type ConditionOptions,
+  type ConditionProblem,
+  type ExecutableCondition,
+} from './conditions/compile-condition.ts';
 
 export { requestFacts, estimatePromptTokens, type FactsResult, type FactsOptions } from './facts/request-facts.ts';
 export { evaluate } from './evaluate/evaluate.ts';
