@@ -115,8 +115,15 @@ function loadDiagnostic(file: string, position: { line: number; column: number }
   return { code: 'test_load_error', severity: 'error', message, hint, file, line: position.line, column: position.column };
 }
 
-function asCompiled<T>(result: Result<T>): Compiled<T> {
-  return result.ok ? { ok: true, value: result.value, warnings: result.warnings ?? [] } : { ok: false, diagnostics: result.diagnostics };
+/** A compile stage's result; a stage that throws (it never should) becomes a diagnostic, not a crash. */
+function asCompiled<T>(stage: () => Result<T>, file: string): Compiled<T> {
+  try {
+    const result = stage();
+    return result.ok ? { ok: true, value: result.value, warnings: result.warnings ?? [] } : { ok: false, diagnostics: result.diagnostics };
+  } catch (error) {
+    const message = `the engine threw: ${error instanceof Error ? error.message : String(error)}`;
+    return { ok: false, diagnostics: [{ code: 'test_engine_error', severity: 'error', message, file, line: 1, column: 1 }] };
+  }
 }
 
 /** Compiles and caches the catalogs and policies one test file refers to. */
@@ -141,10 +148,10 @@ class FileContext {
     let compiled: Compiled<CompiledCatalog>;
     if (reference === undefined) {
       compiled = this.#defaultCatalogs
-        ? asCompiled(compileCatalog(this.#defaultCatalogs))
+        ? asCompiled(() => compileCatalog(this.#defaultCatalogs ?? []), this.#source.file)
         : { ok: false, diagnostics: [loadDiagnostic(this.#source.file, { line: 1, column: 1 }, 'no catalog: the file names none and no default catalog was given', 'add `catalog: <path>`')] };
     } else if (typeof reference === 'object' && !Array.isArray(reference)) {
-      compiled = asCompiled(compileCatalog([{ text: inlineText(this.#source, path) ?? '', file: this.#source.file }]));
+      compiled = asCompiled(() => compileCatalog([{ text: inlineText(this.#source, path) ?? '', file: this.#source.file }]), this.#source.file);
     } else {
       const sources: CatalogSource[] = [];
       const missing: Diagnostic[] = [];
@@ -153,7 +160,7 @@ class FileContext {
         if (loaded) sources.push(loaded);
         else missing.push(loadDiagnostic(this.#source.file, positionAt(this.#source, Array.isArray(reference) ? [...path, index] : path), `catalog file not found: ${catalogPath}`));
       });
-      compiled = missing.length > 0 ? { ok: false, diagnostics: missing } : asCompiled(compileCatalog(sources));
+      compiled = missing.length > 0 ? { ok: false, diagnostics: missing } : asCompiled(() => compileCatalog(sources), this.#source.file);
     }
     this.#catalogs.set(key, compiled);
     return { key, compiled };
@@ -169,11 +176,11 @@ class FileContext {
     if (cached) return cached;
     let compiled: Compiled<CompiledPolicy>;
     if (inline) {
-      compiled = asCompiled(compilePolicy(inlineText(this.#source, path) ?? '', this.#source.file, catalog));
+      compiled = asCompiled(() => compilePolicy(inlineText(this.#source, path) ?? '', this.#source.file, catalog), this.#source.file);
     } else {
       const loaded = this.#load(reference);
       compiled = loaded
-        ? asCompiled(compilePolicy(loaded.text, loaded.file, catalog))
+        ? asCompiled(() => compilePolicy(loaded.text, loaded.file, catalog), loaded.file)
         : { ok: false, diagnostics: [loadDiagnostic(this.#source.file, positionAt(this.#source, path), `policy file not found: ${reference}`)] };
     }
     this.#policies.set(key, compiled);
@@ -233,13 +240,25 @@ class CoverageCounter {
     }
   }
 
+  /** Entries of policies with the same id (a policy inlined in several cases) are added together. */
   report(): PolicyTestCoverage {
-    const coverage: PolicyTestCoverage = { rules: [], constraints: [] };
+    const rules = new Map<string, { policy: string; id: string; hits: number }>();
+    const constraints = new Map<string, { policy: string; name: string; hits: number }>();
     for (const [policy, entry] of this.#policies) {
-      for (const [id, hits] of entry.rules) coverage.rules.push({ policy: policy.id, id, hits });
-      for (const [name, hits] of entry.constraints) coverage.constraints.push({ policy: policy.id, name, hits });
+      for (const [id, hits] of entry.rules) {
+        const key = `${policy.id}\u0000${id}`;
+        const known = rules.get(key);
+        if (known) known.hits += hits;
+        else rules.set(key, { policy: policy.id, id, hits });
+      }
+      for (const [name, hits] of entry.constraints) {
+        const key = `${policy.id}\u0000${name}`;
+        const known = constraints.get(key);
+        if (known) known.hits += hits;
+        else constraints.set(key, { policy: policy.id, name, hits });
+      }
     }
-    return coverage;
+    return { rules: [...rules.values()], constraints: [...constraints.values()] };
   }
 }
 
