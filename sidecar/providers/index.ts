@@ -7,12 +7,14 @@ import type { HttpAdapterOptions } from './http.ts';
 import { createOpenAICompatibleAdapter } from './openai-compatible/adapter.ts';
 import { createSimulatedAdapter } from './simulated/adapter.ts';
 import { createAzureOpenAIAdapter } from './azure-openai/adapter.ts';
+import { createAnthropicAdapter } from './anthropic/adapter.ts';
 
 export * from './spec.ts';
 export { sharedDispatcher, classifyHttpStatus, retryAfterFromHeaders, redact, type HttpAdapterOptions } from './http.ts';
 export { createOpenAICompatibleAdapter } from './openai-compatible/adapter.ts';
 export { createSimulatedAdapter } from './simulated/adapter.ts';
 export { createAzureOpenAIAdapter } from './azure-openai/adapter.ts';
+export { createAnthropicAdapter } from './anthropic/adapter.ts';
 export { readSimulatedOptions, SIMULATED_DEFAULTS, type SimulatedOptions } from './simulated/api-types.ts';
 export { OPENAI_COMPATIBLE_PRESETS, resolveOpenAICompatiblePreset, type OpenAICompatiblePreset } from './openai-compatible/presets.ts';
 
@@ -21,6 +23,7 @@ export function createAdapterRegistry(options: HttpAdapterOptions = {}): Adapter
   return {
     'openai-compatible': createOpenAICompatibleAdapter(options),
     'azure-openai': createAzureOpenAIAdapter(options),
+    anthropic: createAnthropicAdapter(options),
     simulated: createSimulatedAdapter(),
   };
 }

@@ -281,15 +281,6 @@ export function runAdapterConformance(options: ConformanceOptions): void {
       };
       return { call, handle };
     };
-    const generate = async (scenario: ScenarioName): Promise<{ result: GenerateResult; handle: ScenarioHandle }> => {
-      const { call, handle } = await run(scenario);
-      return { result: await adapter.generate(call), handle };
-    };
-    const stream = async (scenario: ScenarioName) => {
-      const { call, handle } = await run(scenario);
-      const result = await adapter.stream(call);
-      return { parts: await collectParts(result.parts), handle };
-    };
     const verify = (scenario: ScenarioName, handle: ScenarioHandle): void => {
       const check = options.verifyRequest?.[scenario];
       if (check === undefined) return;
@@ -298,6 +289,19 @@ export function runAdapterConformance(options: ConformanceOptions): void {
       check(upstreamCall?.body, upstreamCall as FakeCall);
     };
 
+    const generate = async (scenario: ScenarioName): Promise<{ result: GenerateResult; handle: ScenarioHandle }> => {
+      const { call, handle } = await run(scenario);
+      const result = await adapter.generate(call);
+      verify(scenario, handle);
+      return { result, handle };
+    };
+    const stream = async (scenario: ScenarioName) => {
+      const { call, handle } = await run(scenario);
+      const result = await adapter.stream(call);
+      const parts = await collectParts(result.parts);
+      verify(scenario, handle);
+      return { parts, handle };
+    };
     const cases: Record<ScenarioName, () => Promise<void>> = {
       text: async () => {
         const { result } = await generate('text');
@@ -397,16 +401,14 @@ export function runAdapterConformance(options: ConformanceOptions): void {
         expect(result.native_finish_reason).not.toBeNull();
       },
       'structured-output': async () => {
-        const { result, handle } = await generate('structured-output');
+        const { result } = await generate('structured-output');
         const parsed: unknown = JSON.parse(result.message.content ?? 'null');
         expect(parsed).toMatchObject({ city: expect.any(String), temp_c: expect.any(Number) });
         expect(result.finish_reason).toBe('stop');
-        verify('structured-output', handle);
       },
       'image-input': async () => {
-        const { result, handle } = await generate('image-input');
+        const { result } = await generate('image-input');
         expect(result.message.content).toMatch(/\S/);
-        verify('image-input', handle);
       },
       'rate-limit-429': async () => {
         const { call } = await run('rate-limit-429');

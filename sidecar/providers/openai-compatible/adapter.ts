@@ -3,14 +3,8 @@
  * request/response/stream converters. Azure reuses `createOpenAIWireAdapter` with its own endpoint.
  */
 import type { ProtocolKind } from '../../../engine/index.ts';
-import {
-  errorFromResponse,
-  guardStream,
-  postJson,
-  readJson,
-  readSse,
-  type HttpAdapterOptions,
-} from '../http.ts';
+import type { HttpAdapterOptions } from '../http.ts';
+import { createHttpAdapter } from '../http-adapter.ts';
 import { ProviderCallError, type AdapterCall, type ProviderAdapter } from '../spec.ts';
 import { parseOpenAICompatibleError } from './errors.ts';
 import { resolveOpenAICompatiblePreset, type OpenAICompatiblePreset } from './presets.ts';
@@ -49,49 +43,27 @@ export function configurationError(message: string): ProviderCallError {
 
 /** Builds an adapter for any protocol that speaks Chat Completions on the wire. */
 export function createOpenAIWireAdapter(config: OpenAIWireConfig, options: HttpAdapterOptions = {}): ProviderAdapter {
-  const prepare = (call: AdapterCall, stream: boolean) => {
-    const preset = config.preset(call);
-    const endpoint = config.endpoint(call, preset);
-    const { body, warnings } = convertToOpenAICompatibleRequest({
-      request: call.request,
-      upstreamModel: endpoint.includeModel ? call.attempt.upstream_model : undefined,
-      preset,
-      dropped: call.attempt.drop_parameters,
-      stream,
-    });
-    return { preset, endpoint, body, warnings };
-  };
-  const errorContext = (call: AdapterCall) => ({
-    credential: call.credential,
-    providerName: call.provider.name,
-    parseDetails: parseOpenAICompatibleError,
-  });
-
-  return {
-    protocol: config.protocol,
-
-    async generate(call) {
-      const { preset, endpoint, body, warnings } = prepare(call, false);
-      const response = await postJson({ url: endpoint.url, headers: endpoint.headers, body, signal: call.signal, dispatcher: options.dispatcher });
-      if (response.status < 200 || response.status >= 300) throw await errorFromResponse(response, call.signal, errorContext(call));
-      const json = await readJson(response, call.signal, call.credential);
-      return convertOpenAICompatibleResponse(json, preset, warnings);
+  return createHttpAdapter<OpenAICompatiblePreset>(
+    {
+      protocol: config.protocol,
+      prepare: (call, stream) => {
+        const preset = config.preset(call);
+        const endpoint = config.endpoint(call, preset);
+        const { body, warnings } = convertToOpenAICompatibleRequest({
+          request: call.request,
+          upstreamModel: endpoint.includeModel ? call.attempt.upstream_model : undefined,
+          preset,
+          dropped: call.attempt.drop_parameters,
+          stream,
+        });
+        return { url: endpoint.url, headers: endpoint.headers, body, warnings, context: preset };
+      },
+      parseError: parseOpenAICompatibleError,
+      convertResponse: (body, prepared) => convertOpenAICompatibleResponse(body, prepared.context, prepared.warnings),
+      mapStream: (events, prepared, call) => mapOpenAICompatibleStream(events, prepared.context, call.credential),
     },
-
-    async stream(call) {
-      const { preset, endpoint, body, warnings } = prepare(call, true);
-      const response = await postJson({
-        url: endpoint.url,
-        headers: { accept: 'text/event-stream', ...endpoint.headers },
-        body,
-        signal: call.signal,
-        dispatcher: options.dispatcher,
-      });
-      if (response.status < 200 || response.status >= 300) throw await errorFromResponse(response, call.signal, errorContext(call));
-      const parts = mapOpenAICompatibleStream(readSse(response.body), preset, call.credential);
-      return { parts: guardStream(parts, response.body, call.signal), warnings };
-    },
-  };
+    options,
+  );
 }
 
 function trimSlash(url: string): string {
