@@ -37,7 +37,7 @@ it('records request -> evaluate -> one CLIENT span per attempt, with GenAI attri
   const [evaluate, failed, served] = children;
   expect(evaluate?.attributes).toMatchObject({
     'routing.policy_id': 'test-policy',
-    'routing.policy_version': 'abc123abc123',
+    'routing.policy_version': gateway.policy.version,
     'routing.matched_rules': [],
     'routing.attempt_count': 2,
   });

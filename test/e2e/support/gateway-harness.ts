@@ -7,13 +7,12 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
 import OpenAI from 'openai';
-import type { Catalog, RetryPolicy, Timeouts } from '../../../engine/index.ts';
+import { compileCatalog, compilePolicy, formatDiagnostic, type Catalog, type CompiledPolicy, type Result, type RetryPolicy, type Timeouts } from '../../../engine/index.ts';
 import { createApp } from '../../../sidecar/app.ts';
 import { createKeyVerifier, sha256Hex } from '../../../sidecar/http/auth.ts';
 import { createAdapterRegistry } from '../../../sidecar/providers/index.ts';
 import { MemoryGenerationStore } from '../../../sidecar/store/generation-record.ts';
 import type { FakeUpstream } from '../../fakes/fake-openai.ts';
-import { compileCatalogForTests, fakeEngine, policyForTests } from './fake-engine.ts';
 
 const TEXT_PARAMETERS = ['temperature', 'max_tokens', 'tools', 'tool_choice', 'stop'];
 
@@ -53,6 +52,7 @@ export function testCatalog(alpha: FakeUpstream, beta: FakeUpstream): Catalog {
 
 export interface GatewayHarness {
   url: string;
+  policy: CompiledPolicy;
   client: OpenAI;
   store: MemoryGenerationStore;
   close(): Promise<void>;
@@ -72,10 +72,23 @@ export interface HarnessOptions {
 
 export async function startGateway(options: HarnessOptions): Promise<GatewayHarness> {
   const store = new MemoryGenerationStore();
-  const routing = { policy: policyForTests({ timeouts: options.timeouts, retries: options.retries }), catalog: compileCatalogForTests(testCatalog(options.alpha, options.beta)) };
+  // JSON is YAML: the catalog and policy go through the real compiler like shipped files do.
+  const catalog = compiled(compileCatalog([{ text: JSON.stringify(testCatalog(options.alpha, options.beta)), file: 'test-catalog.yaml' }]));
+  const policyDocument = {
+    version: 1,
+    id: 'test-policy',
+    // Price order makes the attempt order deterministic: alpha (cheaper) first, then beta.
+    defaults: {
+      attempts: 10,
+      sort: 'price',
+      retries: { max: 0, backoff_ms: 10, multiplier: 2, max_backoff_ms: 100, ...options.retries },
+      timeouts: { first_byte_ms: 5_000, attempt_ms: 10_000, total_ms: 20_000, ...options.timeouts },
+    },
+  };
+  const policy = compiled(compilePolicy(JSON.stringify(policyDocument), 'test-policy.yaml', catalog));
+  const routing = { policy, catalog };
   const app = createApp({
     routing: { current: () => routing },
-    engine: fakeEngine,
     adapters: createAdapterRegistry(),
     credentials: (provider) => `test-key-${provider}`,
     keys: createKeyVerifier((options.keys ?? []).map((key) => ({ sha256: sha256Hex(key), name: 'test-key' }))),
@@ -92,6 +105,7 @@ export async function startGateway(options: HarnessOptions): Promise<GatewayHarn
   const client = new OpenAI({ baseURL: `${url}/api/v1`, apiKey: options.keys?.[0] ?? 'unused', maxRetries: 0, timeout: 15_000 });
   return {
     url,
+    policy,
     client,
     store,
     close: () =>
@@ -100,4 +114,9 @@ export async function startGateway(options: HarnessOptions): Promise<GatewayHarn
         server.close(() => resolve());
       }),
   };
+}
+
+function compiled<T>(result: Result<T>): T {
+  if (!result.ok) throw new Error(`test fixture does not compile:\n${result.diagnostics.map(formatDiagnostic).join('\n')}`);
+  return result.value;
 }
