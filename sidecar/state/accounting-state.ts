@@ -111,6 +111,12 @@ export interface AccountingState {
   reserve(scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<ReserveResult>;
   /** Releases the hold and adds the real cost (use "0" for a request that cost nothing). */
   settle(reservation: Reservation, actualUsd: string): Promise<SettleResult>;
+  /**
+   * Sets a scope's committed spend to `spentUsd` when the scope has no counter yet (a fresh
+   * process, a new period, a Redis that lost its data), and does nothing otherwise. Used to start
+   * key-limit counters from the generation log. True when it seeded.
+   */
+  seedSpend(scope: ScopeLimit, spentUsd: string): Promise<boolean>;
   /** Headroom per scope (absent scopes: nothing spent). For `/key`, `switchyard plan` and the snapshot. */
   headroom(scopes: readonly ScopeLimit[]): Promise<ScopeHeadroom[]>;
   /** Committed spend plus holds, USD numbers, keyed by scope key: the engine's `Snapshot.spend`. */

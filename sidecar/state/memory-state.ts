@@ -91,6 +91,14 @@ export class MemoryAccountingState implements AccountingState {
     return { recorded: true, spent, alerts };
   }
 
+  async seedSpend(scope: ScopeLimit, spentUsd: string): Promise<boolean> {
+    const spent = amountUnits(spentUsd);
+    const now = this.#clock();
+    if (this.#existing(scope.scopeKey, now)) return false;
+    this.#counter(scope, now).spent = spent;
+    return true;
+  }
+
   async headroom(scopes: readonly ScopeLimit[]): Promise<ScopeHeadroom[]> {
     const now = this.#clock();
     return scopes.map((scope) => {

@@ -172,6 +172,14 @@ end
 return results
 `;
 
+/** KEYS: scope, holds, expiry. ARGV: spent_m, spent_a, keep_until. Returns 1 when it seeded, 0 when a counter existed. */
+const SEED_SCRIPT = `${LUA_PAIRS}
+if redis.call('HEXISTS', KEYS[1], 'spent_m') == 1 then return 0 end
+put(KEYS[1], 'spent', tonumber(ARGV[1]), tonumber(ARGV[2]))
+keep({KEYS[1]}, tonumber(ARGV[3]))
+return 1
+`;
+
 /** KEYS: scope/holds/expiry per scope. ARGV: now. Returns per scope {spent_m, spent_a, reserved_m, reserved_a}. */
 const READ_SCRIPT = `${LUA_PAIRS}
 local now = tonumber(ARGV[1])
@@ -218,8 +226,8 @@ export interface RedisStateOptions {
   redis?: RedisOptions;
 }
 
-type ScriptName = 'reserve' | 'settle' | 'read' | 'rate';
-const SCRIPTS: Record<ScriptName, string> = { reserve: RESERVE_SCRIPT, settle: SETTLE_SCRIPT, read: READ_SCRIPT, rate: RATE_SCRIPT };
+type ScriptName = 'reserve' | 'settle' | 'seed' | 'read' | 'rate';
+const SCRIPTS: Record<ScriptName, string> = { reserve: RESERVE_SCRIPT, settle: SETTLE_SCRIPT, seed: SEED_SCRIPT, read: READ_SCRIPT, rate: RATE_SCRIPT };
 
 export class RedisAccountingState implements AccountingState {
   readonly kind = 'redis';
@@ -313,6 +321,17 @@ export class RedisAccountingState implements AccountingState {
       for (const label of fired) alerts.push({ scopeKey: scope.scopeKey, threshold: Number(label), spent: total, limit: scope.limit });
     });
     return { recorded: true, spent, alerts };
+  }
+
+  async seedSpend(scope: ScopeLimit, spentUsd: string): Promise<boolean> {
+    const spent = amountUnits(spentUsd);
+    try {
+      const reply = await this.#run('seed', this.#keysOf(scope.scopeKey), [...toPair(spent), String(this.#keepUntil(scope))]);
+      return Number(reply) === 1;
+    } catch (error) {
+      this.#onError(error);
+      return false;
+    }
   }
 
   async headroom(scopes: readonly ScopeLimit[]): Promise<ScopeHeadroom[]> {

@@ -7,7 +7,9 @@
  * at a large cost). Each flush rotates to a new segment file; a segment is deleted only after
  * the database committed its records. At startup, leftover segments are replayed.
  *
- * One journal directory belongs to one process at a time: replicas need their own directory.
+ * Several processes may share a directory (replicas on one SQLite file): segment names carry the
+ * writer's pid, and only segments of processes no longer running are replayed. Processes in
+ * different PID namespaces (containers) must not share one.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,10 +36,13 @@ export class Journal {
     mkdirSync(this.#directory, { recursive: true });
   }
 
-  /** Segments left by an earlier process, oldest first, with their records (a torn last line is dropped). */
+  /**
+   * Segments left by processes that are gone, oldest first, with their records (a torn last line
+   * is dropped). Segments of a live process (another replica sharing the directory) are left to it.
+   */
   leftovers(): Array<{ path: string; records: GenerationRecord[] }> {
     return readdirSync(this.#directory)
-      .filter((name) => name.endsWith(SEGMENT_SUFFIX))
+      .filter((name) => name.endsWith(SEGMENT_SUFFIX) && !ownedByLiveProcess(name))
       .sort()
       .map((name) => {
         const path = join(this.#directory, name);
@@ -91,5 +96,22 @@ export class Journal {
     const name = `${String(Date.now()).padStart(15, '0')}-${process.pid}-${String(this.#sequence).padStart(6, '0')}${SEGMENT_SUFFIX}`;
     this.#segmentPath = join(this.#directory, name);
     this.#descriptor = openSync(this.#segmentPath, 'a');
+  }
+}
+
+/**
+ * Whether a segment's writer (the pid in its name) is another process still running. Our own pid
+ * counts as gone: this process has not written a segment before `leftovers()` runs, so a segment
+ * with its pid is from an earlier incarnation (containers reuse pid 1).
+ */
+function ownedByLiveProcess(name: string): boolean {
+  const pid = Number(name.split('-')[1]);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user, so it is alive.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

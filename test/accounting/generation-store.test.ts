@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -9,6 +9,7 @@ import { BatchingGenerationStore } from '../../sidecar/store/batching-generation
 import type { GenerationBackend } from '../../sidecar/store/generation-backend.ts';
 import type { GenerationRecord } from '../../sidecar/store/generation-record.ts';
 import { openStores } from '../../sidecar/store/index.ts';
+import { Journal } from '../../sidecar/store/journal.ts';
 import { MemoryGenerationBackend } from '../../sidecar/store/memory-backend.ts';
 import { openPostgresPool, PostgresGenerationBackend } from '../../sidecar/store/postgres.ts';
 import { openSqliteDatabase, SqliteGenerationBackend } from '../../sidecar/store/sqlite.ts';
@@ -203,6 +204,26 @@ describe('batching under failure', () => {
     expect(store.bufferedCount).toBe(1);
     await store.flush();
     expect(await memory.get(record.id)).toEqual(record);
+    await store.close();
+  });
+});
+
+describe('journal', () => {
+  it('replays segments of processes that are gone, never those of a live one', async () => {
+    const directory = temporaryDirectory();
+    const alive = makeRecord();
+    const gone = makeRecord();
+    const mine = makeRecord();
+    // The parent of this test runner is alive; pid 2147483646 is not.
+    writeFileSync(join(directory, `000000000000001-${process.ppid}-000001.jsonl`), JSON.stringify(alive) + '\n');
+    writeFileSync(join(directory, `000000000000002-2147483646-000001.jsonl`), JSON.stringify(gone) + '\n{"torn');
+    writeFileSync(join(directory, `000000000000003-${process.pid}-000001.jsonl`), JSON.stringify(mine) + '\n');
+    const backend = new MemoryGenerationBackend();
+    const store = await BatchingGenerationStore.open(backend, { ...MANUAL, journal: new Journal({ directory }) });
+    expect(await backend.get(gone.id)).toEqual(gone);
+    expect(await backend.get(mine.id)).toEqual(mine);
+    expect(await backend.get(alive.id)).toBeNull();
+    expect(readdirSync(directory)).toEqual([`000000000000001-${process.ppid}-000001.jsonl`]);
     await store.close();
   });
 });

@@ -55,6 +55,17 @@ function conformance(name: string, open: Open): void {
       await state.close();
     });
 
+    it('seeds a counter only when the scope has none', async () => {
+      const state = await open(manualClock().now);
+      const budget = scope('1');
+      expect(await state.seedSpend(budget, '0.75')).toBe(true);
+      expect(await state.seedSpend(budget, '0.1')).toBe(false);
+      expect((await state.headroom([budget]))[0]).toMatchObject({ spent: '0.75', remaining: '0.25' });
+      expect((await state.reserve([budget], '0.26')).ok).toBe(false);
+      expect((await state.reserve([budget], '0.25')).ok).toBe(true);
+      await state.close();
+    });
+
     it('refuses even a free request once a scope is spent', async () => {
       const state = await open(manualClock().now);
       const budget = scope('0.01');
