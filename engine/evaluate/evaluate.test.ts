@@ -266,7 +266,7 @@ describe('ordering', () => {
 
   it('ignores locked preferences', () => {
     const snapshot = health({ 'test/model@cheap': { latency_ms: { p50: 4000 } } });
-    expect(attempts(run({ lock: ['preferences'], defaults: { sort: 'price' } }, { provider: { preferred_max_latency: 1 } }, snapshot))[0]).toBe('cheap');
+    expect(attempts(run({ lock: ['preferences'], defaults: { sort: 'price' } }, { provider: { preferred_max_latency: { p50: 1 } } }, snapshot))[0]).toBe('cheap');
   });
 
   it('draws the first pick by 1/price² and follows with ascending price', () => {

@@ -183,7 +183,8 @@ function formatUsd(value: number): string {
 
 /** OpenRouter-style "No endpoints found ..." with the reasons grouped. */
 function noRouteMessage(models: readonly string[], excluded: readonly Exclusion[]): string {
-  const subject = models.length > 0 ? models.join(', ') : 'the request';
+  if (models.length === 0) return 'No endpoints found: no model in the catalog can serve this request (auto found no capable model)';
+  const subject = models.join(', ');
   if (excluded.length === 0) return `No endpoints found for ${subject}: the catalog lists no endpoint for it`;
   const groups = new Map<string, string[]>();
   for (const exclusion of excluded) {
