@@ -1,0 +1,222 @@
+/**
+ * Prometheus metrics on a private prom-client Registry (never the global one, so two apps in one
+ * process, as in tests, do not collide).
+ *
+ * GenAI names follow the OpenTelemetry conventions' Prometheus form where they define a metric
+ * (`gen_ai.client.operation.duration` -> `gen_ai_client_operation_duration_seconds`,
+ * `gen_ai.client.token.usage` -> `gen_ai_client_token_usage`, with the attributes' dots as
+ * underscores); the router's own metrics use the `switchyard_` prefix. No label carries a request
+ * id, a user or a prompt: every label has a bounded set of values (routes, providers, models,
+ * outcomes, budget ids).
+ */
+import type { Request, Response } from 'express';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Plan } from '../../engine/index.ts';
+import type { GenerationRecord } from '../store/generation-record.ts';
+import type { CircuitState } from './circuit-breaker.ts';
+
+/** OTel bucket advice for `gen_ai.client.operation.duration`: 0.01 s doubling to 81.92 s. */
+export const DURATION_BUCKETS_SECONDS = Array.from({ length: 14 }, (_, index) => 0.01 * 2 ** index);
+/** OTel bucket advice for `gen_ai.client.token.usage`: powers of 4 from 1 to 67108864. */
+export const TOKEN_BUCKETS = Array.from({ length: 14 }, (_, index) => 4 ** index);
+
+const CIRCUIT_VALUES: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
+
+/** Outcomes that end an attempt without serving and lead to the next one. */
+const NOT_A_FALLBACK = new Set(['ok', 'cancelled', 'skipped']);
+
+export interface MetricsOptions {
+  /** Also export Node's process metrics (CPU, memory, event loop lag). Default true. */
+  processMetrics?: boolean;
+  /** Circuit states to export on each scrape (from the health tracker). */
+  circuits?: () => Array<{ endpoint: string; state: CircuitState }>;
+}
+
+export interface PolicyInfo {
+  policyId: string;
+  policyVersion: string;
+  catalogVersion: string;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'route' | 'method' | 'status'>;
+  readonly #requestDuration: Histogram<'route' | 'status'>;
+  readonly #inFlight: Gauge;
+  readonly #attempts: Counter<'provider' | 'model' | 'outcome'>;
+  readonly #fallbacks: Counter<'provider' | 'reason'>;
+  readonly #operationDuration: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model' | 'error_type'>;
+  readonly #timeToFirstChunk: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model'>;
+  readonly #tokenUsage: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model' | 'gen_ai_token_type'>;
+  readonly #cost: Counter<'provider' | 'model'>;
+  readonly #generations: Counter<'status_class' | 'fallback'>;
+  readonly #reloads: Counter<'kind' | 'result'>;
+  readonly #lastReloadSuccessful: Gauge;
+  readonly #lastReloadSuccessTime: Gauge;
+  readonly #policyInfo: Gauge<'policy_id' | 'policy_version' | 'catalog_version'>;
+  /** budget id -> scope key -> headroom; the gauge shows the lowest headroom per budget. */
+  readonly #headroom = new Map<string, Map<string, { remaining: number; limit: number }>>();
+
+  constructor(options: MetricsOptions = {}) {
+    const registers = [this.registry];
+    this.#requests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route template, method and status.', labelNames: ['route', 'method', 'status'], registers });
+    this.#requestDuration = new Histogram({ name: 'switchyard_http_request_duration_seconds', help: 'Time from request to end of response (streams included).', labelNames: ['route', 'status'], buckets: DURATION_BUCKETS_SECONDS, registers });
+    this.#inFlight = new Gauge({ name: 'switchyard_http_requests_in_flight', help: 'Requests being answered now (streams included).', registers });
+    this.#attempts = new Counter({ name: 'switchyard_attempts_total', help: 'Provider attempts, by provider, model and outcome (ok, retryable, timeout, connection, final, ...).', labelNames: ['provider', 'model', 'outcome'], registers });
+    this.#fallbacks = new Counter({ name: 'switchyard_fallbacks_total', help: 'Attempts that failed and handed the request to the next attempt, by failing provider and reason.', labelNames: ['provider', 'reason'], registers });
+    this.#operationDuration = new Histogram({
+      name: 'gen_ai_client_operation_duration_seconds',
+      help: 'GenAI operation duration (one provider attempt), OTel gen_ai.client.operation.duration.',
+      labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'error_type'],
+      buckets: DURATION_BUCKETS_SECONDS,
+      registers,
+    });
+    this.#timeToFirstChunk = new Histogram({
+      name: 'gen_ai_client_operation_time_to_first_chunk_seconds',
+      help: 'Time to the first streamed chunk of a served attempt, OTel gen_ai.client.operation.time_to_first_chunk.',
+      labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model'],
+      buckets: DURATION_BUCKETS_SECONDS,
+      registers,
+    });
+    this.#tokenUsage = new Histogram({
+      name: 'gen_ai_client_token_usage',
+      help: 'Billable tokens per served attempt, OTel gen_ai.client.token.usage (gen_ai_token_type input or output).',
+      labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_token_type'],
+      buckets: TOKEN_BUCKETS,
+      registers,
+    });
+    this.#cost = new Counter({ name: 'switchyard_cost_usd_total', help: 'Cost of served attempts in USD, by provider and model.', labelNames: ['provider', 'model'], registers });
+    this.#generations = new Counter({ name: 'switchyard_generations_total', help: 'Generation requests finished, by status class and whether a fallback served them.', labelNames: ['status_class', 'fallback'], registers });
+    this.#reloads = new Counter({ name: 'switchyard_policy_reloads_total', help: 'Policy/catalog reloads, by kind (policy, catalog) and result (success, failure).', labelNames: ['kind', 'result'], registers });
+    this.#lastReloadSuccessful = new Gauge({ name: 'switchyard_policy_last_reload_successful', help: '1 when the last reload was applied, 0 when it was rejected (the previous version keeps serving).', registers });
+    this.#lastReloadSuccessTime = new Gauge({ name: 'switchyard_policy_last_reload_success_timestamp_seconds', help: 'Unix time of the last applied policy/catalog load.', registers });
+    this.#policyInfo = new Gauge({ name: 'switchyard_policy_info', help: 'The policy and catalog in force (value 1).', labelNames: ['policy_id', 'policy_version', 'catalog_version'], registers });
+    const headroom = this.#headroom;
+    new Gauge({
+      name: 'switchyard_budget_headroom_usd',
+      help: 'Lowest remaining budget in USD across the scopes seen for each policy budget this process.',
+      labelNames: ['budget'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [budget, scopes] of headroom) this.set({ budget }, Math.min(...[...scopes.values()].map((scope) => scope.remaining)));
+      },
+    });
+    new Gauge({
+      name: 'switchyard_budget_used_ratio',
+      help: 'Highest spent/limit ratio across the scopes seen for each policy budget.',
+      labelNames: ['budget'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [budget, scopes] of headroom) this.set({ budget }, Math.max(...[...scopes.values()].map((scope) => (scope.limit > 0 ? 1 - scope.remaining / scope.limit : 1))));
+      },
+    });
+    const circuits = options.circuits;
+    if (circuits) {
+      new Gauge({
+        name: 'switchyard_circuit_state',
+        help: 'Circuit breaker per endpoint: 0 closed, 1 half-open, 2 open.',
+        labelNames: ['provider', 'model'],
+        registers,
+        collect() {
+          this.reset();
+          for (const { endpoint, state } of circuits()) {
+            const at = endpoint.lastIndexOf('@');
+            this.set({ model: endpoint.slice(0, at), provider: endpoint.slice(at + 1) }, CIRCUIT_VALUES[state]);
+          }
+        },
+      });
+    }
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** One answered HTTP request. `route` is the route template (never the raw path). */
+  observeRequest(route: string, method: string, status: number, durationSeconds: number): void {
+    this.#requests.inc({ route, method, status: String(status) });
+    this.#requestDuration.observe({ route, status: String(status) }, durationSeconds);
+  }
+
+  /** Track in-flight requests: call on arrival, and the returned function once when done. */
+  requestStarted(): () => void {
+    this.#inFlight.inc();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#inFlight.dec();
+    };
+  }
+
+  /** Everything a finished generation says: attempts, fallbacks, durations, tokens, cost. */
+  observeGeneration(record: GenerationRecord): void {
+    const operation = record.api_type === 'embeddings' ? 'embeddings' : 'chat';
+    const attempts = record.attempts.filter((attempt) => attempt.outcome !== 'skipped');
+    attempts.forEach((attempt, index) => {
+      this.#attempts.inc({ provider: attempt.provider, model: attempt.model, outcome: attempt.outcome });
+      const genAi = { gen_ai_operation_name: operation, gen_ai_provider_name: attempt.provider, gen_ai_request_model: attempt.model };
+      const served = attempt.outcome === 'ok';
+      this.#operationDuration.observe({ ...genAi, error_type: served || attempt.outcome === 'cancelled' ? '' : attempt.status === null ? attempt.outcome : String(attempt.status) }, attempt.latency_ms / 1000);
+      if (!NOT_A_FALLBACK.has(attempt.outcome) && index < attempts.length - 1) {
+        this.#fallbacks.inc({ provider: attempt.provider, reason: attempt.status === null ? attempt.outcome : `${attempt.outcome} ${attempt.status}` });
+      }
+      if (!served) return;
+      if (attempt.first_byte_ms !== undefined && record.streamed) this.#timeToFirstChunk.observe(genAi, attempt.first_byte_ms / 1000);
+      const usage = attempt.usage;
+      if (usage?.prompt_tokens !== undefined) this.#tokenUsage.observe({ ...genAi, gen_ai_token_type: 'input' }, usage.prompt_tokens);
+      if (usage?.completion_tokens !== undefined) this.#tokenUsage.observe({ ...genAi, gen_ai_token_type: 'output' }, usage.completion_tokens);
+      const cost = Number(attempt.cost);
+      if (Number.isFinite(cost) && cost > 0) this.#cost.inc({ provider: attempt.provider, model: attempt.model }, cost);
+    });
+    const servedIndex = attempts.findIndex((attempt) => attempt.outcome === 'ok');
+    this.#generations.inc({ status_class: `${Math.floor(record.status / 100)}xx`, fallback: servedIndex > 0 ? 'true' : 'false' });
+  }
+
+  /** The budgets a plan checked, with their headroom. */
+  observeBudgets(budgets: Plan['budgets']): void {
+    for (const budget of budgets) {
+      let scopes = this.#headroom.get(budget.id);
+      if (!scopes) {
+        scopes = new Map();
+        this.#headroom.set(budget.id, scopes);
+      }
+      scopes.set(budget.scope_key, { remaining: budget.remaining, limit: budget.limit });
+    }
+  }
+
+  /** A policy or catalog reload attempt; `info` is the version in force afterwards. */
+  observeReload(kind: 'policy' | 'catalog', ok: boolean, at: number, info: PolicyInfo): void {
+    this.#reloads.inc({ kind, result: ok ? 'success' : 'failure' });
+    this.#lastReloadSuccessful.set(ok ? 1 : 0);
+    if (ok) this.#lastReloadSuccessTime.set(at / 1000);
+    this.setPolicyInfo(info);
+  }
+
+  /** The version in force (also at start-up). */
+  setPolicyInfo(info: PolicyInfo): void {
+    this.#policyInfo.reset();
+    this.#policyInfo.set({ policy_id: info.policyId, policy_version: info.policyVersion, catalog_version: info.catalogVersion }, 1);
+  }
+
+  /** Initial load: counts as a successful reload so the gauges start defined. */
+  observeInitialLoad(at: number, info: PolicyInfo): void {
+    this.#lastReloadSuccessful.set(1);
+    this.#lastReloadSuccessTime.set(at / 1000);
+    this.setPolicyInfo(info);
+  }
+
+  /** Prometheus text exposition. */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/** `GET /metrics`. */
+export function metricsHandler(metrics: GatewayMetrics): (request: Request, response: Response) => Promise<void> {
+  return async (_request, response) => {
+    const body = await metrics.text();
+    response.setHeader('Content-Type', metrics.registry.contentType);
+    response.setHeader('Cache-Control', 'no-store');
+    response.end(body);
+  };
+}
