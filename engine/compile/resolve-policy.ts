@@ -38,22 +38,23 @@ export function resolvePolicy(document: PolicyDocument, catalog: CompiledCatalog
   const unknownModelHint = (reference: string): string =>
     didYouMean(reference, [...catalog.models.keys(), ...aliasNames]) ?? 'use a catalog model id (`author/slug`) or an alias declared under `aliases`';
 
-  /** Check a model reference; returns the model id it stands for (or `auto`). */
-  const modelReference = (reference: string, pointer: string, allowAuto: boolean): void => {
+  /** Check a model reference (`target: 'key'` when the reference is a mapping key, as in split weights). */
+  const modelReference = (reference: string, pointer: string, allowAuto: boolean, target: 'key' | 'value' = 'value'): void => {
     if (reference === AUTO_MODEL) {
-      if (!allowAuto) problems.push({ code: 'policy_auto_not_allowed', message: '`auto` may only be used as `route_to`', pointer, hint: 'name concrete models (or aliases) here' });
+      if (!allowAuto) problems.push({ code: 'policy_auto_not_allowed', message: '`auto` may only be used as `route_to`', pointer, target, hint: 'name concrete models (or aliases) here' });
       return;
     }
     if (catalog.models.has(reference) || aliasTargets.has(reference)) return;
-    problems.push({ code: 'policy_unknown_model', message: `unknown model \`${reference}\``, pointer, hint: unknownModelHint(reference) });
+    problems.push({ code: 'policy_unknown_model', message: `unknown model \`${reference}\``, pointer, target, hint: unknownModelHint(reference) });
   };
 
-  const providerReference = (reference: string, pointer: string): void => {
+  const providerReference = (reference: string, pointer: string, target: 'key' | 'value' = 'value'): void => {
     if (providerReferenceKnown(catalog, reference)) return;
     problems.push({
       code: 'policy_unknown_provider',
       message: `unknown provider \`${reference}\``,
       pointer,
+      target,
       hint: didYouMean(reference, catalog.providers.keys()) ?? `catalog providers: ${[...catalog.providers.keys()].join(', ')}`,
     });
   };
@@ -128,8 +129,8 @@ export function resolvePolicy(document: PolicyDocument, catalog: CompiledCatalog
     if (rule.split) {
       for (const key of Object.keys(rule.split.weights)) {
         const keyPointer = `${pointer}/split/weights/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-        if (rule.split.by === 'model') modelReference(key, keyPointer, false);
-        else providerReference(key, keyPointer);
+        if (rule.split.by === 'model') modelReference(key, keyPointer, false, 'key');
+        else providerReference(key, keyPointer, 'key');
       }
       const sticky = rule.split.sticky;
       if (sticky !== undefined) {

@@ -22,6 +22,8 @@ export interface ConditionProblem {
   message: string;
   pointer: string;
   hint?: string;
+  /** `key` when the problem is the operator name itself rather than its arguments. */
+  target?: 'key' | 'value';
 }
 
 /** A compiled condition that can also report its raw JSON Logic value (for tests against json-logic-js). */
@@ -110,9 +112,10 @@ class ConditionCompiler {
     this.maxNodes = options.maxNodes ?? DEFAULT_CONDITION_LIMITS.maxNodes;
   }
 
-  private problem(code: string, message: string, pointer: string, hint?: string): void {
+  private problem(code: string, message: string, pointer: string, hint?: string, target?: 'key'): void {
     const problem: ConditionProblem = { code, message, pointer };
     if (hint !== undefined) problem.hint = hint;
+    if (target !== undefined) problem.target = target;
     this.problems.push(problem);
   }
 
@@ -153,7 +156,7 @@ class ConditionCompiler {
     if (!spec) return () => null;
     if (args.length < spec.min || (spec.max !== undefined && args.length > spec.max)) {
       const expected = spec.max === undefined ? `at least ${spec.min}` : spec.min === spec.max ? `${spec.min}` : `${spec.min} to ${spec.max}`;
-      this.problem('condition_arity', `\`${operator}\` takes ${expected} argument${expected === '1' ? '' : 's'}, got ${args.length}`, operatorPointer);
+      this.problem('condition_arity', `\`${operator}\` takes ${expected} argument${expected === '1' ? '' : 's'}, got ${args.length}`, operatorPointer, undefined, 'key');
       return () => null;
     }
     const argumentPointer = (index: number): string => (Array.isArray(raw) ? `${operatorPointer}/${index}` : operatorPointer);
@@ -218,14 +221,17 @@ class ConditionCompiler {
         `\`${operator}\` compares with type coercion (1 ${operator} "1")`,
         `${pointer}/${escapePointerSegment(operator)}`,
         `use \`${strict}\`, or set \`options.loose_equality: true\``,
+        'key',
       );
-      return undefined;
+      // Reported, but the arguments are still checked so one run shows every problem; the
+      // closure built for it is never used because the condition fails to compile.
+      return LOOSE_EQUALITY_OPERATORS[operator];
     }
     const target = `${pointer}/${escapePointerSegment(operator)}`;
     if (Object.hasOwn(REFUSED_OPERATORS, operator)) {
-      this.problem('condition_unknown_operator', `operator \`${operator}\` is not allowed in conditions`, target, REFUSED_OPERATORS[operator]);
+      this.problem('condition_unknown_operator', `operator \`${operator}\` is not allowed in conditions`, target, REFUSED_OPERATORS[operator], 'key');
     } else {
-      this.problem('condition_unknown_operator', `unknown operator \`${operator}\``, target, didYouMean(operator, Object.keys(ALLOWED_OPERATORS)));
+      this.problem('condition_unknown_operator', `unknown operator \`${operator}\``, target, didYouMean(operator, Object.keys(ALLOWED_OPERATORS)), 'key');
     }
     return undefined;
   }
