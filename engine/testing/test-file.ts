@@ -91,7 +91,7 @@ export function parseTestFile(text: string, file: string): ParsedTestFile {
     const key = `${pointer}|${error.message ?? ''}${extra}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const position = positionAt(source, pointerPath(pointer));
+    const position = positionAt(source, pointerPath(pointer), error.keyword === 'additionalProperties' ? 'key' : 'value');
     diagnostics.push({
       code: 'test_schema_error',
       severity: 'error',

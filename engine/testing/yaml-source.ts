@@ -2,7 +2,7 @@
  * YAML with source positions, for test files: parse once, then answer "where is this value?" and
  * "give me this inline value as its own document, at the same line and column".
  */
-import { isAlias, isNode, isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isNode, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { Diagnostic } from '../types.ts';
 
 export interface YamlSource {
@@ -52,8 +52,18 @@ export function nodeAt(source: YamlSource, path: ReadonlyArray<string | number>)
   return isNode(node) ? node : null;
 }
 
-/** Line and column (1-based) where the value at `path` starts; the nearest existing parent otherwise. */
-export function positionAt(source: YamlSource, path: ReadonlyArray<string | number>): SourcePosition {
+/** Line and column (1-based) where the value at `path` starts (or its key, for `key`); the nearest existing parent otherwise. */
+export function positionAt(source: YamlSource, path: ReadonlyArray<string | number>, target: 'key' | 'value' = 'value'): SourcePosition {
+  const last = path.at(-1);
+  if (target === 'key' && last !== undefined) {
+    const parent = nodeAt(source, path.slice(0, -1));
+    const pair = isMap(parent) ? parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(last)) : undefined;
+    const range = pair && isNode(pair.key) ? pair.key.range : undefined;
+    if (range) {
+      const position = source.lineCounter.linePos(range[0]);
+      return { line: position.line, column: position.col };
+    }
+  }
   for (let length = path.length; length >= 0; length -= 1) {
     const node = nodeAt(source, path.slice(0, length));
     if (node?.range) {

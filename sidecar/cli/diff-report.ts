@@ -7,14 +7,14 @@
  * request when nothing fails):
  * - cost (USD) = the attempt's `estimated_cost.min` (the engine's prompt-side estimate: prompt
  *   tokens at the endpoint's prompt price, plus any per-request price) + completion tokens x the
- *   endpoint's completion price (long-context overrides applied). Completion tokens are the
+ *   endpoint's completion price (as the engine prices it, long-context tiers included). Completion tokens are the
  *   record's `usage.completion_tokens` when the sample line is a generation-log record, else the
  *   request's `max_tokens` capped at `completionTokens` (default 256).
  * - latency (ms) = the snapshot's p50 time to first token for that endpoint, else `defaultLatencyMs`
  *   (default 1000).
  * A request with no route under a policy counts 0 cost and no latency for that policy.
  */
-import { requestFacts, evaluate, type CompiledCatalog, type CompiledPolicy, type EvaluateResult, type Identity, type PlanAttempt, type Pricing, type RequestFacts, type Snapshot } from '../../engine/index.ts';
+import { requestFacts, evaluate, type CompiledCatalog, type CompiledPolicy, type EvaluateResult, type Identity, type Plan, type PlanAttempt, type RequestFacts, type Snapshot } from '../../engine/index.ts';
 
 /** One line of the sample. */
 export interface SampleRequest {
@@ -120,24 +120,23 @@ export function parseSample(text: string): { requests: SampleRequest[]; errors: 
   return { requests, errors };
 }
 
-function pricePerToken(pricing: Pricing, key: 'completion', promptTokens: number): number {
-  let price = pricing[key];
-  for (const override of pricing.overrides ?? []) {
-    const value = override[key];
-    if (value !== undefined && promptTokens > override.min_prompt_tokens) price = value;
-  }
-  return Number(price);
-}
-
 function maxTokensOf(body: unknown): number | null {
   if (!isObject(body)) return null;
   const value = body['max_completion_tokens'] ?? body['max_tokens'];
   return typeof value === 'number' ? value : null;
 }
 
-/** Estimated cost (USD) of serving the request on the plan's first attempt. */
-export function estimateCost(attempt: PlanAttempt, promptTokens: number, completionTokens: number): number {
-  return attempt.estimated_cost.min + completionTokens * pricePerToken(attempt.pricing, 'completion', promptTokens);
+/**
+ * Estimated cost (USD) of serving the request on the plan's first attempt. The completion price is
+ * read back from the engine's own bounds (max - min over the completion tokens `max` assumed), so
+ * long-context price tiers apply exactly as the engine applies them.
+ */
+export function estimateCost(plan: Plan, completionTokens: number): number {
+  const attempt = plan.attempts[0];
+  if (!attempt) return 0;
+  const assumed = plan.estimate.max_completion_tokens;
+  const completionPrice = assumed > 0 ? (attempt.estimated_cost.max - attempt.estimated_cost.min) / assumed : Number(attempt.pricing.completion);
+  return attempt.estimated_cost.min + completionTokens * completionPrice;
 }
 
 interface Side {
@@ -152,7 +151,7 @@ function side(result: EvaluateResult, request: SampleRequest, settings: DiffSett
   if (!attempt) return { attempt: null, cost: 0, latency: null };
   const completionTokens = request.completionTokens ?? Math.min(maxTokensOf(request.body) ?? settings.completionTokens, settings.completionTokens);
   const latency = settings.snapshot.endpoints?.[attempt.endpoint]?.latency_ms?.p50 ?? settings.defaultLatencyMs;
-  return { attempt, cost: estimateCost(attempt, result.plan.estimate.prompt_tokens, completionTokens), latency };
+  return { attempt, cost: estimateCost(result.plan, completionTokens), latency };
 }
 
 class Accumulator {
