@@ -224,7 +224,8 @@ function matchesAny(haystack: string, patterns: string[]): boolean {
 export function classifyHttpStatus(status: number, details: UpstreamErrorDetails, headers?: UpstreamResponse['headers']): ErrorClass {
   const text = `${details.code ?? ''} ${details.message ?? ''}`.toLowerCase();
   let errorClass: ErrorClass;
-  if (status === 429) errorClass = matchesAny(text, QUOTA_PATTERNS) ? 'fallback' : 'retryable';
+  // A 429 that says when to come back is transient even if it words itself as a quota (Gemini free tier).
+  if (status === 429) errorClass = matchesAny(text, QUOTA_PATTERNS) && details.retryAfterMs === undefined ? 'fallback' : 'retryable';
   else if (status === 408 || status === 409 || status >= 500) errorClass = 'retryable';
   else if (status === 401 || status === 402 || status === 403 || status === 404) errorClass = 'fallback';
   else if (matchesAny(text, CONTEXT_LENGTH_PATTERNS)) errorClass = 'context_length';

@@ -8,6 +8,7 @@ import { createOpenAICompatibleAdapter } from './openai-compatible/adapter.ts';
 import { createSimulatedAdapter } from './simulated/adapter.ts';
 import { createAzureOpenAIAdapter } from './azure-openai/adapter.ts';
 import { createAnthropicAdapter } from './anthropic/adapter.ts';
+import { createGeminiAdapter } from './gemini/adapter.ts';
 
 export * from './spec.ts';
 export { sharedDispatcher, classifyHttpStatus, retryAfterFromHeaders, redact, type HttpAdapterOptions } from './http.ts';
@@ -15,6 +16,7 @@ export { createOpenAICompatibleAdapter } from './openai-compatible/adapter.ts';
 export { createSimulatedAdapter } from './simulated/adapter.ts';
 export { createAzureOpenAIAdapter } from './azure-openai/adapter.ts';
 export { createAnthropicAdapter } from './anthropic/adapter.ts';
+export { createGeminiAdapter } from './gemini/adapter.ts';
 export { readSimulatedOptions, SIMULATED_DEFAULTS, type SimulatedOptions } from './simulated/api-types.ts';
 export { OPENAI_COMPATIBLE_PRESETS, resolveOpenAICompatiblePreset, type OpenAICompatiblePreset } from './openai-compatible/presets.ts';
 
@@ -24,6 +26,7 @@ export function createAdapterRegistry(options: HttpAdapterOptions = {}): Adapter
     'openai-compatible': createOpenAICompatibleAdapter(options),
     'azure-openai': createAzureOpenAIAdapter(options),
     anthropic: createAnthropicAdapter(options),
+    gemini: createGeminiAdapter(options),
     simulated: createSimulatedAdapter(),
   };
 }
