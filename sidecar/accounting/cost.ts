@@ -76,13 +76,27 @@ export interface CostOptions {
   imageCount?: number;
 }
 
+/** Parsed prices by their text: a catalog has few distinct prices, and parsing is most of the work. */
+const PRICE_CACHE = new Map<string, bigint>();
+const PRICE_CACHE_LIMIT = 10_000;
+
+function priceUnits(text: string): bigint {
+  let units = PRICE_CACHE.get(text);
+  if (units === undefined) {
+    units = parseUnits(text);
+    if (PRICE_CACHE.size >= PRICE_CACHE_LIMIT) PRICE_CACHE.clear();
+    PRICE_CACHE.set(text, units);
+  }
+  return units;
+}
+
 /** Base prices with every long-context tier the prompt size reaches applied, in units of 10^-18 USD. */
 function effectivePrices(pricing: Pricing, promptTokens: number | undefined): { prices: Map<PriceKey, bigint>; tier: number | null } {
   const prices = new Map<PriceKey, bigint>();
   const take = (source: Partial<Record<PriceKey, string | undefined>>): void => {
     for (const [key, value] of Object.entries(source) as Array<[PriceKey | 'min_prompt_tokens' | 'overrides', unknown]>) {
       if (key === 'min_prompt_tokens' || key === 'overrides' || typeof value !== 'string') continue;
-      prices.set(key, parseUnits(value));
+      prices.set(key, priceUnits(value));
     }
   };
   take(pricing);

@@ -25,6 +25,8 @@ interface ScopeCounter {
   spent: bigint;
   /** Holds by reservation id. */
   holds: Map<string, { amount: bigint; expiresAt: number }>;
+  /** Sum of `holds`' amounts, kept in step with it. */
+  reserved: bigint;
   /** Alert fractions already fired. */
   fired: Set<number>;
   /** Drop the counter after this (epoch ms); Infinity = keep. */
@@ -61,13 +63,16 @@ export class MemoryAccountingState implements AccountingState {
     for (const scope of scopes) {
       const counter = this.#counter(scope, now);
       const limit = parseUnits(scope.limit);
-      const reserved = this.#reserved(counter);
-      if (!fits(limit, counter.spent, reserved, amount)) {
-        return { ok: false, reason: 'limit_exceeded', exceeded: headroomOf(scope.scopeKey, limit, counter.spent, reserved) };
+      if (!fits(limit, counter.spent, counter.reserved, amount)) {
+        return { ok: false, reason: 'limit_exceeded', exceeded: headroomOf(scope.scopeKey, limit, counter.spent, counter.reserved) };
       }
     }
     const id = randomUUID();
-    for (const scope of scopes) this.#counter(scope, now).holds.set(id, { amount, expiresAt: now + this.#holdTtlMs });
+    for (const scope of scopes) {
+      const counter = this.#counter(scope, now);
+      counter.holds.set(id, { amount, expiresAt: now + this.#holdTtlMs });
+      counter.reserved += amount;
+    }
     return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [...scopes], enforced: true } };
   }
 
@@ -78,7 +83,7 @@ export class MemoryAccountingState implements AccountingState {
     const alerts: AlertEvent[] = [];
     for (const scope of reservation.scopes) {
       const counter = this.#counter(scope, now);
-      counter.holds.delete(reservation.id);
+      this.#release(counter, reservation.id);
       counter.spent += actual;
       spent[scope.scopeKey] = formatUnits(counter.spent);
       for (const threshold of thresholdsOf(scope)) {
@@ -103,7 +108,7 @@ export class MemoryAccountingState implements AccountingState {
     const now = this.#clock();
     return scopes.map((scope) => {
       const counter = this.#existing(scope.scopeKey, now);
-      return headroomOf(scope.scopeKey, parseUnits(scope.limit), counter?.spent ?? 0n, counter ? this.#reserved(counter) : 0n);
+      return headroomOf(scope.scopeKey, parseUnits(scope.limit), counter?.spent ?? 0n, counter?.reserved ?? 0n);
     });
   }
 
@@ -112,7 +117,7 @@ export class MemoryAccountingState implements AccountingState {
     const spend: Record<string, number> = {};
     for (const scopeKey of scopeKeys) {
       const counter = this.#existing(scopeKey, now);
-      spend[scopeKey] = counter ? snapshotNumber(counter.spent, this.#reserved(counter)) : 0;
+      spend[scopeKey] = counter ? snapshotNumber(counter.spent, counter.reserved) : 0;
     }
     return spend;
   }
@@ -141,7 +146,7 @@ export class MemoryAccountingState implements AccountingState {
   #counter(scope: ScopeLimit, now: number): ScopeCounter {
     let counter = this.#existing(scope.scopeKey, now);
     if (!counter) {
-      counter = { spent: 0n, holds: new Map(), fired: new Set(), keepUntil: scope.periodEndsAt === undefined ? Infinity : scope.periodEndsAt + PERIOD_GRACE_MS };
+      counter = { spent: 0n, holds: new Map(), reserved: 0n, fired: new Set(), keepUntil: scope.periodEndsAt === undefined ? Infinity : scope.periodEndsAt + PERIOD_GRACE_MS };
       this.#scopes.set(scope.scopeKey, counter);
     }
     return counter;
@@ -155,14 +160,19 @@ export class MemoryAccountingState implements AccountingState {
       this.#scopes.delete(scopeKey);
       return undefined;
     }
-    for (const [id, hold] of counter.holds) if (hold.expiresAt <= now) counter.holds.delete(id);
+    // Holds are in insertion order with one TTL, so expired ones are at the front.
+    for (const [id, hold] of counter.holds) {
+      if (hold.expiresAt > now) break;
+      this.#release(counter, id);
+    }
     return counter;
   }
 
-  #reserved(counter: ScopeCounter): bigint {
-    let total = 0n;
-    for (const hold of counter.holds.values()) total += hold.amount;
-    return total;
+  #release(counter: ScopeCounter, id: string): void {
+    const hold = counter.holds.get(id);
+    if (!hold) return;
+    counter.holds.delete(id);
+    counter.reserved -= hold.amount;
   }
 
   #rate(subject: string, windowStart: number): RateCounter {

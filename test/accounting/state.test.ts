@@ -199,16 +199,33 @@ describe('redis', () => {
 
   it('shares one ledger between two processes: 200 concurrent requests never overspend $1.00', async () => {
     const budget: ScopeLimit = { scopeKey: `two-process|global=all|${uniqueName('p')}`, limit: '1' };
-    const runWorker = (seed: number) =>
-      new Promise<{ settled: string[]; refused: number }>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'reserve-worker.ts'), REDIS_URL, prefix, JSON.stringify(budget), '100', String(seed)], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        let output = '';
-        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-        child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as { settled: string[]; refused: number }) : reject(new Error(`worker exited with ${code}`))));
+    const startWorker = (seed: number) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'reserve-worker.ts'), REDIS_URL, prefix, JSON.stringify(budget), '100', String(seed)], {
+        stdio: ['pipe', 'pipe', 'inherit'],
       });
-    const [first, second] = await Promise.all([runWorker(11), runWorker(29)]);
+      let output = '';
+      const ready = new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString('utf8');
+          if (output.includes('READY\n')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready`)));
+      });
+      const result = new Promise<{ settled: string[]; refused: number }>((resolve, reject) => {
+        child.once('exit', (code) => {
+          const line = /^RESULT (.+)$/m.exec(output);
+          if (code === 0 && line) resolve(JSON.parse(line[1]!) as { settled: string[]; refused: number });
+          else reject(new Error(`worker exited with ${code}: ${output}`));
+        });
+      });
+      return { child, ready, result };
+    };
+    const workers = [startWorker(11), startWorker(29)];
+    // Both processes are connected before either sends a request, so they really compete.
+    await Promise.all(workers.map((worker) => worker.ready));
+    for (const worker of workers) worker.child.stdin.end('GO\n');
+    const [first, second] = await Promise.all(workers.map((worker) => worker.result));
+    if (!first || !second) throw new Error('expected two results');
     const settled = [...first.settled, ...second.settled];
     expect(settled.length + first.refused + second.refused).toBe(200);
     expect(first.settled.length).toBeGreaterThan(0);
