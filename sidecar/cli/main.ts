@@ -38,8 +38,6 @@ function positiveNumber(name: string): (value: string) => number {
   };
 }
 
-type ServeModule = { serve?: (argv: string[]) => Promise<number> };
-
 function buildProgram(output: Output, setCode: (code: number) => void): Command {
   const program = new Command('switchyard')
     .description('Self-hosted, OpenRouter-compatible LLM gateway with routing policies as tested code.')
@@ -123,10 +121,8 @@ function buildProgram(output: Output, setCode: (code: number) => void): Command 
     .allowUnknownOption()
     .action(async (args: string[]) => {
       // Loaded only when serving, so the offline commands never pull in the server's dependencies.
-      const specifier = './serve.ts';
-      const module = (await import(specifier)) as ServeModule;
-      if (typeof module.serve !== 'function') throw new Error('sidecar/cli/serve.ts does not export serve(argv)');
-      setCode(await module.serve(args));
+      const { serve } = await import('./serve.ts');
+      setCode(await serve(args));
     });
 
   return program;
