@@ -49,10 +49,13 @@ export function truthy(value: unknown): boolean {
   return Boolean(value);
 }
 
+const MATCHED: { value: boolean } = Object.freeze({ value: true });
+const NOT_MATCHED: { value: boolean } = Object.freeze({ value: false });
+
 /** The condition used when a rule has no `when`. */
 export const ALWAYS: ExecutableCondition = {
   source: true,
-  evaluate: () => ({ value: true }),
+  evaluate: () => MATCHED,
   rawValue: () => true,
 };
 
@@ -69,7 +72,8 @@ export function compileCondition(source: unknown, options: ConditionOptions, bas
     source,
     evaluate(facts: RequestFacts) {
       try {
-        return { value: truthy(evaluator(facts)) };
+        // Shared frozen results: evaluation runs per rule per request and should not allocate.
+        return truthy(evaluator(facts)) ? MATCHED : NOT_MATCHED;
       } catch (error) {
         return { value: false, error: error instanceof Error ? error.message : String(error) };
       }

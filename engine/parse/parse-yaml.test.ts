@@ -65,3 +65,11 @@ describe('parseYaml', () => {
     expect(result.ok && result.value.data).toEqual({ params: ['tools', 'temperature'], a: ['tools', 'temperature'], b: ['tools', 'temperature'] });
   });
 });
+
+describe('parseYaml: keys that collide once turned into strings', () => {
+  it('reports `1` and `"1"` as duplicates', () => {
+    const result = parseYaml('weights:\n  1: 10\n  "1": 20\n', 'doc.yaml');
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.diagnostics.map(({ code, line, column }) => ({ code, line, column }))).toEqual([{ code: 'yaml_duplicate_key', line: 3, column: 3 }]);
+  });
+});

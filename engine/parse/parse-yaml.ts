@@ -76,6 +76,8 @@ export function parseYaml(text: string, file = '<inline>', options: ParseYamlOpt
       return;
     }
     if (isMap(node)) {
+      // `1: a` and `"1": b` are different YAML keys but the same JS property: one would vanish.
+      const names = new Set<string>();
       for (const pair of node.items) {
         const key = pair.key;
         if (!isScalar(key)) {
@@ -92,6 +94,11 @@ export function parseYaml(text: string, file = '<inline>', options: ParseYamlOpt
           report('yaml_forbidden_key', `key \`${name}\` is not allowed (it would reach the object prototype)`, keyPosition);
           continue;
         }
+        if (names.has(name)) {
+          report('yaml_duplicate_key', `duplicate key \`${name}\` in mapping (keys must be unique)`, keyPosition, { hint: 'remove or rename one of the two entries' });
+          continue;
+        }
+        names.add(name);
         const child = `${pointer}/${escapePointerSegment(name)}`;
         keys.set(child, keyPosition);
         if (isNode(pair.value)) walk(pair.value, child);
