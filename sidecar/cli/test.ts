@@ -134,7 +134,9 @@ export async function testCommand(paths: readonly string[], options: TestCommand
   output.out('watching for changes (Ctrl-C to stop)');
   let timer: NodeJS.Timeout | undefined;
   const watchers = (paths.length > 0 ? paths : ['.']).map((path) =>
-    watch(path, { recursive: true }, () => {
+    watch(path, { recursive: true }, (_event, name) => {
+      // Only inputs count: a report written next to the tests must not trigger another run.
+      if (name !== null && !/\.(ya?ml|json|jsonl)$/.test(String(name))) return;
       clearTimeout(timer);
       timer = setTimeout(() => {
         output.out(`\n--- ${new Date().toISOString()} ---`);
