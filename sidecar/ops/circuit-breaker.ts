@@ -18,7 +18,10 @@ export interface CircuitOptions {
   errorRateWindowMs: number;
   /** Requests needed in the window before the error rate counts. Default 10. */
   minimumRequests: number;
-  /** How long it stays open before half-opening. Default 30 s. */
+  /**
+   * How long it stays open before half-opening. Default 60 s: longer than the engine's 30 s
+   * `recently_failed` window, so an open circuit keeps the endpoint last after that has passed.
+   */
   coolDownMs: number;
   /**
    * How long one half-open probe slot is held for a request before another request may take it
@@ -32,7 +35,7 @@ export const DEFAULT_CIRCUIT_OPTIONS: Readonly<CircuitOptions> = Object.freeze({
   errorRateThreshold: 0.5,
   errorRateWindowMs: 60_000,
   minimumRequests: 10,
-  coolDownMs: 30_000,
+  coolDownMs: 60_000,
   probeLeaseMs: 5_000,
 });
 

@@ -70,9 +70,9 @@ describe('endpoint health tracker', () => {
   it('reports latency, TTFT, throughput, error and 429 rates and uptime without 429s', () => {
     const clock = manualClock();
     const tracker = new EndpointHealthTracker(clock);
+    tracker.record({ endpoint: ENDPOINT, outcome: 'error', latencyMs: 50 });
+    tracker.record({ endpoint: ENDPOINT, outcome: 'error', latencyMs: 50 });
     for (let index = 0; index < 8; index++) tracker.record({ endpoint: ENDPOINT, outcome: 'success', latencyMs: 1000 + index * 100, firstTokenMs: 100 + index * 10, outputTokens: 180 });
-    tracker.record({ endpoint: ENDPOINT, outcome: 'error', latencyMs: 50 });
-    tracker.record({ endpoint: ENDPOINT, outcome: 'error', latencyMs: 50 });
     tracker.record({ endpoint: ENDPOINT, outcome: 'rate_limited', latencyMs: 20 });
     const statistics = tracker.statistics(ENDPOINT);
     expect(statistics).toMatchObject({ successes: 8, errors: 2, rate_limited: 1, error_rate: 0.2, uptime: 80, circuit: 'closed' });
@@ -116,7 +116,7 @@ describe('endpoint health tracker', () => {
     for (let index = 0; index < 5; index++) tracker.record({ endpoint: ENDPOINT, outcome: 'error', latencyMs: 10 });
     expect(tracker.snapshotEndpoints()[ENDPOINT]?.circuit).toBe('open');
     expect(transitions).toEqual([`${ENDPOINT}:open`]);
-    clock.advance(30_000);
+    clock.advance(DEFAULT_CIRCUIT_OPTIONS.coolDownMs);
     expect(tracker.snapshotEndpoints()[ENDPOINT]?.circuit).toBe('half_open');
     expect(tracker.snapshotEndpoints()[ENDPOINT]?.circuit).toBe('open');
     tracker.record({ endpoint: ENDPOINT, outcome: 'success', latencyMs: 10 });

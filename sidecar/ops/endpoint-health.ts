@@ -8,7 +8,8 @@
  * - fine ring: 10 s buckets over 30 min: counts and samples (latency, TTFT, tokens/s);
  * - coarse ring: 15 min buckets over 1 day: counts only (`uptime_last_1d`);
  * - the snapshot's `error_rate` and percentiles cover the last 5 min; `recently_failed` the last
- *   30 s; the route's fields the last 30 min (5 min and 1 day for the other uptimes).
+ *   30 s (a failure not yet followed by a success); the route's fields the last 30 min (5 min and
+ *   1 day for the other uptimes).
  *
  * Uptime follows OpenRouter: successes / (successes + errors) x 100, rate-limited (429) attempts
  * left out, null under `minimumSamples`.
@@ -111,7 +112,8 @@ interface EndpointState {
   coarse: BucketRing<Counter, never>;
   circuit: CircuitBreaker;
   lastFailureAt: number | null;
-  lastSuccessAt: number | null;
+  /** The last judged (non-429) outcome was a failure. */
+  failing: boolean;
 }
 
 /** Error classes that say nothing about the provider's health (the request itself was refused). */
@@ -179,7 +181,7 @@ export class EndpointHealthTracker {
     if (observation.outcome === 'rate_limited') return;
     const success = observation.outcome === 'success';
     if (success) {
-      state.lastSuccessAt = now;
+      state.failing = false;
       state.fine.sample(now, 'latency', observation.latencyMs);
       const firstToken = observation.firstTokenMs ?? observation.latencyMs;
       state.fine.sample(now, 'ttft', firstToken);
@@ -189,6 +191,7 @@ export class EndpointHealthTracker {
       }
     } else {
       state.lastFailureAt = now;
+      state.failing = true;
       this.#cached = null;
     }
     const window = state.fine.counts(now, this.#options.circuit.errorRateWindowMs);
@@ -296,7 +299,7 @@ export class EndpointHealthTracker {
     const statistics = this.statistics(id);
     const state = this.#endpoints.get(id)!;
     // A failure not yet followed by a success, within the recent window.
-    const recentlyFailed = state.lastFailureAt !== null && now - state.lastFailureAt < this.#options.recentFailureMs && (state.lastSuccessAt === null || state.lastSuccessAt < state.lastFailureAt);
+    const recentlyFailed = state.failing && state.lastFailureAt !== null && now - state.lastFailureAt < this.#options.recentFailureMs;
     const health: EndpointHealth = { recently_failed: recentlyFailed, circuit: 'closed', uptime: statistics.uptime };
     if (statistics.error_rate !== null) health.error_rate = statistics.error_rate;
     if (statistics.ttft_ms.p50 !== undefined) health.latency_ms = statistics.ttft_ms;
@@ -313,7 +316,7 @@ export class EndpointHealthTracker {
         coarse: new BucketRing<Counter, never>({ bucketMs: coarseBucketMs, buckets: Math.ceil(coarseWindowMs / coarseBucketMs), counters: COUNTERS, series: [], samplesPerBucket: 0 }),
         circuit: new CircuitBreaker(this.#options.circuit),
         lastFailureAt: null,
-        lastSuccessAt: null,
+        failing: false,
       };
       this.#endpoints.set(endpoint, state);
       this.#cached = null;
