@@ -5,3 +5,4 @@
 export * from './decimal.ts';
 export * from './cost.ts';
 export * from './periods.ts';
+export * from './alerts.ts';

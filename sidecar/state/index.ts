@@ -14,6 +14,7 @@ import { RedisAccountingState, type RedisStateOptions } from './redis-state.ts';
 export * from './accounting-state.ts';
 export { MemoryAccountingState, type MemoryStateOptions } from './memory-state.ts';
 export { RedisAccountingState, type RedisStateOptions } from './redis-state.ts';
+export { rateLimitHeaders } from './rate-limit-headers.ts';
 
 export type StateOptions = ({ kind: 'memory' } & MemoryStateOptions) | ({ kind: 'redis' } & RedisStateOptions);
 
