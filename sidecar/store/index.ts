@@ -59,7 +59,7 @@ export async function openStores(options: StoreOptions): Promise<Stores> {
       };
     }
     case 'postgres': {
-      const pool = await openPostgresPool({ connectionString: options.connectionString, schema: options.schema });
+      const pool = await openPostgresPool({ connectionString: options.connectionString, schema: options.schema, onError: options.batching?.onError });
       const journal = options.journalDirectory ? new Journal({ directory: join(options.journalDirectory) }) : undefined;
       const generations = await BatchingGenerationStore.open(new PostgresGenerationBackend(pool, false), { ...options.batching, journal });
       return {

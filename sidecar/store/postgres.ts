@@ -29,6 +29,8 @@ export interface PostgresOptions {
   schema?: string;
   /** Pool size; default 10. */
   maxConnections?: number;
+  /** Hears errors of idle connections (a restarted server); without a listener they would crash the process. */
+  onError?: (error: unknown) => void;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -45,6 +47,7 @@ export async function openPostgresPool(options: PostgresOptions): Promise<pg.Poo
     options: `-c search_path=${schema}`,
     connectionTimeoutMillis: 5000,
   });
+  pool.on('error', (error) => options.onError?.(error));
   try {
     await migrate(pool, schema);
   } catch (error) {
