@@ -11,8 +11,22 @@ function pad(value: number, width = 2): string {
   return String(value).padStart(width, '0');
 }
 
+/** Labels by period and UTC day number: every request of a day asks for the same few labels. */
+const labelCache = new Map<string, string>();
+const LABEL_CACHE_LIMIT = 64;
+
 /** `YYYY-MM-DD`, `YYYY-Www` or `YYYY-MM` for the UTC period containing `now` (epoch ms). */
 export function periodLabel(period: Budget['period'], now: number): string {
+  const cacheKey = `${period}${Math.floor(now / DAY_MS)}`;
+  const cached = labelCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const label = computePeriodLabel(period, now);
+  if (labelCache.size >= LABEL_CACHE_LIMIT) labelCache.clear();
+  labelCache.set(cacheKey, label);
+  return label;
+}
+
+function computePeriodLabel(period: Budget['period'], now: number): string {
   const date = new Date(now);
   const year = date.getUTCFullYear();
   if (period === 'month') return `${year}-${pad(date.getUTCMonth() + 1)}`;

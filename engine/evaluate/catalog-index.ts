@@ -13,6 +13,8 @@ export interface EndpointInfo {
   /** Prompt + completion USD per token: the "price" of the 1/price² draw and of `sort: price`. */
   blendedPrice: number;
   providerId: string;
+  /** The provider id before any `/`: `deepinfra` for `deepinfra/turbo`. */
+  baseSlug: string;
   providerName: string;
   /** A non-default service tier: never matched by a base slug. */
   isTier: boolean;
@@ -68,6 +70,7 @@ function describeEndpoint(endpoint: CompiledEndpoint, index: number): EndpointIn
     index,
     blendedPrice: endpoint.price.prompt + endpoint.price.completion,
     providerId,
+    baseSlug: providerId.split('/')[0] ?? providerId,
     providerName: endpoint.provider.name.toLowerCase(),
     isTier,
     fullSlug,

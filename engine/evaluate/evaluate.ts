@@ -30,6 +30,7 @@ import { AUTO_MODELS, factValue, resolveChain, type ChainItem } from './resolve.
 import { evaluateRules, type RuleOutcome } from './rules.ts';
 
 const NO_ENDPOINTS: Readonly<Record<string, never>> = Object.freeze({});
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 /** Does the endpoint miss a latency/throughput target (policy) or preference (request)? Unknown statistics never miss. */
 function missesTargets(health: EndpointHealth | undefined, targets: Targets | null, preferences: RequestFacts['provider'] | null): boolean {
@@ -64,20 +65,21 @@ function missesTargets(health: EndpointHealth | undefined, targets: Targets | nu
   return false;
 }
 
+function lockedFilter(rules: RuleOutcome, name: 'only' | 'ignore' | 'max_price', trace: TraceEntry[]): boolean {
+  if (!rules.lock.has(name)) return false;
+  trace.push({ stage: 'filter', message: `request provider.${name} ignored: locked by ${rules.lockSource}` });
+  return true;
+}
+
 /** The request's narrowing preferences after policy locks, tracing what a lock discarded. */
 function requestFilters(facts: RequestFacts, rules: RuleOutcome, trace: TraceEntry[]): RequestFilters {
   const provider = facts.provider;
-  const locked = (name: 'only' | 'ignore' | 'max_price', present: boolean): boolean => {
-    if (!present || !rules.lock.has(name)) return false;
-    trace.push({ stage: 'filter', message: `request provider.${name} ignored: locked by ${rules.lockSource}` });
-    return true;
-  };
-  const only = provider.only !== undefined && !locked('only', true) ? provider.only : null;
-  const ignore = provider.ignore !== undefined && !locked('ignore', true) ? provider.ignore : null;
-  const maxPrice = provider.max_price !== undefined && !locked('max_price', true) ? provider.max_price : null;
-  const namedInFull: string[] = [];
-  if (provider.order !== undefined && !rules.lock.has('order')) namedInFull.push(...provider.order);
-  if (only !== null) namedInFull.push(...only);
+  const only = provider.only !== undefined && !lockedFilter(rules, 'only', trace) ? provider.only : null;
+  const ignore = provider.ignore !== undefined && !lockedFilter(rules, 'ignore', trace) ? provider.ignore : null;
+  const maxPrice = provider.max_price !== undefined && !lockedFilter(rules, 'max_price', trace) ? provider.max_price : null;
+  let namedInFull: readonly string[] = NO_NAMES;
+  const order = provider.order !== undefined && !rules.lock.has('order') ? provider.order : null;
+  if (order !== null || only !== null) namedInFull = [...(order ?? NO_NAMES), ...(only ?? NO_NAMES)];
   return {
     only,
     ignore,
@@ -90,6 +92,11 @@ function requestFilters(facts: RequestFacts, rules: RuleOutcome, trace: TraceEnt
   };
 }
 
+function hasBudget(checks: readonly BudgetCheck[], id: string): boolean {
+  for (const check of checks) if (check.budget.id === id) return true;
+  return false;
+}
+
 /** Budgets named by the constraints that apply to this request, with headroom. */
 function budgetChecks(policy: CompiledPolicy, facts: RequestFacts, snapshot: Snapshot, rules: RuleOutcome, now: number, trace: TraceEntry[]): BudgetCheck[] {
   const checks: BudgetCheck[] = [];
@@ -97,7 +104,7 @@ function budgetChecks(policy: CompiledPolicy, facts: RequestFacts, snapshot: Sna
     const ids = entry.constraints.budgets;
     if (ids === undefined) continue;
     for (const id of ids) {
-      if (checks.some((check) => check.budget.id === id)) continue;
+      if (hasBudget(checks, id)) continue;
       const budget = policy.budgets.get(id);
       if (budget === undefined) {
         trace.push({ stage: 'filter', message: `budget ${id} (${entry.source}) is not declared; ignored` });
@@ -120,20 +127,54 @@ function rateLimitSource(rules: RuleOutcome): string | null {
   return null;
 }
 
-/** Mutable state of one evaluation. */
-interface Walk {
+/**
+ * Mutable state of one evaluation. Stages are module-level functions taking it, not closures:
+ * a closure per call costs an allocation (and, under tsx's keepNames, a defineProperty).
+ */
+interface Evaluation {
+  policy: CompiledPolicy;
+  facts: RequestFacts;
+  rules: RuleOutcome;
+  seed: number;
   context: FilterContext;
   snapshot: Snapshot;
   excluded: Exclusion[];
   /** Endpoints kept out by budgets alone (they would pass everything else). */
   budgetOnly: Candidate[];
   trace: TraceEntry[];
+  /** Request ordering preferences after locks. */
+  order: readonly string[] | null;
+  requestSort: NonNullable<RequestFacts['provider']['sort']> | null;
+  allowFallbacks: boolean;
+  preferences: RequestFacts['provider'] | null;
+  targets: Targets | null;
+  partitionNone: boolean;
+  split: OrderSettings['split'];
+  ordered: Candidate[];
+  /** Candidates of every model, sorted together at the end (partition none). */
+  pooled: Candidate[];
+  chainModels: string[];
+  roles: string[];
+  firstLabel: string | null;
+}
+
+function demotionOf(health: EndpointHealth | undefined): string | null {
+  if (health === undefined) return null;
+  if (health.circuit === 'open') return 'circuit open';
+  if (health.recently_failed === true) return 'recently failed';
+  return health.rate_limit_remaining === 0 ? 'rate limit exhausted' : null;
+}
+
+function excludeCandidate(state: Evaluation, candidate: Candidate, reason: Exclusion['reason'], detail: string): void {
+  const compiled = candidate.info.endpoint;
+  state.excluded.push({ endpoint: compiled.id, provider: compiled.provider.id, model: compiled.model.id, reason, detail, source: 'request' });
 }
 
 /** Filter one model's endpoints into candidates (recording exclusions), then apply soft capability preferences. */
-function modelCandidates(walk: Walk, info: ModelInfo, variant: Variant | null, chainIndex: number, targets: Targets | null, preferences: RequestFacts['provider'] | null): Candidate[] {
-  const { context, excluded } = walk;
-  const endpoints = walk.snapshot.endpoints ?? NO_ENDPOINTS;
+function modelCandidates(state: Evaluation, info: ModelInfo, variant: Variant | null, chainIndex: number): Candidate[] {
+  const context = state.context;
+  const endpoints = state.snapshot.endpoints ?? NO_ENDPOINTS;
+  const checkTargets = state.targets !== null || state.preferences !== null;
   const candidates: Candidate[] = [];
   for (const endpointInfo of info.endpoints) {
     const compiled = endpointInfo.endpoint;
@@ -144,14 +185,14 @@ function modelCandidates(walk: Walk, info: ModelInfo, variant: Variant | null, c
       info: endpointInfo,
       health,
       cost,
-      demotion: health === undefined ? null : health.circuit === 'open' ? 'circuit open' : health.recently_failed === true ? 'recently failed' : health.rate_limit_remaining === 0 ? 'rate limit exhausted' : null,
-      missesTargets: targets !== null || preferences !== null ? missesTargets(health, targets, preferences) : false,
+      demotion: demotionOf(health),
+      missesTargets: checkTargets ? missesTargets(health, state.targets, state.preferences) : false,
       chainIndex,
       position: '',
     };
     if (check.failure !== null) {
-      excluded.push({ endpoint: compiled.id, provider: compiled.provider.id, model: compiled.model.id, ...check.failure });
-      if (check.budgetOnly) walk.budgetOnly.push(candidate);
+      state.excluded.push({ endpoint: compiled.id, provider: compiled.provider.id, model: compiled.model.id, reason: check.failure.reason, detail: check.failure.detail, source: check.failure.source });
+      if (check.budgetOnly) state.budgetOnly.push(candidate);
       continue;
     }
     candidates.push(candidate);
@@ -163,18 +204,121 @@ function modelCandidates(walk: Walk, info: ModelInfo, variant: Variant | null, c
     for (const candidate of candidates) if (candidate.info.endpoint.parameters.has(need.parameter)) supported++;
     if (supported === candidates.length) continue;
     if (supported === 0) {
-      walk.trace.push({ stage: 'filter', message: `${info.model.id}: no endpoint supports ${need.label}; kept, parameter dropped (soft preference)` });
+      state.trace.push({ stage: 'filter', message: `${info.model.id}: no endpoint supports ${need.label}; kept, parameter dropped (soft preference)` });
       continue;
     }
     for (let index = candidates.length - 1; index >= 0; index--) {
       const candidate = candidates[index]!;
       if (candidate.info.endpoint.parameters.has(need.parameter)) continue;
-      const compiled = candidate.info.endpoint;
-      excluded.push({ endpoint: compiled.id, provider: compiled.provider.id, model: compiled.model.id, reason: need.reason, detail: `other endpoints of ${info.model.id} support ${need.label}`, source: 'request' });
+      excludeCandidate(state, candidate, need.reason, `other endpoints of ${info.model.id} support ${need.label}`);
       candidates.splice(index, 1);
     }
   }
   return candidates;
+}
+
+/** Ordering settings for one model: request sort, then its variant, then the rule/policy sort. */
+function settingsFor(state: Evaluation, variant: Variant | null): OrderSettings {
+  const rules = state.rules;
+  let sort: OrderSettings['sort'] = null;
+  if (state.requestSort !== null) sort = { by: state.requestSort.by, source: 'request' };
+  else if (variant === 'nitro' && !rules.lock.has('variants')) sort = { by: 'throughput', source: 'variant :nitro' };
+  else if (variant === 'floor' && !rules.lock.has('variants')) sort = { by: 'price', source: 'variant :floor' };
+  else if (rules.sort !== null) sort = { by: rules.sort.value, source: rules.sort.source === 'policy' ? 'policy' : `rule ${rules.sort.source}` };
+  return { order: state.order, allowFallbacks: state.allowFallbacks, sort, split: state.split, seed: state.seed };
+}
+
+function appendOrdered(state: Evaluation, candidates: Candidate[], settings: OrderSettings, label: string): number {
+  const result = orderCandidates(candidates, settings, label);
+  for (const drop of result.dropped) excludeCandidate(state, drop.candidate, drop.reason, drop.detail);
+  state.firstLabel ??= result.label;
+  for (const candidate of result.ordered) state.ordered.push(candidate);
+  state.trace.push({ stage: 'order', message: `${label}: ${result.ordered.length} endpoint(s), ${result.label}` });
+  return result.ordered.length;
+}
+
+/** Filter and order one model of the chain; true when it contributed an endpoint. */
+function takeModel(state: Evaluation, info: ModelInfo, variant: Variant | null, role: string): boolean {
+  if (state.chainModels.includes(info.model.id)) return false;
+  const chainIndex = state.chainModels.length;
+  state.chainModels.push(info.model.id);
+  state.roles.push(role);
+  const candidates = modelCandidates(state, info, variant, chainIndex);
+  if (candidates.length === 0) {
+    state.trace.push({ stage: 'filter', message: `${info.model.id} (${role}): no endpoint left` });
+    return false;
+  }
+  if (state.partitionNone) {
+    for (const candidate of candidates) state.pooled.push(candidate);
+    return true;
+  }
+  return appendOrdered(state, candidates, settingsFor(state, variant), `${info.model.id} (${role})`) > 0;
+}
+
+function walkChain(state: Evaluation, chain: readonly ChainItem[]): void {
+  for (const item of chain) {
+    if (item.kind === 'model') {
+      takeModel(state, item.model, item.variant, item.role);
+      continue;
+    }
+    let routable = 0;
+    for (const info of item.ranked) {
+      if (routable >= AUTO_MODELS) break;
+      if (takeModel(state, info, item.variant, routable === 0 ? `${item.role}, auto pick` : `${item.role}, auto fallback`)) routable++;
+    }
+  }
+}
+
+function lockedNote(state: Evaluation, what: string): void {
+  state.trace.push({ stage: 'order', message: `request ${what} ignored: locked by ${state.rules.lockSource}` });
+}
+
+/** The request's ordering preferences (order, sort, allow_fallbacks, performance preferences), minus locked ones. */
+function applyOrderingPreferences(state: Evaluation): void {
+  const provider = state.facts.provider;
+  const lock = state.rules.lock;
+  if (provider.order !== undefined) {
+    if (lock.has('order')) lockedNote(state, 'provider.order');
+    else state.order = provider.order;
+  }
+  if (provider.sort !== undefined) {
+    if (lock.has('sort')) lockedNote(state, 'provider.sort');
+    else state.requestSort = provider.sort;
+  }
+  if (provider.allow_fallbacks === false) {
+    if (lock.has('allow_fallbacks')) lockedNote(state, 'provider.allow_fallbacks');
+    else state.allowFallbacks = false;
+  }
+  if (provider.preferred_min_throughput !== undefined || provider.preferred_max_latency !== undefined) {
+    if (lock.has('preferences')) lockedNote(state, 'provider.preferred_min_throughput/preferred_max_latency');
+    else state.preferences = provider;
+  }
+  state.partitionNone = state.requestSort !== null && state.requestSort.partition === 'none';
+}
+
+/** Models the exhausted budgets name in `downgrade_to`. */
+function downgradeChain(state: Evaluation, catalog: CompiledCatalog): ChainItem[] {
+  const downgrades: ChainItem[] = [];
+  const index = catalogIndex(catalog);
+  for (const check of state.context.budgets) {
+    for (const name of check.budget.downgrade_to ?? []) {
+      const info = index.models.get(state.policy.aliases.get(name) ?? name);
+      if (info !== undefined) downgrades.push({ kind: 'model', model: info, variant: null, role: `budget downgrade (${check.budget.id})` });
+    }
+  }
+  return downgrades;
+}
+
+function dropParameters(facts: RequestFacts, parameters: ReadonlySet<string>): string[] {
+  const drop: string[] = [];
+  for (const parameter of facts.parameters) if (!parameters.has(parameter)) drop.push(parameter);
+  return drop;
+}
+
+function planBudgets(checks: readonly BudgetCheck[]): Plan['budgets'] {
+  const budgets: Plan['budgets'] = [];
+  for (const check of checks) budgets.push({ id: check.budget.id, scope_key: check.scopeKey, spent: check.spent, limit: check.budget.limit, remaining: check.remaining });
+  return budgets;
 }
 
 function formatUsd(value: number): string {
@@ -214,9 +358,9 @@ function budgetMessage(checks: readonly BudgetCheck[], budgetOnly: readonly Cand
   return message;
 }
 
-function noRoute(code: NoRouteError['code'], status: NoRouteError['status'], message: string, walk: Walk, rules: RuleOutcome): EvaluateResult {
-  walk.trace.push({ stage: 'plan', message });
-  return { ok: false, error: { code, status, message, excluded: walk.excluded, matched_rules: rules.matchedRules, trace: walk.trace } };
+function noRoute(code: NoRouteError['code'], status: NoRouteError['status'], message: string, state: Evaluation): EvaluateResult {
+  state.trace.push({ stage: 'plan', message });
+  return { ok: false, error: { code, status, message, excluded: state.excluded, matched_rules: state.rules.matchedRules, trace: state.trace } };
 }
 
 /** (policy, catalog, facts, snapshot, {now, seed}) -> plan, or NoRouteError. Never throws on valid compiled inputs. */
@@ -226,148 +370,68 @@ export function evaluate(policy: CompiledPolicy, catalog: CompiledCatalog, facts
   const resolved = resolveChain(policy, catalog, facts, snapshot, rules, options.seed, trace);
   if (!resolved.ok) return { ok: false, error: resolved.error };
 
-  const request = requestFilters(facts, rules, trace);
   const budgets = budgetChecks(policy, facts, snapshot, rules, options.now, trace);
-  const walk: Walk = {
+  const split = rules.split !== null && rules.split.value.by !== 'model' ? rules.split : null;
+  const state: Evaluation = {
+    policy,
+    facts,
+    rules,
+    seed: options.seed,
     context: {
       facts,
-      credentials: snapshot.credentials !== undefined ? new Set(snapshot.credentials.map((id) => id.toLowerCase())) : null,
+      credentials: snapshot.credentials ?? null,
       constraints: rules.constraints,
       budgets,
       rateLimitSource: rateLimitSource(rules),
-      request,
+      request: requestFilters(facts, rules, trace),
     },
     snapshot,
     excluded: [],
     budgetOnly: [],
     trace,
+    order: null,
+    requestSort: null,
+    allowFallbacks: true,
+    preferences: null,
+    targets: rules.targets?.value ?? null,
+    partitionNone: false,
+    split: split === null ? null : { split: split.value, source: split.source, stickyValue: split.value.sticky !== undefined ? factValue(facts, split.value.sticky) : null },
+    ordered: [],
+    pooled: [],
+    chainModels: [],
+    roles: [],
+    firstLabel: null,
   };
+  applyOrderingPreferences(state);
 
-  // Request-side ordering preferences, unless locked.
-  const provider = facts.provider;
-  const lockedNote = (what: string): void => {
-    trace.push({ stage: 'order', message: `request ${what} ignored: locked by ${rules.lockSource}` });
-  };
-  let order: readonly string[] | null = provider.order ?? null;
-  if (order !== null && rules.lock.has('order')) {
-    lockedNote('provider.order');
-    order = null;
-  }
-  let requestSort = provider.sort ?? null;
-  if (requestSort !== null && rules.lock.has('sort')) {
-    lockedNote('provider.sort');
-    requestSort = null;
-  }
-  let allowFallbacks = provider.allow_fallbacks ?? true;
-  if (!allowFallbacks && rules.lock.has('allow_fallbacks')) {
-    lockedNote('provider.allow_fallbacks');
-    allowFallbacks = true;
-  }
-  let preferences: RequestFacts['provider'] | null = provider.preferred_min_throughput !== undefined || provider.preferred_max_latency !== undefined ? provider : null;
-  if (preferences !== null && rules.lock.has('preferences')) {
-    lockedNote('provider.preferred_min_throughput/preferred_max_latency');
-    preferences = null;
-  }
-  const targets = rules.targets?.value ?? null;
-  const partitionNone = requestSort !== null && requestSort.partition === 'none';
-  const split = rules.split !== null && rules.split.value.by !== 'model' ? rules.split : null;
-  const stickyValue = split !== null && split.value.sticky !== undefined ? factValue(facts, split.value.sticky) : null;
-
-  const ordered: Candidate[] = [];
-  const pooled: Candidate[] = [];
-  const chainModels: string[] = [];
-  const roles: string[] = [];
-  let firstLabel: string | null = null;
-
-  const settingsFor = (variant: Variant | null): OrderSettings => {
-    let sort: OrderSettings['sort'] = null;
-    if (requestSort !== null) sort = { by: requestSort.by, source: 'request' };
-    else if (variant === 'nitro' && !rules.lock.has('variants')) sort = { by: 'throughput', source: 'variant :nitro' };
-    else if (variant === 'floor' && !rules.lock.has('variants')) sort = { by: 'price', source: 'variant :floor' };
-    else if (rules.sort !== null) sort = { by: rules.sort.value, source: rules.sort.source === 'policy' ? 'policy' : `rule ${rules.sort.source}` };
-    return { order, allowFallbacks, sort, split: split !== null ? { split: split.value, source: split.source, stickyValue } : null, seed: options.seed };
-  };
-
-  const takeModel = (info: ModelInfo, variant: Variant | null, role: string): boolean => {
-    if (chainModels.includes(info.model.id)) return false;
-    const chainIndex = chainModels.length;
-    chainModels.push(info.model.id);
-    roles.push(role);
-    const candidates = modelCandidates(walk, info, variant, chainIndex, targets, preferences);
-    if (candidates.length === 0) {
-      trace.push({ stage: 'filter', message: `${info.model.id} (${role}): no endpoint left` });
-      return false;
-    }
-    if (partitionNone) {
-      pooled.push(...candidates);
-      return true;
-    }
-    const result = orderCandidates(candidates, settingsFor(variant), info.model.id);
-    for (const drop of result.dropped) {
-      const compiled = drop.candidate.info.endpoint;
-      walk.excluded.push({ endpoint: compiled.id, provider: compiled.provider.id, model: compiled.model.id, reason: drop.reason, detail: drop.detail, source: 'request' });
-    }
-    firstLabel ??= result.label;
-    trace.push({ stage: 'order', message: `${info.model.id} (${role}): ${result.ordered.length} endpoint(s), ${result.label}` });
-    ordered.push(...result.ordered);
-    return result.ordered.length > 0;
-  };
-
-  const walkChain = (chain: readonly ChainItem[]): void => {
-    for (const item of chain) {
-      if (item.kind === 'model') {
-        takeModel(item.model, item.variant, item.role);
-        continue;
-      }
-      let routable = 0;
-      for (const info of item.ranked) {
-        if (routable >= AUTO_MODELS) break;
-        if (takeModel(info, item.variant, routable === 0 ? `${item.role}, auto pick` : `${item.role}, auto fallback`)) routable++;
-      }
-    }
-  };
-
-  walkChain(resolved.chain);
+  walkChain(state, resolved.chain);
   let strategy: Plan['requested']['strategy'] = resolved.strategy;
 
   // Budgets alone blocked every route: downgrade if a budget names cheaper models, else 402.
-  if (ordered.length === 0 && pooled.length === 0 && walk.budgetOnly.length > 0) {
-    const downgrades: ChainItem[] = [];
-    const index = catalogIndex(catalog);
-    for (const check of budgets) {
-      for (const name of check.budget.downgrade_to ?? []) {
-        const info = index.models.get(policy.aliases.get(name) ?? name);
-        if (info !== undefined) downgrades.push({ kind: 'model', model: info, variant: null, role: `budget downgrade (${check.budget.id})` });
-      }
-    }
+  if (state.ordered.length === 0 && state.pooled.length === 0 && state.budgetOnly.length > 0) {
+    const downgrades = downgradeChain(state, catalog);
     if (downgrades.length > 0) {
-      trace.push({ stage: 'resolve', message: `budgets exhausted for the requested models; downgrading to ${downgrades.map((item) => (item.kind === 'model' ? item.model.model.id : 'auto')).join(', ')}` });
-      walkChain(downgrades);
+      trace.push({ stage: 'resolve', message: `budgets exhausted for the requested models; downgrading to ${downgrades.map(chainItemName).join(', ')}` });
+      walkChain(state, downgrades);
       strategy = 'fallback';
     }
-    if (ordered.length === 0 && pooled.length === 0) {
-      return noRoute('budget_exceeded', 402, budgetMessage(budgets, walk.budgetOnly, facts), walk, rules);
+    if (state.ordered.length === 0 && state.pooled.length === 0) {
+      return noRoute('budget_exceeded', 402, budgetMessage(budgets, state.budgetOnly, facts), state);
     }
   }
 
-  if (partitionNone && pooled.length > 0) {
-    const result = orderCandidates(pooled, settingsFor(null), 'all-models');
-    for (const drop of result.dropped) {
-      const compiled = drop.candidate.info.endpoint;
-      walk.excluded.push({ endpoint: compiled.id, provider: compiled.provider.id, model: compiled.model.id, reason: drop.reason, detail: drop.detail, source: 'request' });
-    }
-    firstLabel = `${result.label} (partition none)`;
-    trace.push({ stage: 'order', message: `all models together (partition none): ${result.ordered.length} endpoint(s), ${result.label}` });
-    ordered.push(...result.ordered);
+  if (state.partitionNone && state.pooled.length > 0) {
+    appendOrdered(state, state.pooled, settingsFor(state, null), 'all models (partition none)');
+    state.firstLabel = `${state.firstLabel ?? ''} (partition none)`;
   }
 
-  if (ordered.length === 0) {
-    return noRoute('no_route', 404, noRouteMessage(chainModels, walk.excluded), walk, rules);
-  }
+  const ordered = state.ordered;
+  if (ordered.length === 0) return noRoute('no_route', 404, noRouteMessage(state.chainModels, state.excluded), state);
 
   const maxAttempts = Math.max(1, rules.attempts.value);
   if (ordered.length > maxAttempts) {
-    const cut = ordered.slice(maxAttempts).map((candidate) => candidate.info.endpoint.id);
+    const cut: string[] = [];
+    for (let index = maxAttempts; index < ordered.length; index++) cut.push(ordered[index]!.info.endpoint.id);
     trace.push({ stage: 'plan', message: `attempts capped at ${maxAttempts} (${rules.attempts.source}); not planned: ${cut.slice(0, 5).join(', ')}${cut.length > 5 ? `, +${cut.length - 5} more` : ''}` });
   }
   if (ordered[0]!.chainIndex > 0) strategy = 'fallback';
@@ -377,8 +441,6 @@ export function evaluate(policy: CompiledPolicy, catalog: CompiledCatalog, facts
   for (let position = 0; position < count; position++) {
     const candidate = ordered[position]!;
     const compiled = candidate.info.endpoint;
-    const drop: string[] = [];
-    for (const parameter of facts.parameters) if (!compiled.parameters.has(parameter)) drop.push(parameter);
     attempts.push({
       endpoint: compiled.id,
       provider: compiled.provider.id,
@@ -390,25 +452,31 @@ export function evaluate(policy: CompiledPolicy, catalog: CompiledCatalog, facts
       estimated_cost: { min: candidate.cost.min, max: candidate.cost.max },
       timeouts: rules.timeouts,
       retries: rules.retries,
-      drop_parameters: drop,
-      reasons: [`model ${compiled.model.id}: ${roles[candidate.chainIndex] ?? 'chain'}`, candidate.position],
+      drop_parameters: dropParameters(facts, compiled.parameters),
+      reasons: [`model ${compiled.model.id}: ${state.roles[candidate.chainIndex] ?? 'chain'}`, candidate.position],
     });
   }
 
-  const plan: Plan = {
-    plan_version: 'v1',
-    policy: { id: policy.id, version: policy.version },
-    requested: { models: chainModels, strategy },
-    attempts,
-    excluded: walk.excluded,
-    matched_rules: rules.matchedRules,
-    ordering: firstLabel ?? 'none',
-    allow_fallbacks: allowFallbacks,
-    limits: { max_attempts: maxAttempts, total_ms: rules.timeouts.total_ms },
-    estimate: { prompt_tokens: facts.prompt_tokens, max_completion_tokens: facts.max_tokens ?? ordered[0]!.cost.completionTokens },
-    budgets: budgets.map((check) => ({ id: check.budget.id, scope_key: check.scopeKey, spent: check.spent, limit: check.budget.limit, remaining: check.remaining })),
-    trace,
-  };
   trace.push({ stage: 'plan', message: `${attempts.length} attempt(s); first ${attempts[0]!.endpoint}` });
-  return { ok: true, plan };
+  return {
+    ok: true,
+    plan: {
+      plan_version: 'v1',
+      policy: { id: policy.id, version: policy.version },
+      requested: { models: state.chainModels, strategy },
+      attempts,
+      excluded: state.excluded,
+      matched_rules: rules.matchedRules,
+      ordering: state.firstLabel ?? 'none',
+      allow_fallbacks: state.allowFallbacks,
+      limits: { max_attempts: maxAttempts, total_ms: rules.timeouts.total_ms },
+      estimate: { prompt_tokens: facts.prompt_tokens, max_completion_tokens: facts.max_tokens ?? ordered[0]!.cost.completionTokens },
+      budgets: planBudgets(budgets),
+      trace,
+    },
+  };
+}
+
+function chainItemName(item: ChainItem): string {
+  return item.kind === 'model' ? item.model.model.id : 'auto';
 }

@@ -42,7 +42,8 @@ export interface RequestFilters {
 
 export interface FilterContext {
   facts: RequestFacts;
-  credentials: ReadonlySet<string> | null;
+  /** Provider ids (or base slugs) with credentials; null = all present. */
+  credentials: readonly string[] | null;
   constraints: readonly ConstraintSource[];
   budgets: readonly BudgetCheck[];
   /** Rule id / `policy` that asked to respect rate limits, or null. */
@@ -61,6 +62,12 @@ const PER_MILLION = 1_000_000;
 
 function failure(reason: ExclusionCode, detail: string, source: string): Failure {
   return { reason, detail, source };
+}
+
+function includesIgnoringCase(list: readonly string[], value: string): boolean {
+  const wanted = value.toLowerCase();
+  for (const entry of list) if (entry.toLowerCase() === wanted) return true;
+  return false;
 }
 
 function quantizationRank(level: Quantization | undefined): number {
@@ -94,7 +101,7 @@ function checkConstraints(constraints: Constraints, source: string, info: Endpoi
     return failure('data_collection', `${provider.id} trains on prompts`, source);
   }
   if (constraints.zdr === true && !provider.data_policy.zdr) return failure('zdr', `${provider.id} has no zero data retention`, source);
-  if (constraints.regions !== undefined && !constraints.regions.some((region) => region.toLowerCase() === provider.region.toLowerCase())) {
+  if (constraints.regions !== undefined && !includesIgnoringCase(constraints.regions, provider.region)) {
     return failure('region', `region ${provider.region} not in [${constraints.regions.join(', ')}]`, source);
   }
   const floor = constraints.quantization_floor;
@@ -125,8 +132,8 @@ function checkBeforeBudgets(context: FilterContext, info: EndpointInfo, cost: Co
   const provider = info.endpoint.provider;
   if (provider.status === 'disabled') return failure('provider_disabled', `${provider.id} is disabled`, 'catalog');
   if (context.credentials !== null) {
-    const base = info.providerId.split('/')[0] ?? info.providerId;
-    if (!context.credentials.has(info.providerId) && !context.credentials.has(base)) {
+    const base = info.baseSlug;
+    if (!context.credentials.includes(info.providerId) && !context.credentials.includes(base)) {
       return failure('credentials_missing', `no credentials for ${provider.id}`, 'snapshot');
     }
   }
@@ -194,7 +201,7 @@ function checkAfterBudgets(context: FilterContext, info: EndpointInfo, health: E
   if (info.isTier) {
     const tier = compiled.endpoint.tier;
     const variantAllows = (variant === 'nitro' && tier === 'priority') || (variant === 'floor' && tier === 'flex');
-    if (!variantAllows && !request.namedInFull.some((name) => name.toLowerCase() === info.fullSlug)) {
+    if (!variantAllows && !includesIgnoringCase(request.namedInFull, info.fullSlug)) {
       return failure('tier', `service tier ${tier ?? ''} is used only when named in full or through :nitro/:floor`, 'catalog');
     }
   }

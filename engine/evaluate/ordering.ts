@@ -79,14 +79,26 @@ function describeDemotion(candidate: Candidate): string {
   return candidate.missesTargets ? '; demoted: misses latency/throughput targets' : '';
 }
 
+function compareDefault(a: Candidate, b: Candidate): number {
+  return rank(a) - rank(b) || byPrice(a, b);
+}
+
+/** One comparator per sort key, built once (a comparator per call would be an allocation per sort). */
+const SORT_COMPARATORS: Readonly<Record<SortBy, (a: Candidate, b: Candidate) => number>> = {
+  price: (a, b) => rank(a) - rank(b) || byPrice(a, b),
+  latency: (a, b) => rank(a) - rank(b) || statistic(a, 'latency') - statistic(b, 'latency') || byPrice(a, b),
+  throughput: (a, b) => rank(a) - rank(b) || statistic(a, 'throughput') - statistic(b, 'throughput') || byPrice(a, b),
+  reliability: (a, b) => rank(a) - rank(b) || statistic(a, 'reliability') - statistic(b, 'reliability') || byPrice(a, b),
+};
+
 function sortPool(pool: Candidate[], by: SortBy, source: string): void {
-  pool.sort((a, b) => rank(a) - rank(b) || statistic(a, by) - statistic(b, by) || byPrice(a, b));
+  pool.sort(SORT_COMPARATORS[by]);
   for (const candidate of pool) candidate.position = `sort:${by} (${source})${describeDemotion(candidate)}`;
 }
 
 /** First pick drawn with weight 1/price² among the best-ranked, the rest by rank then ascending price. */
 function defaultPool(pool: Candidate[], seed: number, label: string): void {
-  pool.sort((a, b) => rank(a) - rank(b) || byPrice(a, b));
+  pool.sort(compareDefault);
   const first = pool[0];
   if (first === undefined) return;
   const bestRank = rank(first);
