@@ -2,7 +2,7 @@
  * Human-readable output for the CLI: values on one line, expected-vs-actual blocks, plans and
  * their traces. `--json` output never goes through here.
  */
-import { formatDiagnostic, type Diagnostic, type ExpectationFailure, type NoRouteError, type Plan, type TraceEntry } from '../../engine/index.ts';
+import { formatDiagnostic, type Diagnostic, type Exclusion, type ExpectationFailure, type NoRouteError, type Plan, type PlanAttempt, type TraceEntry } from '../../engine/index.ts';
 
 /** A value on one line: strings bare, lists and objects in flow style. */
 export function inline(value: unknown): string {
@@ -93,17 +93,31 @@ export function formatNoRoute(error: { code: string; status: number; message: st
   return lines;
 }
 
-/** `--explain`: each step the engine took, rules matched or not and why. */
-export function formatTrace(trace: readonly TraceEntry[]): string[] {
+/**
+ * `--explain`: each step the engine took (rules checked, matched or not and why), then a verdict
+ * per candidate: its attempt position and why, or its exclusion and why.
+ */
+export function formatExplanation(
+  trace: readonly TraceEntry[],
+  attempts: readonly Pick<PlanAttempt, 'endpoint' | 'reasons'>[],
+  excluded: readonly Exclusion[],
+): string[] {
   const lines = ['', 'trace:'];
   lines.push(
     ...table(
-      trace.map((entry) => [
-        entry.stage,
-        entry.stage === 'rule' ? `${entry.rule ?? '?'} ${entry.matched === undefined ? '' : entry.matched ? 'matched' : 'not matched'}`.trim() : '',
-        entry.message,
-      ]),
+      trace.map((entry) => {
+        const verdict = entry.matched === undefined ? '' : entry.matched ? 'matched' : 'not matched';
+        const message = entry.message === verdict ? '' : entry.message;
+        return [entry.stage, entry.rule ?? '', verdict, message];
+      }),
     ),
+  );
+  lines.push('', 'candidates:');
+  lines.push(
+    ...table([
+      ...attempts.map((attempt, index) => [attempt.endpoint, `attempt ${index + 1}`, attempt.reasons.join('; ')]),
+      ...excluded.map((exclusion) => [exclusion.endpoint, `excluded: ${exclusion.reason}`, `by ${exclusion.source}: ${exclusion.detail}`]),
+    ]),
   );
   return lines;
 }

@@ -9,7 +9,7 @@
  */
 import { DEFAULT_NOW, DEFAULT_SEED, evaluate, requestFacts, type Identity, type Snapshot } from '../../engine/index.ts';
 import { loadCatalog, loadPolicy, readData, UsageError } from './files.ts';
-import { formatNoRoute, formatPlan, formatTrace } from './format.ts';
+import { formatExplanation, formatNoRoute, formatPlan } from './format.ts';
 import { EXIT, type Output } from './output.ts';
 
 export interface PlanCommandOptions {
@@ -64,9 +64,14 @@ export async function planCommand(options: PlanCommandOptions, output: Output): 
     output.out(JSON.stringify(result.ok ? result.plan : { error: result.error }, null, 2));
     return result.ok ? EXIT.ok : EXIT.failures;
   }
-  const trace = result.ok ? result.plan.trace : result.error.trace;
   const lines = result.ok ? formatPlan(result.plan) : formatNoRoute(result.error);
-  if (options.explain) lines.push(...formatTrace(trace));
+  if (options.explain) {
+    lines.push(
+      ...(result.ok
+        ? formatExplanation(result.plan.trace, result.plan.attempts, result.plan.excluded)
+        : formatExplanation(result.error.trace, [], result.error.excluded)),
+    );
+  }
   for (const line of lines) output.out(line);
   return result.ok ? EXIT.ok : EXIT.failures;
 }

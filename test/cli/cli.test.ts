@@ -132,12 +132,19 @@ describe('switchyard plan', () => {
     expect(run.stdout).not.toContain('trace:');
   });
 
+  it('explains a rule that did not match', async () => {
+    const run = await switchyard('plan', '--request', fixture('request.json'), '--policy', fixture('policy.yaml'), ...catalog, '--explain');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/rule\s+private\s+not matched\s+\S/);
+  });
+
   it('adds the trace with --explain: rules checked and candidates excluded, with why', async () => {
     const run = await switchyard('plan', '--request', fixture('request.json'), '--policy', fixture('policy.yaml'), ...catalog, '--header', 'x-private=true', '--explain');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('trace:');
-    expect(run.stdout).toMatch(/rule\s+private matched/);
-    expect(run.stdout).toMatch(/demo\/a@beta\s+data_collection\s+by private/);
+    expect(run.stdout).toMatch(/rule\s+private\s+matched/);
+    expect(run.stdout).toMatch(/demo\/a@alpha\s+attempt 1\s+model demo\/a: primary/);
+    expect(run.stdout).toMatch(/demo\/a@beta\s+excluded: data_collection\s+by private: beta trains on prompts/);
   });
 
   it('prints the plan object with --json, costs as computed by hand', async () => {
