@@ -32,6 +32,7 @@ import { formatUnits, multiplyUnits, parseUnits } from './decimal.ts';
 
 /** Price keys a long-context override may replace. */
 type PriceKey = Exclude<keyof Pricing, 'overrides'>;
+const PRICE_KEYS: readonly PriceKey[] = ['prompt', 'completion', 'request', 'image', 'input_cache_read', 'input_cache_write', 'internal_reasoning'];
 
 /** The price components, USD exact decimal strings. */
 export interface CostComponents {
@@ -94,9 +95,10 @@ function priceUnits(text: string): bigint {
 function effectivePrices(pricing: Pricing, promptTokens: number | undefined): { prices: Map<PriceKey, bigint>; tier: number | null } {
   const prices = new Map<PriceKey, bigint>();
   const take = (source: Partial<Record<PriceKey, string | undefined>>): void => {
-    for (const [key, value] of Object.entries(source) as Array<[PriceKey | 'min_prompt_tokens' | 'overrides', unknown]>) {
-      if (key === 'min_prompt_tokens' || key === 'overrides' || typeof value !== 'string') continue;
-      prices.set(key, priceUnits(value));
+    // Only the keys the formula uses: a catalog may carry others (web_search, audio...) we do not bill.
+    for (const key of PRICE_KEYS) {
+      const value = source[key];
+      if (typeof value === 'string') prices.set(key, priceUnits(value));
     }
   };
   take(pricing);
