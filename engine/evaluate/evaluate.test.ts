@@ -303,11 +303,15 @@ describe('ordering', () => {
     expect(models).toEqual(new Set(['test/model', 'test/small']));
   });
 
-  it('caps attempts and traces the rest', () => {
-    const result = plan(run({ defaults: { attempts: 2 } }));
-    expect(result.attempts).toHaveLength(2);
+  it('caps attempts and lists the cut endpoints as attempt_limit', () => {
+    const result = plan(run({ defaults: { attempts: 2, sort: 'price' } }));
+    expect(result.attempts.map((attempt) => attempt.provider)).toEqual(['cheap', 'mid']);
     expect(result.limits.max_attempts).toBe(2);
+    expect(excluded({ ok: true, plan: result })).toEqual([{ provider: 'pricey', reason: 'attempt_limit', source: 'policy' }]);
     expect(result.trace.some((entry) => entry.stage === 'plan' && entry.message.startsWith('attempts capped at 2'))).toBe(true);
+    const ruled = plan(run({ rules: [{ id: 'one-shot', attempts: 1 }] }));
+    expect(ruled.excluded.every((exclusion) => exclusion.reason === 'attempt_limit' && exclusion.source === 'one-shot')).toBe(true);
+    expect(ruled.excluded).toHaveLength(2);
   });
 });
 

@@ -428,11 +428,15 @@ export function evaluate(policy: CompiledPolicy, catalog: CompiledCatalog, facts
   const ordered = state.ordered;
   if (ordered.length === 0) return noRoute('no_route', 404, noRouteMessage(state.chainModels, state.excluded), state);
 
+  // Candidates past the attempt limit are listed as excluded (`attempt_limit`), so the plan names every endpoint it leaves out.
   const maxAttempts = Math.max(1, rules.attempts.value);
   if (ordered.length > maxAttempts) {
-    const cut: string[] = [];
-    for (let index = maxAttempts; index < ordered.length; index++) cut.push(ordered[index]!.info.endpoint.id);
-    trace.push({ stage: 'plan', message: `attempts capped at ${maxAttempts} (${rules.attempts.source}); not planned: ${cut.slice(0, 5).join(', ')}${cut.length > 5 ? `, +${cut.length - 5} more` : ''}` });
+    const source = rules.attempts.source;
+    for (let index = maxAttempts; index < ordered.length; index++) {
+      const compiled = ordered[index]!.info.endpoint;
+      state.excluded.push({ endpoint: compiled.id, provider: compiled.provider.id, model: compiled.model.id, reason: 'attempt_limit', detail: `beyond max_attempts ${maxAttempts}`, source });
+    }
+    trace.push({ stage: 'plan', message: `attempts capped at ${maxAttempts} (${source}); ${ordered.length - maxAttempts} more candidate(s) listed as attempt_limit` });
   }
   if (ordered[0]!.chainIndex > 0) strategy = 'fallback';
 
