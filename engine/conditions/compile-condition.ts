@@ -1,7 +1,7 @@
 import { didYouMean } from '../errors/suggest.ts';
 import { escapePointerSegment } from '../parse/json-pointer.ts';
 import type { CompiledCondition, RequestFacts } from '../types.ts';
-import { FORBIDDEN_PATH_SEGMENTS, checkFactPath, factsSchemaRoot, itemSchemaOf, type FactSchema } from './fact-paths.ts';
+import { FORBIDDEN_PATH_SEGMENTS, checkFactPath, factsSchemaRoot, itemSchemaOf, literalFitsSchema, type FactSchema } from './fact-paths.ts';
 import { ALLOWED_OPERATORS, LOOSE_EQUALITY_OPERATORS, REFUSED_OPERATORS, type OperatorSpec } from './operators.ts';
 
 /** What a condition may use, taken from the policy around it. */
@@ -14,6 +14,8 @@ export interface ConditionOptions {
   maxDepth?: number;
   /** Most nodes (operations, literals, array elements) allowed (default 512). */
   maxNodes?: number;
+  /** Refuse `===` / `!==` between a fact and a literal of a type it never has (default true). */
+  checkTypes?: boolean;
 }
 
 /** A problem in a condition, at a JSON pointer in the enclosing document. */
@@ -210,6 +212,10 @@ class ConditionCompiler {
       case 'all':
       case 'none':
         return this.compileQuantifier(operator, args, compileArgument, scope);
+      case '===':
+      case '!==':
+        this.checkStrictComparison(operator, args, operatorPointer, scope);
+        return this.compileEager(operator, compileAll());
       default:
         return this.compileEager(operator, compileAll());
     }
@@ -238,6 +244,29 @@ class ConditionCompiler {
       this.problem('condition_unknown_operator', `unknown operator \`${operator}\``, target, didYouMean(operator, Object.keys(ALLOWED_OPERATORS)), 'key');
     }
     return undefined;
+  }
+
+  /** A strict comparison of a fact with a literal of a type the fact never has is always false (or true). */
+  private checkStrictComparison(operator: string, args: unknown[], pointer: string, scope: FactSchema | undefined): void {
+    if (scope === undefined || this.options.checkTypes === false) return;
+    const [left, right] = args;
+    const pairs: Array<[unknown, unknown]> = [[left, right], [right, left]];
+    for (const [candidate, literal] of pairs) {
+      if (literal !== null && typeof literal === 'object') continue;
+      const path = plainVarPath(candidate);
+      if (path === undefined) continue;
+      const check = checkFactPath(path, scope, this.exposeHeaders);
+      if (!check.ok || literalFitsSchema(literal, check.schema)) continue;
+      const outcome = operator === '===' ? 'never true' : 'always true';
+      this.problem(
+        'condition_type_mismatch',
+        `\`${path}\` can never be ${JSON.stringify(literal)}, so this \`${operator}\` is ${outcome}`,
+        pointer,
+        describeSchema(check.schema),
+        'key',
+      );
+      return;
+    }
   }
 
   /** Check a literal path; returns its segments and the schema it reaches (undefined = unchecked). */
@@ -457,4 +486,21 @@ class ConditionCompiler {
         throw new Error(`operator \`${operator}\` has no implementation`);
     }
   }
+}
+
+/** The path of `{var: "path"}` / `{var: ["path"]}` without a default, else undefined. */
+function plainVarPath(node: unknown): string | undefined {
+  if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
+  const keys = Object.keys(node);
+  if (keys.length !== 1 || keys[0] !== 'var') return undefined;
+  const raw = (node as { var: unknown }).var;
+  const args = Array.isArray(raw) ? raw : [raw];
+  return args.length === 1 && typeof args[0] === 'string' && args[0] !== '' ? args[0] : undefined;
+}
+
+function describeSchema(schema: FactSchema): string {
+  const values = schema['enum'];
+  if (Array.isArray(values)) return `its values are ${values.map((value) => JSON.stringify(value)).join(', ')}`;
+  const type = schema['type'];
+  return `it is ${Array.isArray(type) ? type.join(' or ') : String(type)}`;
 }

@@ -106,3 +106,19 @@ export function itemSchemaOf(schema: FactSchema): FactSchema | undefined {
   const items = resolved['items'];
   return items && typeof items === 'object' ? resolveReference(items as FactSchema) : undefined;
 }
+
+/**
+ * Could a fact described by `schema` ever be strictly equal to `literal`? False means a `===`
+ * against it is always false (e.g. `tools === "true"`, `response_format === "json"`).
+ */
+export function literalFitsSchema(literal: unknown, schema: FactSchema): boolean {
+  const resolved = resolveReference(schema);
+  const values = resolved['enum'];
+  if (Array.isArray(values)) return values.includes(literal);
+  const types = typesOf(resolved);
+  if (types.length === 0) return true;
+  if (literal === null) return types.includes('null');
+  if (typeof literal === 'number') return types.includes('number') || (types.includes('integer') && Number.isInteger(literal));
+  if (typeof literal === 'string' || typeof literal === 'boolean') return types.includes(typeof literal);
+  return true;
+}

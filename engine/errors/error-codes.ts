@@ -46,6 +46,7 @@ export const ENGINE_ERROR_CODES: Readonly<Record<string, string>> = Object.freez
   condition_forbidden_path: 'A path segment `__proto__`, `constructor` or `prototype`.',
   condition_dynamic_path: 'A fact path computed by an expression instead of written literally.',
   condition_object_literal: 'An object with zero or several keys where an operation was expected (JSON Logic would treat it as a literal).',
+  condition_type_mismatch: '`===` / `!==` compares a fact with a literal of a type (or enum value) the fact never has, so the result never varies.',
   condition_arity: 'An operator got the wrong number of arguments.',
   condition_too_deep: 'A condition nests operations deeper than the limit (32).',
   condition_too_large: 'A condition has more nodes than the limit (512).',
