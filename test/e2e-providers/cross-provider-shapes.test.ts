@@ -83,7 +83,7 @@ async function runScript(provider: ShapeProvider): Promise<Transcript> {
   const chunkShapes = (chunks: unknown[]) => new Set(chunks.map((chunk) => JSON.stringify(shapeOf(withoutRole(chunk)))));
   return {
     text: { shape: shapeOf(text), content: text.choices[0]?.message.content ?? null, finish: text.choices[0]?.finish_reason ?? null, model: text.model },
-    streamText: { firstShape: shapeOf(streamChunks[0]), lastShapes: streamChunks.slice(-2).map(shapeOf), shapes: chunkShapes(streamChunks), content: streamContent, finish: streamFinish },
+    streamText: { firstShape: shapeOf(streamChunks[0]), lastShapes: streamChunks.slice(-2).map((chunk) => shapeOf(chunk)), shapes: chunkShapes(streamChunks), content: streamContent, finish: streamFinish },
     tool: {
       shape: shapeOf(tool),
       calls: (tool.choices[0]?.message.tool_calls ?? []).map((call) => (call.type === 'function' ? { name: call.function.name, arguments: JSON.parse(call.function.arguments) as unknown } : { name: '', arguments: null })),
