@@ -1,0 +1,103 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../clock.ts';
+import { generationRecord } from './__test-helpers__/records.ts';
+import { createPinoLogger, RequestLog } from './request-log.ts';
+
+const SECRET = 'sk-live-THIS-MUST-NOT-APPEAR';
+
+function capture(): { stream: Writable; lines: () => Array<Record<string, unknown>>; raw: () => string } {
+  let raw = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      raw += chunk.toString();
+      callback();
+    },
+  });
+  return { stream, raw: () => raw, lines: () => raw.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>) };
+}
+
+const servers: Server[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.close();
+});
+
+async function start(logPrompts: boolean): Promise<{ url: string; output: ReturnType<typeof capture> }> {
+  const output = capture();
+  const logger = createPinoLogger({ level: 'info', destination: output.stream });
+  const log = new RequestLog({ logger, clock: systemClock, logPrompts, recordWaitMs: 200 });
+  const app = express();
+  app.use(log.middleware);
+  app.post('/api/v1/chat/completions', express.json(), (request, response) => {
+    const id = `gen-${String((request.body as { id: string }).id)}`;
+    response.setHeader('X-Generation-Id', id);
+    const record = generationRecord({ id, createdAt: new Date().toISOString(), failedProvider: 'sim-cheap', cost: '0.0042' });
+    // Half the records arrive before the response ends, half after (as a batching store may).
+    if (id.endsWith('early')) log.onRecord(record);
+    response.json({ ok: true });
+    if (!id.endsWith('early')) setTimeout(() => log.onRecord(record), 20);
+  });
+  app.get('/api/v1/models', (_request, response) => void response.json({ data: [] }));
+  app.get('/healthz', (_request, response) => void response.json({ status: 'ok' }));
+  const server = createServer(app);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, output };
+}
+
+async function settle(output: ReturnType<typeof capture>, count: number): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (output.lines().length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+describe('request log', () => {
+  it('writes one JSON line per request with the generation summary and no secrets or prompt', async () => {
+    const { url, output } = await start(false);
+    const headers = { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' };
+    const messages = [{ role: 'user', content: 'my confidential prompt' }];
+    await fetch(`${url}/api/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ id: 'early', messages }) });
+    await fetch(`${url}/api/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ id: 'late', messages }) });
+    await fetch(`${url}/api/v1/models`, { headers });
+    await fetch(`${url}/healthz`);
+    await settle(output, 3);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lines = output.lines();
+    expect(lines).toHaveLength(3);
+    for (const id of ['gen-early', 'gen-late']) {
+      expect(lines.find((line) => line.generation_id === id)).toMatchObject({
+        msg: 'request',
+        method: 'POST',
+        route: '/api/v1/chat/completions',
+        model: 'openai/gpt-4o-mini',
+        provider: 'sim-fast',
+        status: 200,
+        attempts: '1:sim-cheap 503 retryable 40ms > 2:sim-fast 200 ok 400ms',
+        attempt_count: 2,
+        fallback: true,
+        cost: '0.0042',
+        policy: 'default@abc123',
+      });
+    }
+    expect(lines.find((line) => line.path === '/api/v1/models')).toMatchObject({ method: 'GET', status: 200, route: '/api/v1/models' });
+    expect(output.raw()).not.toContain(SECRET);
+    expect(output.raw()).not.toContain('confidential prompt');
+  });
+
+  it('includes the prompt only when enabled, and redacts secrets anywhere they are logged', async () => {
+    const { url, output } = await start(true);
+    await fetch(`${url}/api/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'early', messages: [{ role: 'user', content: 'visible prompt' }] }) });
+    await settle(output, 1);
+    expect(output.lines()[0]?.prompt).toContain('visible prompt');
+
+    const direct = capture();
+    const logger = createPinoLogger({ destination: direct.stream });
+    logger.info({ headers: { authorization: `Bearer ${SECRET}`, 'x-api-key': SECRET }, provider: { api_key: SECRET }, credential: SECRET }, 'upstream call');
+    logger.flush();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(direct.raw()).not.toContain(SECRET);
+    expect(direct.lines()[0]).toMatchObject({ headers: { authorization: '[redacted]', 'x-api-key': '[redacted]' }, provider: { api_key: '[redacted]' }, credential: '[redacted]' });
+  });
+});

@@ -1,0 +1,184 @@
+/**
+ * Structured request logs: pino JSON to stdout, one line per request. Generation requests carry
+ * the generation id, model, provider, status, latency, attempt chain, tokens and cost (joined from
+ * the generation record by the `X-Generation-Id` header); other routes carry method, route, status
+ * and latency. Probes and scrapes log at debug only.
+ *
+ * No secrets: authorization-like headers and key fields are redacted by pino wherever they appear,
+ * and no header is logged wholesale. No prompt text unless `logPrompts` is on (then the request's
+ * messages, truncated).
+ */
+import type { NextFunction, Request, Response } from 'express';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../logger.ts';
+import type { GenerationRecord } from '../store/generation-record.ts';
+
+/** Paths pino replaces with `[redacted]` in every line. */
+export const REDACTED_PATHS = [
+  'authorization',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'headers["api-key"]',
+  'headers["x-goog-api-key"]',
+  'headers.cookie',
+  'request.headers.authorization',
+  'request.headers["x-api-key"]',
+  'request.headers.cookie',
+  'api_key',
+  'apiKey',
+  'credential',
+  'secret',
+  'password',
+  '*.authorization',
+  '*.api_key',
+  '*.apiKey',
+  '*.credential',
+  '*.secret',
+  '*.password',
+];
+
+export interface PinoOptions {
+  level?: string;
+  serviceName?: string;
+  /** Default: stdout, asynchronous. */
+  destination?: DestinationStream;
+}
+
+/** The sidecar's pino logger: JSON lines, ISO times, redaction on. */
+export function createPinoLogger(options: PinoOptions = {}): PinoLogger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: { service: options.serviceName ?? 'switchyard' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    },
+    options.destination ?? pino.destination({ sync: false }),
+  );
+}
+
+/** `1:sim-cheap 503 retryable 40ms > 2:sim-fast 200 ok 412ms`. */
+export function attemptChain(record: GenerationRecord): string {
+  return record.attempts
+    .filter((attempt) => attempt.outcome !== 'skipped')
+    .map((attempt) => `${attempt.attempt}${attempt.retry > 0 ? `.${attempt.retry}` : ''}:${attempt.provider} ${attempt.status ?? '-'} ${attempt.outcome} ${attempt.latency_ms}ms`)
+    .join(' > ');
+}
+
+/** The generation fields of a request line. */
+export function generationFields(record: GenerationRecord): Record<string, unknown> {
+  const served = record.attempts.findIndex((attempt) => attempt.outcome === 'ok');
+  return {
+    generation_id: record.id,
+    model: record.model,
+    requested_models: record.requested_models,
+    provider: record.provider,
+    status: record.status,
+    latency_ms: record.latency_ms,
+    streamed: record.streamed,
+    cancelled: record.cancelled,
+    finish_reason: record.finish_reason,
+    attempts: attemptChain(record),
+    attempt_count: record.attempts.length,
+    fallback: served > 0,
+    prompt_tokens: record.usage.prompt_tokens ?? null,
+    completion_tokens: record.usage.completion_tokens ?? null,
+    cost: record.total_cost,
+    policy: `${record.policy_id}@${record.policy_version}`,
+    key: record.key,
+    user: record.user,
+    ...(record.error === null ? {} : { error: record.error }),
+  };
+}
+
+export interface RequestLogOptions {
+  logger: Logger;
+  clock: Clock;
+  /** Include the request's messages (truncated to `promptLimit` characters). Default false. */
+  logPrompts?: boolean;
+  promptLimit?: number;
+  /** How long a finished response waits for its generation record before logging without it. */
+  recordWaitMs?: number;
+}
+
+/** Routes logged at debug level only (probes, scrapes, the dashboard's polling). */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/api/v1/dashboard/summary']);
+
+interface Pending {
+  fields: Record<string, unknown>;
+  timer: NodeJS.Timeout;
+}
+
+export class RequestLog {
+  readonly #options: RequestLogOptions;
+  /** Responses that finished before their generation record arrived, by generation id. */
+  readonly #waitingForRecord = new Map<string, Pending>();
+  /** Records that arrived before their response finished, by generation id (bounded). */
+  readonly #earlyRecords = new Map<string, GenerationRecord>();
+
+  constructor(options: RequestLogOptions) {
+    this.#options = options;
+  }
+
+  /** Express middleware; mount before the routes. */
+  readonly middleware = (request: Request, response: Response, next: NextFunction): void => {
+    const startedAt = this.#options.clock.monotonic();
+    response.once('close', () => {
+      const fields: Record<string, unknown> = {
+        method: request.method,
+        path: request.path,
+        route: typeof request.route?.path === 'string' ? `${request.baseUrl}${request.route.path}` : null,
+        status: response.statusCode,
+        duration_ms: Math.round(this.#options.clock.monotonic() - startedAt),
+        ...(response.writableFinished ? {} : { client_closed: true }),
+      };
+      if (this.#options.logPrompts) {
+        const body = request.body as { messages?: unknown } | undefined;
+        if (body && body.messages !== undefined) fields.prompt = JSON.stringify(body.messages).slice(0, this.#options.promptLimit ?? 4096);
+      }
+      const generationId = response.getHeader('X-Generation-Id');
+      if (typeof generationId !== 'string') {
+        if (QUIET_PATHS.has(request.path)) this.#options.logger.debug(fields, 'request');
+        else this.#options.logger.info(fields, 'request');
+        return;
+      }
+      const record = this.#earlyRecords.get(generationId);
+      if (record) {
+        this.#earlyRecords.delete(generationId);
+        this.#emit(fields, record);
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.#waitingForRecord.delete(generationId);
+        this.#emit({ ...fields, generation_id: generationId }, undefined);
+      }, this.#options.recordWaitMs ?? 2_000);
+      timer.unref();
+      this.#waitingForRecord.set(generationId, { fields, timer });
+    });
+    next();
+  };
+
+  /** Feed every generation record here (the store's append). */
+  onRecord(record: GenerationRecord): void {
+    const pending = this.#waitingForRecord.get(record.id);
+    if (pending) {
+      clearTimeout(pending.timer);
+      this.#waitingForRecord.delete(record.id);
+      this.#emit(pending.fields, record);
+      return;
+    }
+    this.#earlyRecords.set(record.id, record);
+    if (this.#earlyRecords.size > 1_000) {
+      const oldest = this.#earlyRecords.keys().next();
+      if (!oldest.done) this.#earlyRecords.delete(oldest.value);
+    }
+  }
+
+  #emit(fields: Record<string, unknown>, record: GenerationRecord | undefined): void {
+    const line = record ? { ...fields, ...generationFields(record), http_status: fields.status } : fields;
+    const status = typeof line.status === 'number' ? line.status : 0;
+    if (status >= 500) this.#options.logger.warn(line, 'request');
+    else this.#options.logger.info(line, 'request');
+  }
+}
