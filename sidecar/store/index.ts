@@ -3,7 +3,6 @@
  * when a connection string is given, or in memory. `server.ts` reads the environment and passes
  * the result here; nothing in this folder reads `process.env`.
  */
-import { join } from 'node:path';
 import { BatchingGenerationStore, type BatchingOptions } from './batching-generation-store.ts';
 import { Journal } from './journal.ts';
 import type { KeyStore } from './keys.ts';
@@ -32,10 +31,13 @@ export interface Stores {
   close(): Promise<void>;
 }
 
+/** Local journal directory of a Postgres deployment unless configured. */
+export const DEFAULT_POSTGRES_JOURNAL = '.data/generations.journal';
+
 /**
  * Opens the configured stores. The journal (crash safety of buffered records) defaults to
- * `<sqlite file>.journal/` for SQLite and is off for Postgres unless a directory is given
- * (each replica needs its own); `journalDirectory: null` turns it off.
+ * `<sqlite file>.journal/` for SQLite and `.data/generations.journal/` for Postgres (a local,
+ * writable directory per replica); `journalDirectory: null` turns it off.
  */
 export async function openStores(options: StoreOptions): Promise<Stores> {
   switch (options.kind) {
@@ -60,7 +62,8 @@ export async function openStores(options: StoreOptions): Promise<Stores> {
     }
     case 'postgres': {
       const pool = await openPostgresPool({ connectionString: options.connectionString, schema: options.schema, onError: options.batching?.onError });
-      const journal = options.journalDirectory ? new Journal({ directory: join(options.journalDirectory) }) : undefined;
+      const journalDirectory = options.journalDirectory === undefined ? DEFAULT_POSTGRES_JOURNAL : options.journalDirectory;
+      const journal = journalDirectory === null ? undefined : new Journal({ directory: journalDirectory });
       const generations = await BatchingGenerationStore.open(new PostgresGenerationBackend(pool, false), { ...options.batching, journal });
       return {
         generations,

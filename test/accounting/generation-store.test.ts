@@ -8,7 +8,7 @@ import { addDecimals } from '../../sidecar/accounting/decimal.ts';
 import { BatchingGenerationStore } from '../../sidecar/store/batching-generation-store.ts';
 import type { GenerationBackend } from '../../sidecar/store/generation-backend.ts';
 import type { GenerationRecord } from '../../sidecar/store/generation-record.ts';
-import { openStores } from '../../sidecar/store/index.ts';
+import { openStores, type StoreOptions } from '../../sidecar/store/index.ts';
 import { Journal } from '../../sidecar/store/journal.ts';
 import { MemoryGenerationBackend } from '../../sidecar/store/memory-backend.ts';
 import { openPostgresPool, PostgresGenerationBackend } from '../../sidecar/store/postgres.ts';
@@ -164,6 +164,11 @@ describe('postgres', () => {
   });
   conformance('postgres', async () => new PostgresGenerationBackend(await openPostgresPool({ connectionString: DATABASE_URL, schema })));
 
+  it('keeps every appended record across kill -9 before any flush, via the journal', async () => {
+    const journalDirectory = join(temporaryDirectory(), 'journal');
+    await crashAndRecover({ kind: 'postgres', connectionString: DATABASE_URL, schema, journalDirectory }, journalDirectory);
+  });
+
   it('records applied migrations once, even when replicas open together', async () => {
     const pools = await Promise.all([1, 2, 3].map(() => openPostgresPool({ connectionString: DATABASE_URL, schema: `${schema}_m` })));
     try {
@@ -208,6 +213,37 @@ describe('batching under failure', () => {
   });
 });
 
+/**
+ * Appends 250 records in a child process that never flushes, kills it with SIGKILL, reopens the
+ * stores and checks every record reached the database through the journal.
+ */
+async function crashAndRecover(options: StoreOptions, journalDirectory: string): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'append-and-wait.ts'), JSON.stringify(options), '250'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const ids = await new Promise<string[]>((resolve, reject) => {
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      const done = /^APPENDED (.+)$/m.exec(output);
+      if (done) resolve(JSON.parse(done[1]!) as string[]);
+    });
+    child.on('exit', (code) => reject(new Error(`child exited early with ${code}`)));
+  });
+  expect(ids).toHaveLength(250);
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  expect(readdirSync(journalDirectory).length).toBeGreaterThan(0);
+
+  const stores = await openStores({ ...options, batching: MANUAL });
+  for (const id of ids) expect(await stores.generations.backend.get(id), id).not.toBeNull();
+  // Replayed into the database, so the journal is empty again.
+  expect(readdirSync(journalDirectory)).toEqual([]);
+  const costs = await Promise.all(ids.map(async (id) => (await stores.generations.get(id))?.total_cost ?? 'missing'));
+  expect(addDecimals(...costs)).toBe('0.0025');
+  await stores.close();
+}
+
 describe('journal', () => {
   it('replays segments of processes that are gone, never those of a live one', async () => {
     const directory = temporaryDirectory();
@@ -236,32 +272,7 @@ describe('sqlite durability', () => {
   });
 
   it('keeps every appended record across kill -9 before any flush, via the journal', async () => {
-    const directory = temporaryDirectory();
-    const path = join(directory, 'crash.db');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'append-and-wait.ts'), path, '250'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const ids = await new Promise<string[]>((resolve, reject) => {
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString('utf8');
-        const done = /^APPENDED (.+)$/m.exec(output);
-        if (done) resolve(JSON.parse(done[1]!) as string[]);
-      });
-      child.on('exit', (code) => reject(new Error(`child exited early with ${code}`)));
-    });
-    expect(ids).toHaveLength(250);
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
-    expect(readdirSync(`${path}.journal`).length).toBeGreaterThan(0);
-
-    const stores = await openStores({ kind: 'sqlite', path, batching: MANUAL });
-    for (const id of ids) expect(await stores.generations.backend.get(id), id).not.toBeNull();
-    // Replayed into the database, so the journal is empty again.
-    expect(readdirSync(`${path}.journal`)).toEqual([]);
-    const exported = await readAll(stores.generations);
-    expect(exported.length).toBe(250);
-    expect(addDecimals(...exported.map((record) => record.total_cost))).toBe('0.0025');
-    await stores.close();
+    const path = join(temporaryDirectory(), 'crash.db');
+    await crashAndRecover({ kind: 'sqlite', path }, `${path}.journal`);
   });
 });
