@@ -259,6 +259,7 @@ export class RedisAccountingState implements AccountingState {
   /** Resolves once connected (rejects if Redis cannot be reached now). */
   async ready(): Promise<void> {
     if (this.redis.status === 'ready') return;
+    if (this.redis.status === 'end') throw new Error('Redis connection is closed');
     await new Promise<void>((resolve, reject) => {
       const onReady = (): void => {
         this.redis.off('error', onError);
@@ -276,6 +277,8 @@ export class RedisAccountingState implements AccountingState {
   async reserve(scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<ReserveResult> {
     const amount = amountUnits(worstCaseUsd);
     const id = randomUUID();
+    // Nothing to hold against: no round trip, and no outage can refuse it.
+    if (scopes.length === 0) return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [], enforced: true } };
     const now = this.#clock();
     const argumentsList: string[] = [String(now), id, ...toPair(amount), String(now + this.#holdTtlMs)];
     for (const scope of scopes) argumentsList.push(...toPair(parseUnits(scope.limit)), String(this.#keepUntil(scope)));
@@ -299,6 +302,7 @@ export class RedisAccountingState implements AccountingState {
 
   async settle(reservation: Reservation, actualUsd: string): Promise<SettleResult> {
     const actual = amountUnits(actualUsd);
+    if (reservation.scopes.length === 0) return { recorded: true, spent: {}, alerts: [] };
     const argumentsList: string[] = [reservation.id, ...toPair(actual)];
     const thresholds = reservation.scopes.map((scope) => thresholdsOf(scope));
     reservation.scopes.forEach((scope, index) => {

@@ -55,6 +55,14 @@ function conformance(name: string, open: Open): void {
       await state.close();
     });
 
+    it('accepts a request that counts under no scope', async () => {
+      const state = await open(manualClock().now);
+      const held = await state.reserve([], '5');
+      expect(held).toMatchObject({ ok: true, reservation: { scopes: [], enforced: true } });
+      if (held.ok) expect(await state.settle(held.reservation, '1')).toEqual({ recorded: true, spent: {}, alerts: [] });
+      await state.close();
+    });
+
     it('seeds a counter only when the scope has none', async () => {
       const state = await open(manualClock().now);
       const budget = scope('1');
