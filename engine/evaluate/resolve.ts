@@ -15,6 +15,7 @@ import type { RuleOutcome } from './rules.ts';
 export const AUTO_MODELS = 3;
 
 const AUTO_NAMES: ReadonlySet<string> = new Set(['auto', 'openrouter/auto']);
+const NO_HEALTH: NonNullable<Snapshot['endpoints']> = Object.freeze({});
 const AUTO_REQUEST: readonly string[] = Object.freeze(['auto']);
 const NO_VARIANT: ReadonlyArray<Variant | null> = Object.freeze([]);
 
@@ -48,19 +49,19 @@ function compareNumbers(a: number, b: number): number {
   return a === b ? 0 : a < b ? -1 : 1;
 }
 
-function bestThroughput(info: ModelInfo, snapshot: Snapshot): number {
+function bestThroughput(info: ModelInfo, health: NonNullable<Snapshot['endpoints']>): number {
   let best = Number.NEGATIVE_INFINITY;
   for (const endpoint of info.endpoints) {
-    const value = snapshot.endpoints?.[endpoint.endpoint.id]?.throughput?.p50;
+    const value = health[endpoint.endpoint.id]?.throughput?.p50;
     if (value !== undefined && value > best) best = value;
   }
   return best;
 }
 
-function lowestErrorRate(info: ModelInfo, snapshot: Snapshot): number {
+function lowestErrorRate(info: ModelInfo, health: NonNullable<Snapshot['endpoints']>): number {
   let best = Number.POSITIVE_INFINITY;
   for (const endpoint of info.endpoints) {
-    const value = snapshot.endpoints?.[endpoint.endpoint.id]?.error_rate;
+    const value = health[endpoint.endpoint.id]?.error_rate;
     if (value !== undefined && value < best) best = value;
   }
   return best;
@@ -104,11 +105,12 @@ export function rankAutoModels(policy: CompiledPolicy, catalog: CompiledCatalog,
   const strategy = policy.auto.strategy;
   // The pool is cheapest-first already; the other strategies re-rank with price as the tie-breaker.
   if (strategy === 'cheapest') return capable;
+  const health = snapshot.endpoints ?? NO_HEALTH;
   const scored: Scored[] = [];
   for (let position = 0; position < capable.length; position++) {
     const info = capable[position]!;
     // Higher throughput is better: negate so that every score sorts ascending.
-    const score = strategy === 'fastest' ? -bestThroughput(info, snapshot) : lowestErrorRate(info, snapshot);
+    const score = strategy === 'fastest' ? -bestThroughput(info, health) : lowestErrorRate(info, health);
     scored.push({ info, score, position });
   }
   scored.sort(compareScored);
