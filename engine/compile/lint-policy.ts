@@ -1,5 +1,6 @@
 import type { ProblemAt, SourceMap } from '../parse/source-map.ts';
-import type { CompiledCatalog, CompiledPolicy, RetryPolicy, Timeouts } from '../types.ts';
+import { QUANTIZATION_ORDER } from '../types.ts';
+import type { CompiledCatalog, CompiledEndpoint, CompiledPolicy, Constraints, Quantization, RetryPolicy, Timeouts } from '../types.ts';
 import { AUTO_MODEL } from './policy-defaults.ts';
 
 /** A canonical text for a condition, so two spellings of the same JSON compare equal. */
@@ -93,6 +94,8 @@ export function lintPolicy(policy: CompiledPolicy, catalog: CompiledCatalog, sou
   checkTimeouts(policy.defaults.timeouts, '/defaults/timeouts', problems);
   checkRetries(policy.defaults.retries, '/defaults/retries', problems);
 
+  problems.push(...lintSatisfiable(policy, catalog));
+
   const used = new Set<string>(policy.require.budgets ?? []);
   for (const { rule } of policy.rules) for (const budget of rule.require?.budgets ?? []) used.add(budget);
   (policy.document.budgets ?? []).forEach((budget, index) => {
@@ -134,4 +137,58 @@ function dedupe(problems: ProblemAt[]): ProblemAt[] {
     seen.add(key);
     return true;
   });
+}
+
+const quantizationRank = (level: Quantization | undefined): number =>
+  level === undefined || level === 'unknown' ? -1 : QUANTIZATION_ORDER.indexOf(level);
+
+const providerMatches = (reference: string, endpoint: CompiledEndpoint): boolean => {
+  const wanted = reference.toLowerCase();
+  return endpoint.provider.id === wanted || endpoint.provider.id.startsWith(`${wanted}/`);
+};
+
+/**
+ * The request-independent part of the hard constraints (the rest, such as `max_request_cost`,
+ * budgets and rate limits, depends on the request or live state). Mirrors engine/evaluate/filters.
+ */
+function satisfies(endpoint: CompiledEndpoint, constraints: Constraints): boolean {
+  const provider = endpoint.provider;
+  if (provider.status === 'disabled') return false;
+  if (constraints.data_collection === 'deny' && provider.data_policy.trains_on_prompts) return false;
+  if (constraints.zdr === true && !provider.data_policy.zdr) return false;
+  if (constraints.regions !== undefined && !constraints.regions.some((region) => region.toLowerCase() === provider.region.toLowerCase())) return false;
+  const floor = constraints.quantization_floor;
+  if (floor !== undefined && floor !== 'unknown' && quantizationRank(endpoint.endpoint.quantization) < quantizationRank(floor)) return false;
+  const maxPrice = constraints.max_price;
+  if (maxPrice?.prompt !== undefined && endpoint.price.prompt * 1_000_000 > maxPrice.prompt) return false;
+  if (maxPrice?.completion !== undefined && endpoint.price.completion * 1_000_000 > maxPrice.completion) return false;
+  if (maxPrice?.request !== undefined && endpoint.price.request > maxPrice.request) return false;
+  const allow = constraints.providers?.allow;
+  if (allow !== undefined && !allow.some((reference) => providerMatches(reference, endpoint))) return false;
+  const deny = constraints.providers?.deny;
+  if (deny !== undefined && deny.some((reference) => providerMatches(reference, endpoint))) return false;
+  return true;
+}
+
+/** Global constraints that no endpoint meets, or a rule's that none meets together with them (warnings). */
+function lintSatisfiable(policy: CompiledPolicy, catalog: CompiledCatalog): ProblemAt[] {
+  const global = catalog.endpoints.filter((endpoint) => satisfies(endpoint, policy.require));
+  if (global.length === 0) {
+    return [{ code: 'lint_unsatisfiable_constraints', severity: 'warning', message: 'no catalog endpoint meets the global `require`, so every request would fail', pointer: '/require' }];
+  }
+  const problems: ProblemAt[] = [];
+  policy.rules.forEach(({ rule }, index) => {
+    const routed = rule.route_to !== undefined && rule.route_to !== AUTO_MODEL ? (policy.aliases.get(rule.route_to) ?? rule.route_to) : undefined;
+    if (!rule.require && routed === undefined) return;
+    const candidates = global.filter((endpoint) => routed === undefined || endpoint.model.id === routed);
+    if (candidates.some((endpoint) => satisfies(endpoint, rule.require ?? {}))) return;
+    const what = routed === undefined ? 'no catalog endpoint' : `no endpoint of \`${routed}\``;
+    problems.push({
+      code: 'lint_unsatisfiable_constraints',
+      severity: 'warning',
+      message: `${what} meets the constraints of rule \`${rule.id}\` together with the global \`require\`; requests it matches will find no route`,
+      pointer: rule.require ? `/rules/${index}/require` : `/rules/${index}/route_to`,
+    });
+  });
+  return problems;
 }

@@ -59,6 +59,7 @@ export const ENGINE_ERROR_CODES: Readonly<Record<string, string>> = Object.freez
   lint_split_zero_weights: 'A split whose weights sum to zero.',
   lint_fallback_context_smaller: 'A fallback model has a smaller context window than the rule\'s route_to model (warning).',
   lint_unused_budget: 'A budget is declared but no `require.budgets` uses it (warning).',
+  lint_unsatisfiable_constraints: 'No catalog endpoint meets the global `require`, or a rule\'s constraints together with it, so matching requests find no route (warning; request-dependent limits are not considered).',
   lint_inconsistent_limits: 'Timeouts out of order (first_byte > attempt > total) or backoff above max_backoff (warning).',
 
   // any stage

@@ -279,3 +279,20 @@ describe('compilePolicy: all at once, stages, versions', () => {
     expect(rule.ok && rule.value.rules[0]?.when.evaluate({} as never)).toEqual({ value: true });
   });
 });
+
+describe('compilePolicy diagnostics: constraints nothing can meet', () => {
+  it('a rule or a global require whose constraints exclude every endpoint (warnings)', () => {
+    const text = lines(
+      ...HEADER,
+      'rules:',
+      '  - { id: eu-zdr-cheap, require: { regions: [eu], max_price: { prompt: 0.5 } } }', // 4: sim-eu's gpt-4o costs $2.5/M
+      '  - { id: routed, route_to: meta-llama/llama-3.1-8b-instruct, require: { providers: { allow: [openai] } } }', // 5
+      '  - { id: fine, require: { zdr: true, providers: { allow: [deepinfra] } } }', // 6: deepinfra is zdr
+    );
+    expect(located(text)).toEqual(['lint_unsatisfiable_constraints@4:34', 'lint_unsatisfiable_constraints@5:72']);
+    const global = lines(...HEADER, 'require: { quantization_floor: fp8 }');
+    const result = compilePolicy(global, 'policy.yaml', catalog);
+    expect(result.ok && result.warnings?.map((warning) => warning.severity)).toEqual(['warning']);
+    expect(located(global)).toEqual(['lint_unsatisfiable_constraints@3:10']);
+  });
+});
