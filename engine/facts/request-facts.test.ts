@@ -182,3 +182,25 @@ describe('provider preferences', () => {
     expect(error.message).toContain(param);
   });
 });
+
+describe('facts schema', () => {
+  it('produces facts that validate against schemas/facts.v1.schema.json', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { default: Ajv } = await import('ajv');
+    const schema = JSON.parse(readFileSync(new URL('../../schemas/facts.v1.schema.json', import.meta.url), 'utf8')) as object;
+    const validate = new Ajv({ allErrors: true }).compile(schema);
+    const bodies: Array<Record<string, unknown>> = [
+      {},
+      { model: 'a/b:free', models: ['c/d'], max_tokens: 10, tools: [{}], tool_choice: 'auto', response_format: { type: 'json_object' }, stream: true, user: 'u' },
+      {
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }, { type: 'image_url', image_url: { url: 'y' } }] }],
+        provider: { order: ['a'], sort: 'latency', max_price: { prompt: '1' }, quantizations: ['fp8'], preferred_min_throughput: 10, preferred_max_latency: { p90: 3 } },
+        session_id: 's',
+      },
+    ];
+    for (const body of bodies) {
+      const result = facts(body, { 'x-switchyard-tags': 'a,b', 'x-tenant': 't' }, ['x-tenant']);
+      expect(validate(result), JSON.stringify(validate.errors)).toBe(true);
+    }
+  });
+});
