@@ -90,7 +90,9 @@ export function checkFactPath(path: string, scope: FactSchema, exposeHeaders: Re
     } else if ((types.includes('array') || types.includes('string')) && segment === 'length') {
       current = { type: 'integer' };
     } else {
-      const hint = atRoot ? didYouMean(path, knownPaths) : undefined;
+      const hint = atRoot
+        ? didYouMean(path, knownPaths)
+        : 'inside `some` / `all` / `none`, `var` reads the current element: `{var: ""}` is the element itself';
       const result: FactPathCheck = { ok: false, code: 'condition_unknown_fact', message: `\`${path}\` is not a request fact (schemas/facts.v1.schema.json)` };
       if (hint !== undefined) result.hint = hint;
       return result;
