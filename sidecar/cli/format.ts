@@ -42,9 +42,9 @@ export function formatDiagnostics(diagnostics: readonly Diagnostic[]): string[] 
   return diagnostics.map(formatDiagnostic);
 }
 
+/** USD with as many decimals as a per-token price needs (up to 8), trailing zeros dropped. */
 function usd(value: number): string {
-  if (value === 0) return '0';
-  return value < 0.01 ? value.toPrecision(3) : value.toFixed(4);
+  return value.toFixed(value >= 1 ? 4 : 8).replace(/\.?0+$/, '') || '0';
 }
 
 function table(rows: string[][], indent = '  '): string[] {
