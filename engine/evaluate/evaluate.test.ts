@@ -315,6 +315,60 @@ describe('ordering', () => {
   });
 });
 
+describe('more ordering and locking cases', () => {
+  it('demotes endpoints below preferred_min_throughput', () => {
+    const snapshot: Snapshot = { endpoints: { 'test/model@cheap': { throughput: { p50: 10 } }, 'test/model@mid': { throughput: { p50: 100 } } } };
+    expect(attempts(run({ defaults: { sort: 'price' } }, { provider: { preferred_min_throughput: { p50: 50 } } }, snapshot))).toEqual(['mid', 'pricey', 'cheap']);
+  });
+
+  it('ignores a locked allow_fallbacks and locked variants', () => {
+    const fallbacks = plan(run({ lock: ['allow_fallbacks'] }, { provider: { allow_fallbacks: false } }));
+    expect(fallbacks.attempts).toHaveLength(3);
+    expect(fallbacks.allow_fallbacks).toBe(true);
+    const variants = plan(run({ lock: ['variants'], defaults: { sort: 'price' } }, { variants: ['nitro'] }, { endpoints: { 'test/model@pricey': { throughput: { p50: 999 } } } }));
+    expect(variants.attempts[0]!.provider).toBe('cheap');
+    expect(variants.trace.some((entry) => entry.message.includes('variants ignored'))).toBe(true);
+  });
+
+  it('accepts credentials under the base slug', () => {
+    const catalog = baseCatalog({ providers: [testProvider('deepinfra/turbo')] }, [testEndpoint('deepinfra/turbo', 1, 1), testEndpoint('mid', 2, 2)]);
+    expect(attempts(run({}, {}, { credentials: ['deepinfra'] }, catalog))).toEqual(['deepinfra/turbo']);
+  });
+
+  it('draws an unsticky split by weight from the seed', () => {
+    const policy: PolicyInput = { rules: [{ id: 'canary', split: { weights: { cheap: 75, pricey: 25 } } }] };
+    let cheap = 0;
+    for (let seed = 0; seed < 2000; seed++) if (attempts(run(policy, {}, {}, baseCatalog(), seed))[0] === 'cheap') cheap++;
+    expect(cheap / 2000).toBeGreaterThan(0.7);
+    expect(cheap / 2000).toBeLessThan(0.8);
+  });
+
+  it('keeps sort order strict with allow_fallbacks false and partition none across models', () => {
+    const catalog = baseCatalog({ models: [testModel('test/other', [testEndpoint('cheap', 0.5, 0.5)])] });
+    const result = run({}, { models: ['test/model', 'test/other'], provider: { sort: { by: 'price', partition: 'none' }, allow_fallbacks: false } }, {}, catalog);
+    expect(plan(result).attempts.map((attempt) => attempt.endpoint)).toEqual(['test/other@cheap']);
+    expect(excluded(result).every((entry) => entry.reason === 'no_fallbacks')).toBe(true);
+  });
+
+  it('shares the first pick among free endpoints only', () => {
+    const catalog = baseCatalog({}, [testEndpoint('cheap', 0, 0, { free: true }), testEndpoint('mid', 0, 0, { free: true }), testEndpoint('pricey', 3, 3, { free: true })]);
+    const firsts = new Set<string>();
+    for (let seed = 0; seed < 100; seed++) firsts.add(attempts(run({}, { variants: ['free'] }, {}, catalog, seed))[0]!);
+    expect(firsts).toEqual(new Set(['cheap', 'mid']));
+  });
+
+  it('ranks auto by reliability with most_reliable', () => {
+    const snapshot: Snapshot = { endpoints: { 'test/model@pricey': { error_rate: 0.001 }, 'test/small@cheap': { error_rate: 0.3 } } };
+    expect(plan(run({ auto: { strategy: 'most_reliable' } }, { models: ['auto'] }, snapshot)).attempts[0]!.model).toBe('test/model');
+  });
+
+  it('lets route_to send requests to auto', () => {
+    const routed = plan(run({ rules: [{ id: 'to-auto', route_to: 'auto' }] }, { models: ['test/model'] }));
+    expect(routed.requested.strategy).toBe('rule');
+    expect(routed.attempts[0]!.model).toBe('test/small');
+  });
+});
+
 describe('rules and model resolution', () => {
   it('takes the first setting per key, accumulates require, stops at final and traces every rule', () => {
     const result = plan(
