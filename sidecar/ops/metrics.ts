@@ -14,6 +14,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Plan } from '../../engine/index.ts';
 import type { GenerationRecord } from '../store/generation-record.ts';
 import type { CircuitState } from './circuit-breaker.ts';
+import { madeAttempts, servedByFallback } from './record-facts.ts';
 
 /** OTel bucket advice for `gen_ai.client.operation.duration`: 0.01 s doubling to 81.92 s. */
 export const DURATION_BUCKETS_SECONDS = Array.from({ length: 14 }, (_, index) => 0.01 * 2 ** index);
@@ -86,7 +87,7 @@ export class GatewayMetrics {
       registers,
     });
     this.#cost = new Counter({ name: 'switchyard_cost_usd_total', help: 'Cost of served attempts in USD, by provider and model.', labelNames: ['provider', 'model'], registers });
-    this.#generations = new Counter({ name: 'switchyard_generations_total', help: 'Generation requests finished, by status class and whether a fallback served them.', labelNames: ['status_class', 'fallback'], registers });
+    this.#generations = new Counter({ name: 'switchyard_generations_total', help: 'Generation requests finished, by status class and whether a fallback (another endpoint than the first attempt) served them.', labelNames: ['status_class', 'fallback'], registers });
     this.#reloads = new Counter({ name: 'switchyard_policy_reloads_total', help: 'Policy/catalog reloads, by kind (policy, catalog) and result (success, failure).', labelNames: ['kind', 'result'], registers });
     this.#lastReloadSuccessful = new Gauge({ name: 'switchyard_policy_last_reload_successful', help: '1 when the last reload was applied, 0 when it was rejected (the previous version keeps serving).', registers });
     this.#lastReloadSuccessTime = new Gauge({ name: 'switchyard_policy_last_reload_success_timestamp_seconds', help: 'Unix time of the last applied policy/catalog load.', registers });
@@ -151,7 +152,7 @@ export class GatewayMetrics {
   /** Everything a finished generation says: attempts, fallbacks, durations, tokens, cost. */
   observeGeneration(record: GenerationRecord): void {
     const operation = record.api_type === 'embeddings' ? 'embeddings' : 'chat';
-    const attempts = record.attempts.filter((attempt) => attempt.outcome !== 'skipped');
+    const attempts = madeAttempts(record);
     attempts.forEach((attempt, index) => {
       this.#attempts.inc({ provider: attempt.provider, model: attempt.model, outcome: attempt.outcome });
       const genAi = { gen_ai_operation_name: operation, gen_ai_provider_name: attempt.provider, gen_ai_request_model: attempt.model };
@@ -168,8 +169,7 @@ export class GatewayMetrics {
       const cost = Number(attempt.cost);
       if (Number.isFinite(cost) && cost > 0) this.#cost.inc({ provider: attempt.provider, model: attempt.model }, cost);
     });
-    const servedIndex = attempts.findIndex((attempt) => attempt.outcome === 'ok');
-    this.#generations.inc({ status_class: `${Math.floor(record.status / 100)}xx`, fallback: servedIndex > 0 ? 'true' : 'false' });
+    this.#generations.inc({ status_class: `${Math.floor(record.status / 100)}xx`, fallback: String(servedByFallback(record)) });
   }
 
   /** The budgets a plan checked, with their headroom. */

@@ -13,6 +13,7 @@ import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { GenerationRecord } from '../store/generation-record.ts';
+import { madeAttempts, servedByFallback } from './record-facts.ts';
 
 /** Paths pino replaces with `[redacted]` in every line. */
 export const REDACTED_PATHS = [
@@ -60,15 +61,13 @@ export function createPinoLogger(options: PinoOptions = {}): PinoLogger {
 
 /** `1:sim-cheap 503 retryable 40ms > 2:sim-fast 200 ok 412ms`. */
 export function attemptChain(record: GenerationRecord): string {
-  return record.attempts
-    .filter((attempt) => attempt.outcome !== 'skipped')
+  return madeAttempts(record)
     .map((attempt) => `${attempt.attempt}${attempt.retry > 0 ? `.${attempt.retry}` : ''}:${attempt.provider} ${attempt.status ?? '-'} ${attempt.outcome} ${attempt.latency_ms}ms`)
     .join(' > ');
 }
 
 /** The generation fields of a request line. */
 export function generationFields(record: GenerationRecord): Record<string, unknown> {
-  const served = record.attempts.findIndex((attempt) => attempt.outcome === 'ok');
   return {
     generation_id: record.id,
     model: record.model,
@@ -81,7 +80,7 @@ export function generationFields(record: GenerationRecord): Record<string, unkno
     finish_reason: record.finish_reason,
     attempts: attemptChain(record),
     attempt_count: record.attempts.length,
-    fallback: served > 0,
+    fallback: servedByFallback(record),
     prompt_tokens: record.usage.prompt_tokens ?? null,
     completion_tokens: record.usage.completion_tokens ?? null,
     cost: record.total_cost,
