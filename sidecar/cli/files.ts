@@ -45,9 +45,9 @@ export function readCatalogs(paths: readonly string[] | undefined): CatalogSourc
   return chosen.map(readText);
 }
 
-/** A JSON or YAML data file (request, snapshot) as plain data. */
+/** A JSON or YAML data file (request, snapshot) as plain data; `-` reads standard input. */
 export function readData(path: string, what: string): unknown {
-  const source = readText(resolve(path));
+  const source = path === '-' ? { text: readFileSync(0, 'utf8'), file: '<stdin>' } : readText(resolve(path));
   const document = parseDocument(source.text, { prettyErrors: false });
   const error = document.errors[0];
   if (error) throw new UsageError(`${what} ${source.file} does not parse: ${error.message.split('\n')[0] ?? ''}`);

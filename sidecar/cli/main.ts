@@ -11,7 +11,7 @@ import { formatDiagnostic } from '../../engine/index.ts';
 import { checkCommand } from './check.ts';
 import { diffCommand } from './diff.ts';
 import { UsageError } from './files.ts';
-import { EXIT, processOutput, type Output } from './output.ts';
+import { EXIT, ignoreClosedPipes, processOutput, type Output } from './output.ts';
 import { planCommand } from './plan.ts';
 import { testCommand } from './test.ts';
 
@@ -76,7 +76,7 @@ function buildProgram(output: Output, setCode: (code: number) => void): Command 
   program
     .command('plan')
     .description('Print the plan for one request: ordered attempts with estimated cost, exclusions, matched rules.')
-    .requiredOption('--request <file>', 'OpenRouter chat body (JSON or YAML)')
+    .requiredOption('--request <file>', 'OpenRouter chat body (JSON or YAML; - for standard input)')
     .option('--snapshot <file>', 'live state: endpoint health, latency, spend (JSON or YAML)')
     .option('--seed <n>', 'seed for weighted draws (default 0)', integer('--seed'))
     .option('--policy <file>', 'policy (default: policies/default.yaml)')
@@ -131,6 +131,7 @@ function buildProgram(output: Output, setCode: (code: number) => void): Command 
 /** Run the command line; resolves to the exit code. */
 export async function main(argv: readonly string[], output: Output = processOutput): Promise<number> {
   let code: number = EXIT.ok;
+  if (output === processOutput) ignoreClosedPipes();
   const program = buildProgram(output, (value) => {
     code = value;
   });

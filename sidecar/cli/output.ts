@@ -13,3 +13,13 @@ export const processOutput: Output = {
 
 /** Exit codes CI can use. */
 export const EXIT = { ok: 0, failures: 1, usage: 2 } as const;
+
+/** `switchyard plan ... | head` closes the pipe early: that is the reader's choice, not an error. */
+export function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
+}
