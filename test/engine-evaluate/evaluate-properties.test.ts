@@ -339,4 +339,51 @@ describe('evaluate properties (random catalogs, policies and requests)', () => {
     expect(plans).toBeGreaterThan(60);
     expect(errors).toBeGreaterThan(10);
   });
+
+  it("a request's provider preferences only narrow the endpoints that pass the filters", () => {
+    // Endpoints that passed every filter: planned, or cut only by ordering (attempt limit, allow_fallbacks).
+    const ORDERING_CUTS = new Set(['attempt_limit', 'no_fallbacks', 'request_order']);
+    const eligible = (result: EvaluateResult): Set<string> => {
+      if (!result.ok) return new Set();
+      const passed = result.plan.attempts.map((attempt) => attempt.endpoint);
+      for (const exclusion of result.plan.excluded) if (ORDERING_CUTS.has(exclusion.reason)) passed.push(exclusion.endpoint);
+      return new Set(passed);
+    };
+    const narrowing: fc.Arbitrary<RequestFacts['provider']> = fc.oneof(
+      fc.record({ only: fc.subarray(['alpha', 'beta', 'gamma', 'epsilon'], { minLength: 1 }) }),
+      fc.record({ ignore: fc.subarray(['alpha', 'gamma'], { minLength: 1 }) }),
+      fc.constant({ data_collection: 'deny' as const }),
+      fc.constant({ zdr: true }),
+      fc.record({ max_price: fc.record({ prompt: fc.constantFrom(...PRICES) }) }),
+      fc.record({ quantizations: fc.subarray(['fp8', 'bf16', 'unknown'] as Quantization[], { minLength: 1 }) }),
+      fc.constant({ require_parameters: true }),
+    );
+    let compared = 0;
+    let strictlyNarrowed = 0;
+    fc.assert(
+      fc.property(scenarioArbitrary, narrowing, (scenario, extra) => {
+        // Soft capability preferences, auto's "first 3 routable models" and budget downgrades can
+        // legitimately bring in other endpoints when the first choices fall out: compare without them.
+        const facts: RequestFacts = { ...scenario.facts, tools: false, response_format: null, models: scenario.facts.models.filter((model) => model !== 'auto') };
+        facts.model = facts.models[0] ?? null;
+        facts.variants = facts.models.map(() => null);
+        if (facts.models.length === 0) return;
+        const base: Scenario = { ...scenario, facts: { ...facts, provider: {} } };
+        const narrowed: Scenario = { ...scenario, facts: { ...facts, provider: extra } };
+        const before = run(base);
+        const after = run(narrowed);
+        const downgraded = (result: EvaluateResult): boolean => (result.ok ? result.plan.trace : result.error.trace).some((entry) => entry.message.includes('downgrading'));
+        if (downgraded(before) || downgraded(after)) return;
+        compared++;
+        const allowed = eligible(before);
+        const narrowedEligible = eligible(after);
+        if (narrowedEligible.size > 0 && narrowedEligible.size < allowed.size) strictlyNarrowed++;
+        for (const endpoint of narrowedEligible) expect(allowed.has(endpoint), `${endpoint} passes only with the narrower request`).toBe(true);
+      }),
+      { numRuns: 500, seed: 7 },
+    );
+    expect(compared).toBeGreaterThan(250);
+    // Cases where the narrower request still routes but to fewer endpoints: the property has teeth.
+    expect(strictlyNarrowed).toBeGreaterThan(10);
+  });
 });
