@@ -181,6 +181,11 @@ function modelCandidates(state: Evaluation, info: ModelInfo, variant: Variant | 
     const health = endpoints[compiled.id];
     const cost = estimateCost(endpointInfo, context.facts);
     const check = checkEndpoint(context, endpointInfo, health, cost, variant);
+    if (check.failure !== null) {
+      state.excluded.push({ endpoint: compiled.id, provider: compiled.provider.id, model: compiled.model.id, reason: check.failure.reason, detail: check.failure.detail, source: check.failure.source });
+      if (check.budgetOnly) state.budgetOnly.push({ info: endpointInfo, health, cost, demotion: null, missesTargets: false, chainIndex, position: '' });
+      continue;
+    }
     const candidate: Candidate = {
       info: endpointInfo,
       health,
@@ -190,11 +195,6 @@ function modelCandidates(state: Evaluation, info: ModelInfo, variant: Variant | 
       chainIndex,
       position: '',
     };
-    if (check.failure !== null) {
-      state.excluded.push({ endpoint: compiled.id, provider: compiled.provider.id, model: compiled.model.id, reason: check.failure.reason, detail: check.failure.detail, source: check.failure.source });
-      if (check.budgetOnly) state.budgetOnly.push(candidate);
-      continue;
-    }
     candidates.push(candidate);
   }
   if (candidates.length === 0) return candidates;
