@@ -5,7 +5,7 @@
  */
 import type { ProtocolKind } from '../../engine/index.ts';
 import { errorFromResponse, guardStream, postJson, readJson, readSse, type HttpAdapterOptions, type SseEvent, type UpstreamErrorDetails } from './http.ts';
-import type { AdapterCall, GenerateResult, ProviderAdapter, StreamPart } from './spec.ts';
+import type { AdapterCall, GenerateResult, ProviderAdapter, StreamPart, StreamResult } from './spec.ts';
 
 /** One prepared upstream request plus whatever the converters need to remember about it. */
 export interface PreparedRequest<Context> {
@@ -29,32 +29,57 @@ export interface HttpProtocol<Context> {
   mapStream: (events: AsyncIterable<SseEvent>, prepared: PreparedRequest<Context>, call: AdapterCall) => AsyncIterable<StreamPart>;
 }
 
+/** How to read a provider's error bodies, for the helpers below. */
+export type ErrorParser = (body: unknown) => UpstreamErrorDetails;
+
+/** POSTs a prepared request and converts the 2xx JSON body; non-2xx rejects classified. */
+export async function postAndConvert<Context, Result>(
+  prepared: PreparedRequest<Context>,
+  call: Pick<AdapterCall, 'signal' | 'credential' | 'provider'>,
+  parseError: ErrorParser,
+  convert: (body: unknown) => Result,
+  options: HttpAdapterOptions = {},
+): Promise<Result> {
+  const response = await postJson({ url: prepared.url, headers: prepared.headers, body: prepared.body, signal: call.signal, dispatcher: options.dispatcher });
+  if (response.status < 200 || response.status >= 300) {
+    throw await errorFromResponse(response, call.signal, { credential: call.credential, providerName: call.provider.name, parseDetails: parseError });
+  }
+  return convert(await readJson(response, call.signal, call.credential));
+}
+
+/** POSTs a prepared streaming request; resolves once 2xx headers arrived, then yields mapped parts. */
+export async function postAndStream<Context>(
+  prepared: PreparedRequest<Context>,
+  call: Pick<AdapterCall, 'signal' | 'credential' | 'provider'>,
+  parseError: ErrorParser,
+  map: (events: AsyncIterable<SseEvent>) => AsyncIterable<StreamPart>,
+  options: HttpAdapterOptions = {},
+): Promise<StreamResult> {
+  const response = await postJson({
+    url: prepared.url,
+    headers: { accept: 'text/event-stream', ...prepared.headers },
+    body: prepared.body,
+    signal: call.signal,
+    dispatcher: options.dispatcher,
+  });
+  if (response.status < 200 || response.status >= 300) {
+    throw await errorFromResponse(response, call.signal, { credential: call.credential, providerName: call.provider.name, parseDetails: parseError });
+  }
+  return { parts: guardStream(map(readSse(response.body)), response.body, call.signal), warnings: prepared.warnings };
+}
+
 /** Builds a ProviderAdapter from a protocol description. */
 export function createHttpAdapter<Context>(protocol: HttpProtocol<Context>, options: HttpAdapterOptions = {}): ProviderAdapter {
-  const errorContext = (call: AdapterCall) => ({ credential: call.credential, providerName: call.provider.name, parseDetails: protocol.parseError });
   return {
     protocol: protocol.protocol,
-
-    async generate(call) {
+    // async so that a configuration error thrown by `prepare` rejects instead of throwing.
+    generate: async (call) => {
       const prepared = protocol.prepare(call, false);
-      const response = await postJson({ url: prepared.url, headers: prepared.headers, body: prepared.body, signal: call.signal, dispatcher: options.dispatcher });
-      if (response.status < 200 || response.status >= 300) throw await errorFromResponse(response, call.signal, errorContext(call));
-      const json = await readJson(response, call.signal, call.credential);
-      return protocol.convertResponse(json, prepared, call);
+      return postAndConvert(prepared, call, protocol.parseError, (body) => protocol.convertResponse(body, prepared, call), options);
     },
-
-    async stream(call) {
+    stream: async (call) => {
       const prepared = protocol.prepare(call, true);
-      const response = await postJson({
-        url: prepared.url,
-        headers: { accept: 'text/event-stream', ...prepared.headers },
-        body: prepared.body,
-        signal: call.signal,
-        dispatcher: options.dispatcher,
-      });
-      if (response.status < 200 || response.status >= 300) throw await errorFromResponse(response, call.signal, errorContext(call));
-      const parts = protocol.mapStream(readSse(response.body), prepared, call);
-      return { parts: guardStream(parts, response.body, call.signal), warnings: prepared.warnings };
+      return postAndStream(prepared, call, protocol.parseError, (events) => protocol.mapStream(events, prepared, call), options);
     },
   };
 }

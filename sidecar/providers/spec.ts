@@ -201,6 +201,66 @@ export interface ProviderAdapter {
   generate(call: AdapterCall): Promise<GenerateResult>;
   /** Streaming call. Rejects with ProviderCallError before the upstream accepted; then yields parts. */
   stream(call: AdapterCall): Promise<StreamResult>;
+  /** `POST /embeddings`, for protocols that have it (absent: the route answers that the endpoint cannot). */
+  embed?(call: EmbeddingCall): Promise<EmbeddingResult>;
+  /** Legacy `POST /completions`, non-streaming. */
+  complete?(call: TextCompletionCall): Promise<TextCompletionResult>;
+  /** Legacy `POST /completions`, streaming: `text-delta` parts, then `finish` (or `error`), as `stream`. */
+  completeStream?(call: TextCompletionCall): Promise<StreamResult>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embeddings and legacy completions (optional per adapter)
+// ---------------------------------------------------------------------------------------------
+
+/** The `POST /embeddings` body as the gateway accepted it (`model` removed). */
+export interface EmbeddingRequest {
+  input: string | string[] | number[] | number[][];
+  encoding_format?: 'float' | 'base64';
+  dimensions?: number;
+  user?: string;
+}
+
+export interface EmbeddingResult {
+  upstream_id?: string;
+  /** One vector per input, in input order; a base64 string when `encoding_format` was `base64`. */
+  data: Array<{ index: number; embedding: number[] | string }>;
+  /** `prompt_tokens` only; undefined when the provider does not count (Gemini). */
+  usage: Usage;
+  warnings: string[];
+}
+
+export interface EmbeddingCall extends Omit<AdapterCall, 'request'> {
+  request: EmbeddingRequest;
+}
+
+/** The legacy `POST /completions` body as the gateway accepted it (`model` removed). */
+export interface TextCompletionRequest {
+  prompt: string | string[];
+  stream?: boolean;
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  stop?: string | string[];
+  seed?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  logit_bias?: Record<string, number>;
+  suffix?: string;
+  echo?: boolean;
+  user?: string;
+}
+
+export interface TextCompletionResult {
+  upstream_id?: string;
+  /** One choice per prompt, in prompt order. */
+  choices: Array<{ index: number; text: string; finish_reason: FinishReason; native_finish_reason: string | null }>;
+  usage: Usage;
+  warnings: string[];
+}
+
+export interface TextCompletionCall extends Omit<AdapterCall, 'request'> {
+  request: TextCompletionRequest;
 }
 
 /** Adapters by protocol. */

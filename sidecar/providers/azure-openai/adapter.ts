@@ -9,5 +9,5 @@ const AZURE_PRESET = OPENAI_COMPATIBLE_PRESETS['azure'];
 
 export function createAzureOpenAIAdapter(options: HttpAdapterOptions = {}): ProviderAdapter {
   if (AZURE_PRESET === undefined) throw new Error('azure preset missing');
-  return createOpenAIWireAdapter({ protocol: 'azure-openai', preset: () => AZURE_PRESET, endpoint: azureEndpoint }, options);
+  return createOpenAIWireAdapter({ protocol: 'azure-openai', preset: () => AZURE_PRESET, endpoint: (call, _preset, operation) => azureEndpoint(call, operation) }, options);
 }

@@ -3,18 +3,26 @@
  * `:streamGenerateContent?alt=sse` for streams (base_url defaults to the v1beta API).
  */
 import type { HttpAdapterOptions } from '../http.ts';
-import { createHttpAdapter } from '../http-adapter.ts';
+import { createHttpAdapter, postAndConvert } from '../http-adapter.ts';
 import type { ProviderAdapter } from '../spec.ts';
 import type { GeminiRequestBody } from './api-types.ts';
 import { parseGeminiError } from './errors.ts';
-import { convertToGeminiRequest } from './request.ts';
-import { convertGeminiResponse } from './response.ts';
+import { convertToGeminiEmbeddingRequest, convertToGeminiRequest } from './request.ts';
+import { convertGeminiEmbeddingResponse, convertGeminiResponse } from './response.ts';
 import { mapGeminiStream } from './stream.ts';
 
 export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
 
+function baseUrl(base: string | undefined): string {
+  return (base ?? GEMINI_DEFAULT_BASE_URL).replace(/\/+$/, '');
+}
+
+function authHeaders(credential: string | undefined): Record<string, string> {
+  return credential === undefined ? {} : { 'x-goog-api-key': credential };
+}
+
 export function createGeminiAdapter(options: HttpAdapterOptions = {}): ProviderAdapter {
-  return createHttpAdapter<{ exposeReasoning: boolean }>(
+  const chat = createHttpAdapter<{ exposeReasoning: boolean }>(
     {
       protocol: 'gemini',
       prepare: (call, stream) => {
@@ -29,10 +37,8 @@ export function createGeminiAdapter(options: HttpAdapterOptions = {}): ProviderA
             safetySettings: Array.isArray(providerOptions['safety_settings']) ? (providerOptions['safety_settings'] as GeminiRequestBody['safetySettings']) : undefined,
           },
         });
-        const headers: Record<string, string> = {};
-        if (call.credential !== undefined) headers['x-goog-api-key'] = call.credential;
-        const base = (call.provider.base_url ?? GEMINI_DEFAULT_BASE_URL).replace(/\/+$/, '');
-        const path = `${base}/models/${encodeURIComponent(model)}`;
+        const headers = authHeaders(call.credential);
+        const path = `${baseUrl(call.provider.base_url)}/models/${encodeURIComponent(model)}`;
         return {
           url: stream ? `${path}:streamGenerateContent?alt=sse` : `${path}:generateContent`,
           headers,
@@ -47,4 +53,18 @@ export function createGeminiAdapter(options: HttpAdapterOptions = {}): ProviderA
     },
     options,
   );
+  return {
+    ...chat,
+    async embed(call) {
+      const model = call.attempt.upstream_model;
+      const prepared = {
+        url: `${baseUrl(call.provider.base_url)}/models/${encodeURIComponent(model)}:batchEmbedContents`,
+        headers: authHeaders(call.credential),
+        body: convertToGeminiEmbeddingRequest(call.request, model),
+        warnings: [],
+        context: undefined,
+      };
+      return postAndConvert(prepared, call, parseGeminiError, (json) => convertGeminiEmbeddingResponse(json, call.request.encoding_format), options);
+    },
+  };
 }

@@ -14,7 +14,7 @@ import {
   stopList,
   toolNameForCallId,
 } from '../common.ts';
-import type { ChatContentPart, ChatRequest, ChatToolChoice } from '../spec.ts';
+import type { ChatContentPart, ChatRequest, ChatToolChoice, EmbeddingRequest } from '../spec.ts';
 import type { GeminiContent, GeminiPart, GeminiRequestBody } from './api-types.ts';
 
 /** Thinking budgets (Gemini 2.5) for the unified `reasoning.effort`. */
@@ -236,4 +236,17 @@ export function convertToGeminiRequest(init: {
     if (request[field] !== undefined) warnings.push(`dropped parameter \`${field}\`: Gemini does not support it`);
   }
   return { body, warnings, exposeReasoning };
+}
+
+/** `batchEmbedContents` body: one request per input text. */
+export function convertToGeminiEmbeddingRequest(request: EmbeddingRequest, upstreamModel: string): { requests: Array<Record<string, unknown>> } {
+  const input = request.input;
+  const texts = typeof input === 'string' ? [input] : (input as Array<string | number | number[]>).map((item) => (typeof item === 'string' ? item : Array.isArray(item) ? item.join(' ') : String(item)));
+  return {
+    requests: texts.map((text) => ({
+      model: `models/${upstreamModel}`,
+      content: { parts: [{ text }] },
+      ...(request.dimensions === undefined ? {} : { outputDimensionality: request.dimensions }),
+    })),
+  };
 }

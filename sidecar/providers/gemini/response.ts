@@ -1,6 +1,6 @@
 /** Gemini response -> the adapter contract (pure). */
 import { syntheticToolCallId, usageOf } from '../common.ts';
-import { ProviderCallError, type ChatToolCall, type GenerateResult, type Usage } from '../spec.ts';
+import { ProviderCallError, type ChatToolCall, type EmbeddingResult, type GenerateResult, type Usage } from '../spec.ts';
 import type { GeminiPart, GeminiWireResponse, GeminiWireUsage } from './api-types.ts';
 import { mapGeminiFinishReason } from './finish-reason.ts';
 import { encodeGeminiToolCallId } from './request.ts';
@@ -72,5 +72,21 @@ export function convertGeminiResponse(body: unknown, warnings: string[], exposeR
     native_finish_reason: candidate.finishReason ?? null,
     usage,
     warnings,
+  };
+}
+
+/** `batchEmbedContents` response -> EmbeddingResult. Gemini does not count embedding tokens. */
+export function convertGeminiEmbeddingResponse(body: unknown, encoding: 'float' | 'base64' | undefined): EmbeddingResult {
+  const embeddings = (typeof body === 'object' && body !== null ? (body as { embeddings?: unknown }).embeddings : undefined) as Array<{ values?: number[] }> | undefined;
+  if (!Array.isArray(embeddings)) {
+    throw new ProviderCallError({ message: 'Gemini embedding response has no embeddings', kind: 'malformed', errorClass: 'retryable', raw: JSON.stringify(body).slice(0, 4096) });
+  }
+  return {
+    data: embeddings.map((item, index) => {
+      const values = item.values ?? [];
+      return { index, embedding: encoding === 'base64' ? Buffer.from(new Float32Array(values).buffer).toString('base64') : values };
+    }),
+    usage: {},
+    warnings: [],
   };
 }

@@ -94,3 +94,18 @@ export interface OpenAIWireErrorBody {
   detail?: string | Array<{ loc?: unknown[]; msg?: string | null; type?: string | null }> | null;
   fault?: { faultstring?: string | null; detail?: { errorcode?: string | null } | null } | null;
 }
+
+/** `POST /embeddings` response. */
+export interface OpenAIWireEmbeddingResponse {
+  data?: Array<{ index?: number | null; embedding?: number[] | string | null }> | null;
+  model?: string | null;
+  usage?: { prompt_tokens?: number | null; total_tokens?: number | null } | null;
+}
+
+/** Legacy `POST /completions` response or stream chunk. */
+export interface OpenAIWireTextCompletion {
+  id?: string | null;
+  choices?: Array<{ index?: number | null; text?: string | null; finish_reason?: string | null }> | null;
+  usage?: OpenAIWireUsage | null;
+  error?: OpenAIWireErrorObject | string | null;
+}

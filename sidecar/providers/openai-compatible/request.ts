@@ -4,7 +4,7 @@
  * renames, and the few shape fixes a preset asks for.
  */
 import { alphanumericId, dropParameters } from '../common.ts';
-import type { ChatContentPart, ChatMessage, ChatRequest, ChatToolCall } from '../spec.ts';
+import type { ChatContentPart, ChatMessage, ChatRequest, ChatToolCall, EmbeddingRequest, TextCompletionRequest } from '../spec.ts';
 import type { OpenAICompatiblePreset, RequestField } from './presets.ts';
 
 /** The body to POST and what was changed on the way. */
@@ -121,5 +121,42 @@ export function convertToOpenAICompatibleRequest(init: {
   body['stream'] = init.stream;
   if (init.stream && preset.stream_usage === 'include_usage') body['stream_options'] = { include_usage: true };
   Object.assign(body, preset.extra_body);
+  return { body, warnings };
+}
+
+/** The `POST /embeddings` body: the request as given, with the upstream model. */
+export function convertToOpenAICompatibleEmbeddingRequest(request: EmbeddingRequest, upstreamModel: string | undefined): Record<string, unknown> {
+  return { ...(upstreamModel === undefined ? {} : { model: upstreamModel }), ...request };
+}
+
+/** The legacy `POST /completions` body, with the preset's rejected and renamed fields applied. */
+export function convertToOpenAICompatibleCompletionRequest(init: {
+  request: TextCompletionRequest;
+  upstreamModel: string | undefined;
+  preset: OpenAICompatiblePreset;
+  dropped: readonly string[];
+  stream: boolean;
+}): OpenAICompatibleRequestBody {
+  const warnings: string[] = [];
+  const source: Record<string, unknown> = { ...init.request };
+  for (const name of init.dropped) {
+    if (source[name] !== undefined) {
+      delete source[name];
+      warnings.push(`dropped parameter \`${name}\`: not supported by this endpoint`);
+    }
+  }
+  const body: Record<string, unknown> = {};
+  if (init.upstreamModel !== undefined) body['model'] = init.upstreamModel;
+  const rejected = new Set<string>(init.preset.rejected_parameters);
+  for (const [field, value] of Object.entries(source)) {
+    if (value === undefined || field === 'stream') continue;
+    if (rejected.has(field)) {
+      warnings.push(`dropped parameter \`${field}\`: ${init.preset.id} does not accept it`);
+      continue;
+    }
+    body[(init.preset.renamed_parameters as Record<string, string | undefined>)[field] ?? field] = value;
+  }
+  body['stream'] = init.stream;
+  if (init.stream && init.preset.stream_usage === 'include_usage') body['stream_options'] = { include_usage: true };
   return { body, warnings };
 }

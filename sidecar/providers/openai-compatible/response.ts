@@ -1,7 +1,7 @@
 /** Chat Completions response and usage -> the adapter contract (pure). */
-import { ProviderCallError, type ChatToolCall, type GenerateResult, type Usage } from '../spec.ts';
+import { ProviderCallError, type ChatToolCall, type EmbeddingResult, type GenerateResult, type TextCompletionResult, type Usage } from '../spec.ts';
 import { syntheticToolCallId, usageOf } from '../common.ts';
-import type { OpenAIWireResponse, OpenAIWireToolCall, OpenAIWireUsage } from './api-types.ts';
+import type { OpenAIWireEmbeddingResponse, OpenAIWireResponse, OpenAIWireTextCompletion, OpenAIWireToolCall, OpenAIWireUsage } from './api-types.ts';
 import { mapOpenAICompatibleFinishReason } from './finish-reason.ts';
 import type { OpenAICompatiblePreset } from './presets.ts';
 
@@ -64,6 +64,38 @@ export function convertOpenAICompatibleResponse(body: unknown, preset: OpenAICom
     finish_reason: mapOpenAICompatibleFinishReason(choice.finish_reason, toolCalls.length > 0),
     native_finish_reason: choice.finish_reason ?? null,
     usage,
+    warnings,
+  };
+}
+
+/** `POST /embeddings` response -> EmbeddingResult. */
+export function convertOpenAICompatibleEmbeddingResponse(body: unknown, warnings: string[]): EmbeddingResult {
+  const wire = (typeof body === 'object' && body !== null ? body : {}) as OpenAIWireEmbeddingResponse;
+  if (!Array.isArray(wire.data)) {
+    throw new ProviderCallError({ message: 'Upstream embedding response has no data', kind: 'malformed', errorClass: 'retryable', raw: JSON.stringify(body).slice(0, 4096) });
+  }
+  return {
+    data: wire.data.map((item, position) => ({ index: item.index ?? position, embedding: item.embedding ?? [] })),
+    usage: usageOf({ prompt_tokens: wire.usage?.prompt_tokens }),
+    warnings,
+  };
+}
+
+/** Legacy completions response -> TextCompletionResult. */
+export function convertOpenAICompatibleCompletionResponse(body: unknown, preset: OpenAICompatiblePreset, warnings: string[]): TextCompletionResult {
+  const wire = (typeof body === 'object' && body !== null ? body : {}) as OpenAIWireTextCompletion;
+  if (!Array.isArray(wire.choices) || wire.choices.length === 0) {
+    throw new ProviderCallError({ message: 'Upstream completion has no choices', kind: 'malformed', errorClass: 'retryable', raw: JSON.stringify(body).slice(0, 4096) });
+  }
+  return {
+    ...(typeof wire.id === 'string' ? { upstream_id: wire.id } : {}),
+    choices: wire.choices.map((choice, position) => ({
+      index: choice.index ?? position,
+      text: choice.text ?? '',
+      finish_reason: mapOpenAICompatibleFinishReason(choice.finish_reason, false),
+      native_finish_reason: choice.finish_reason ?? null,
+    })),
+    usage: convertOpenAICompatibleUsage(wire.usage, preset),
     warnings,
   };
 }

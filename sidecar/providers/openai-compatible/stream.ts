@@ -7,7 +7,7 @@
 import { syntheticToolCallId } from '../common.ts';
 import { classifyHttpStatus, redact, streamErrorPart, tryParseJson, type SseEvent } from '../http.ts';
 import { ProviderCallError, type StreamPart, type Usage } from '../spec.ts';
-import type { OpenAIWireChunk, OpenAIWireToolCallDelta } from './api-types.ts';
+import type { OpenAIWireChunk, OpenAIWireTextCompletion, OpenAIWireToolCallDelta } from './api-types.ts';
 import { parseOpenAICompatibleError } from './errors.ts';
 import { mapOpenAICompatibleFinishReason } from './finish-reason.ts';
 import type { OpenAICompatiblePreset } from './presets.ts';
@@ -125,6 +125,59 @@ export async function* mapOpenAICompatibleStream(
   yield {
     type: 'finish',
     finish_reason: mapOpenAICompatibleFinishReason(nativeFinish, tools.count > 0),
+    native_finish_reason: nativeFinish,
+    usage,
+    ...(upstreamId === undefined ? {} : { upstream_id: upstreamId }),
+  };
+}
+
+/** Legacy completions SSE -> `text-delta` parts of prompt 0, then `finish`. */
+export async function* mapOpenAICompatibleCompletionStream(
+  events: AsyncIterable<SseEvent>,
+  preset: OpenAICompatiblePreset,
+  credential: string | undefined,
+): AsyncGenerator<StreamPart> {
+  let upstreamId: string | undefined;
+  let nativeFinish: string | null = null;
+  let done = false;
+  let failed = false;
+  let usage: Usage = {};
+  for await (const event of events) {
+    const data = event.data.trim();
+    if (done || failed || data === '') continue;
+    if (data === '[DONE]') {
+      done = true;
+      continue;
+    }
+    const parsed = tryParseJson(data);
+    if (typeof parsed !== 'object' || parsed === null) {
+      yield streamErrorPart({ message: 'Upstream sent a stream chunk that is not JSON', kind: 'malformed', raw: redact(data, credential) });
+      failed = true;
+      continue;
+    }
+    const chunk = parsed as OpenAIWireTextCompletion;
+    if (chunk.error !== undefined && chunk.error !== null) {
+      const details = parseOpenAICompatibleError(chunk);
+      yield { type: 'error', error: new ProviderCallError({ message: redact(`Upstream stream error: ${details.message ?? 'unknown error'}`, credential), kind: 'http', errorClass: classifyHttpStatus(500, details), status: 500, raw: redact(data, credential) }) };
+      failed = true;
+      continue;
+    }
+    if (upstreamId === undefined && typeof chunk.id === 'string' && chunk.id !== '') upstreamId = chunk.id;
+    if (chunk.usage !== null && chunk.usage !== undefined) usage = convertOpenAICompatibleUsage(chunk.usage, preset);
+    for (const choice of chunk.choices ?? []) {
+      if ((choice.index ?? 0) !== 0) continue;
+      if (typeof choice.text === 'string' && choice.text !== '') yield { type: 'text-delta', delta: choice.text };
+      if (typeof choice.finish_reason === 'string') nativeFinish = choice.finish_reason;
+    }
+  }
+  if (failed) return;
+  if (!done && nativeFinish === null) {
+    yield streamErrorPart({ message: 'Upstream stream ended before a finish reason', kind: 'connection' });
+    return;
+  }
+  yield {
+    type: 'finish',
+    finish_reason: mapOpenAICompatibleFinishReason(nativeFinish, false),
     native_finish_reason: nativeFinish,
     usage,
     ...(upstreamId === undefined ? {} : { upstream_id: upstreamId }),

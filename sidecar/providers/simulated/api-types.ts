@@ -37,6 +37,8 @@ export interface SimulatedOptions {
   content_filter_phrases: string[];
   /** Seed for failure draws; absent = a fresh random draw each time. */
   seed: number | undefined;
+  /** Length of embedding vectors when the request does not ask for `dimensions`. */
+  embedding_dimensions: number;
 }
 
 export const SIMULATED_DEFAULTS: SimulatedOptions = {
@@ -56,6 +58,7 @@ export const SIMULATED_DEFAULTS: SimulatedOptions = {
   tool_arguments: {},
   content_filter_phrases: [],
   seed: undefined,
+  embedding_dimensions: 256,
 };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -103,5 +106,6 @@ export function readSimulatedOptions(options: Record<string, unknown> | undefine
     tool_arguments: toolArguments,
     content_filter_phrases: phrases,
     seed: typeof seed === 'number' && Number.isFinite(seed) ? seed : undefined,
+    embedding_dimensions: Math.max(1, Math.floor(nonNegative(source['embedding_dimensions'], SIMULATED_DEFAULTS.embedding_dimensions))),
   };
 }

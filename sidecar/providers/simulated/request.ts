@@ -4,7 +4,7 @@
  * live in stream.ts and errors.ts.
  */
 import { contentParts, contentText, fnv1a, requestedMaxTokens, stopList } from '../common.ts';
-import type { ChatRequest, ChatTool, ChatToolCall, Usage } from '../spec.ts';
+import type { ChatRequest, ChatTool, ChatToolCall, EmbeddingRequest, TextCompletionRequest, Usage } from '../spec.ts';
 import type { SimulatedOptions } from './api-types.ts';
 import type { SimulatedFinishReason } from './finish-reason.ts';
 
@@ -228,4 +228,34 @@ export function planSimulatedResponse(request: ChatRequest, options: SimulatedOp
     finishReason: truncated ? 'length' : 'stop',
     usage: usageFor(reasoningCount + textTokens.length, reasoningCount),
   };
+}
+
+/** The texts of an embeddings `input` (token arrays are embedded by their numbers). */
+export function embeddingInputs(input: EmbeddingRequest['input']): string[] {
+  if (typeof input === 'string') return [input];
+  if (input.length === 0) return [];
+  if (typeof input[0] === 'number') return [(input as number[]).join(' ')];
+  return (input as Array<string | number[]>).map((item) => (typeof item === 'string' ? item : item.join(' ')));
+}
+
+/** A deterministic unit-length vector for `text`: the same text always embeds the same. */
+export function simulatedEmbedding(text: string, dimensions: number): number[] {
+  const random = seededRandom(fnv1a(text));
+  const vector = Array.from({ length: dimensions }, () => random() * 2 - 1);
+  const norm = Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
+  return norm === 0 ? vector : vector.map((value) => value / norm);
+}
+
+/** A legacy completion prompt as the chat request the simulated provider plans from. */
+export function chatRequestForPrompt(prompt: string, request: TextCompletionRequest): ChatRequest {
+  return {
+    messages: [{ role: 'user', content: prompt }],
+    ...(request.max_tokens === undefined ? {} : { max_tokens: request.max_tokens }),
+    ...(request.stop === undefined ? {} : { stop: request.stop }),
+  };
+}
+
+/** Prompt tokens of plain text, estimated as for chat. */
+export function estimateTextTokens(text: string): number {
+  return estimateTokens(text.length);
 }
