@@ -25,6 +25,8 @@ export interface SampleRequest {
   identity: Identity;
   /** Completion tokens actually produced, when the line is a generation-log record with usage. */
   completionTokens: number | null;
+  /** Prompt tokens actually billed, for a bare generation record (it holds no prompt to estimate from). */
+  promptTokens: number | null;
   /** FNV-1a hash of the line's text: the per-request seed, stable when the sample is reordered. */
   hash: number;
 }
@@ -80,8 +82,22 @@ export function fnv1a(text: string): number {
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * Parse a JSONL sample: each line a chat body, or a generation-log record with a `request` field
- * (and optionally `headers`, `key`/`user`/`team`, `usage.completion_tokens`). Blank lines skipped.
+ * A generation record as `GenerationStore.exportJsonl` writes it holds no prompt text: it is
+ * replayed as a request for its requested models, with its caller, tags and stream flag, and the
+ * prompt tokens it was billed for. Tools, response_format and images are unknown for such lines.
+ */
+function bodyFromGenerationRecord(record: Record<string, unknown>): { body: unknown; headers: Record<string, string> } {
+  const models = (record['requested_models'] as unknown[]).filter((model): model is string => typeof model === 'string');
+  const body: Record<string, unknown> = { model: models[0], messages: [{ role: 'user', content: '' }], stream: record['streamed'] === true };
+  if (models.length > 1) body['models'] = models.slice(1);
+  const tags = Array.isArray(record['tags']) ? record['tags'].filter((tag): tag is string => typeof tag === 'string') : [];
+  return { body, headers: tags.length > 0 ? { 'x-switchyard-tags': tags.join(',') } : {} };
+}
+
+/**
+ * Parse a JSONL sample: each line a chat body; a record with a `request` field (and optionally
+ * `headers`, `key`/`user`/`team`, `usage.completion_tokens`); or a bare generation-log record
+ * (`requested_models`, `usage`, ...). Blank lines skipped.
  */
 export function parseSample(text: string): { requests: SampleRequest[]; errors: string[] } {
   const requests: SampleRequest[] = [];
@@ -100,20 +116,23 @@ export function parseSample(text: string): { requests: SampleRequest[]; errors: 
       errors.push(`line ${index + 1}: expected a JSON object`);
       return;
     }
-    const record = isObject(value['request']) ? value : null;
-    const headers: Record<string, string> = {};
+    const generation = !isObject(value['request']) && Array.isArray(value['requested_models']) ? bodyFromGenerationRecord(value) : null;
+    const record = isObject(value['request']) || generation ? value : null;
+    const headers: Record<string, string> = { ...generation?.headers };
     if (record && isObject(record['headers'])) {
       for (const [name, headerValue] of Object.entries(record['headers'])) if (typeof headerValue === 'string') headers[name.toLowerCase()] = headerValue;
     }
     const text = (key: string): string | undefined => (record && typeof record[key] === 'string' ? record[key] : undefined);
     const usage = record && isObject(record['usage']) ? record['usage'] : null;
     const completion = usage?.['completion_tokens'];
+    const prompt = usage?.['prompt_tokens'];
     requests.push({
       line: index + 1,
-      body: record ? record['request'] : value,
+      body: generation ? generation.body : record ? record['request'] : value,
       headers,
       identity: { key: text('key'), user: text('user'), team: text('team') },
       completionTokens: typeof completion === 'number' ? completion : null,
+      promptTokens: generation && typeof prompt === 'number' ? prompt : null,
       hash: fnv1a(lineText),
     });
   });
@@ -192,7 +211,8 @@ class Accumulator {
 }
 
 function factsFor(policy: CompiledPolicy, request: SampleRequest): ReturnType<typeof requestFacts> {
-  return requestFacts(request.body, request.headers, request.identity, { exposeHeaders: policy.exposeHeaders });
+  const result = requestFacts(request.body, request.headers, request.identity, { exposeHeaders: policy.exposeHeaders });
+  return result.ok && request.promptTokens !== null ? { ok: true, facts: { ...result.facts, prompt_tokens: request.promptTokens } } : result;
 }
 
 function sameHeaders(first: CompiledPolicy, second: CompiledPolicy): boolean {

@@ -215,37 +215,41 @@ describe('switchyard diff', () => {
       latency_ms: { old_mean: number; new_mean: number; change: number };
       per_model: Array<{ model: string; requests: number; changed: number; cost_usd: { old: number; new: number } }>;
     };
+    // Lines 1-4 carry chat bodies: their prompt tokens are the engine's documented estimate.
     const bodies = readFileSync(fixture('sample.jsonl'), 'utf8')
       .trim()
       .split('\n')
+      .slice(0, 4)
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .map((value) => ('request' in value ? value['request'] : value));
-    const prompt = bodies.map((body) => estimatePromptTokens(body));
-    const [p1, p2, p3, p4] = prompt as [number, number, number, number];
-    // Completion tokens: min(max_tokens, 256) = 100, 256, 100; the record's usage says 50.
+    const [p1, p2, p3, p4] = bodies.map((body) => estimatePromptTokens(body)) as [number, number, number, number];
+    // Line 5 is a bare generation record: 20 prompt and 30 completion tokens, as billed.
+    const p5 = 20;
+    // Completion tokens: min(max_tokens, 256) = 100, 256, 100; line 4's usage says 50, line 5's 30.
     // Old policy: demo/a on alpha ($1/M, $2/M), demo/b on gamma ($1/M, $1/M).
-    const oldA = p1 * 1e-6 + 100 * 2e-6 + (p2 * 1e-6 + 256 * 2e-6) + (p4 * 1e-6 + 50 * 2e-6);
+    const oldA = p1 * 1e-6 + 100 * 2e-6 + (p2 * 1e-6 + 256 * 2e-6) + (p4 * 1e-6 + 50 * 2e-6) + (p5 * 1e-6 + 30 * 2e-6);
     const oldB = p3 * 1e-6 + 100 * 1e-6;
     // New policy denies alpha: demo/a on beta ($2/M, $3/M); demo/b unchanged.
-    const newA = p1 * 2e-6 + 100 * 3e-6 + (p2 * 2e-6 + 256 * 3e-6) + (p4 * 2e-6 + 50 * 3e-6);
+    const newA = p1 * 2e-6 + 100 * 3e-6 + (p2 * 2e-6 + 256 * 3e-6) + (p4 * 2e-6 + 50 * 3e-6) + (p5 * 2e-6 + 30 * 3e-6);
 
-    expect(report.requests).toBe(4);
-    expect(report.changed).toBe(3);
+    expect(report.requests).toBe(5);
+    expect(report.changed).toBe(4);
     expect(report.changes.map((change) => [change.line, change.old, change.new])).toEqual([
       [1, 'alpha', 'beta'],
       [2, 'alpha', 'beta'],
       [4, 'alpha', 'beta'],
+      [5, 'alpha', 'beta'],
     ]);
     expect(report.cost_usd.old).toBeCloseTo(oldA + oldB, 12);
     expect(report.cost_usd.new).toBeCloseTo(newA + oldB, 12);
     expect(report.cost_usd.change).toBeCloseTo(newA - oldA, 12);
     // Snapshot p50: alpha 300, beta 500, gamma 200 (ms).
-    expect(report.latency_ms.old_mean).toBeCloseTo((300 + 300 + 200 + 300) / 4, 9);
-    expect(report.latency_ms.new_mean).toBeCloseTo((500 + 500 + 200 + 500) / 4, 9);
-    expect(report.latency_ms.change).toBeCloseTo(150, 9);
+    expect(report.latency_ms.old_mean).toBeCloseTo((300 + 300 + 200 + 300 + 300) / 5, 9);
+    expect(report.latency_ms.new_mean).toBeCloseTo((500 + 500 + 200 + 500 + 500) / 5, 9);
+    expect(report.latency_ms.change).toBeCloseTo(160, 9);
     const perModel = Object.fromEntries(report.per_model.map((model) => [model.model, model]));
-    expect(perModel['demo/a']?.requests).toBe(3);
-    expect(perModel['demo/a']?.changed).toBe(3);
+    expect(perModel['demo/a']?.requests).toBe(4);
+    expect(perModel['demo/a']?.changed).toBe(4);
     expect(perModel['demo/a']?.cost_usd.old).toBeCloseTo(oldA, 12);
     expect(perModel['demo/b']?.changed).toBe(0);
     expect(perModel['demo/b']?.cost_usd.new).toBeCloseTo(oldB, 12);
