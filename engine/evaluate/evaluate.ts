@@ -31,6 +31,7 @@ import { evaluateRules, type RuleOutcome } from './rules.ts';
 
 const NO_ENDPOINTS: Readonly<Record<string, never>> = Object.freeze({});
 const NO_NAMES: readonly string[] = Object.freeze([]);
+const PERCENTILES = ['p50', 'p75', 'p90', 'p99'] as const;
 
 /** Does the endpoint miss a latency/throughput target (policy) or preference (request)? Unknown statistics never miss. */
 function missesTargets(health: EndpointHealth | undefined, targets: Targets | null, preferences: RequestFacts['provider'] | null): boolean {
@@ -46,7 +47,7 @@ function missesTargets(health: EndpointHealth | undefined, targets: Targets | nu
   if (preferences !== null) {
     const minThroughput = preferences.preferred_min_throughput;
     if (minThroughput !== undefined && throughput !== undefined) {
-      for (const key of ['p50', 'p75', 'p90', 'p99'] as const) {
+      for (const key of PERCENTILES) {
         const wanted = minThroughput[key];
         const actual = throughput[key];
         if (wanted !== undefined && actual !== undefined && actual < wanted) return true;
@@ -54,7 +55,7 @@ function missesTargets(health: EndpointHealth | undefined, targets: Targets | nu
     }
     const maxLatency = preferences.preferred_max_latency;
     if (maxLatency !== undefined && latency !== undefined) {
-      for (const key of ['p50', 'p75', 'p90', 'p99'] as const) {
+      for (const key of PERCENTILES) {
         const wanted = maxLatency[key];
         const actual = latency[key];
         // Preferences are in seconds (OpenRouter), snapshot latencies in ms.
