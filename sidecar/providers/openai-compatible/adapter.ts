@@ -5,7 +5,7 @@
 import type { ProtocolKind } from '../../../engine/index.ts';
 import type { HttpAdapterOptions } from '../http.ts';
 import { createHttpAdapter, postAndConvert, postAndStream, type PreparedRequest } from '../http-adapter.ts';
-import { ProviderCallError, type AdapterCall, type ProviderAdapter, type TextCompletionCall } from '../spec.ts';
+import { ProviderCallError, type AdapterCall, type ProviderAdapter, type StreamPart, type TextCompletionCall } from '../spec.ts';
 import { parseOpenAICompatibleError } from './errors.ts';
 import { resolveOpenAICompatiblePreset, type OpenAICompatiblePreset } from './presets.ts';
 import { convertToOpenAICompatibleCompletionRequest, convertToOpenAICompatibleEmbeddingRequest, convertToOpenAICompatibleRequest } from './request.ts';
@@ -65,8 +65,15 @@ export function createOpenAIWireAdapter(config: OpenAIWireConfig, options: HttpA
         return { url: endpoint.url, headers: endpoint.headers, body, warnings, context: preset };
       },
       parseError: parseOpenAICompatibleError,
-      convertResponse: (body, prepared) => convertOpenAICompatibleResponse(body, prepared.context, prepared.warnings),
-      mapStream: (events, prepared, call) => mapOpenAICompatibleStream(events, prepared.context, call.credential),
+      convertResponse: (body, prepared, call) => {
+        const result = convertOpenAICompatibleResponse(body, prepared.context, prepared.warnings);
+        if (call.request.reasoning?.exclude === true) delete result.message.reasoning;
+        return result;
+      },
+      mapStream: (events, prepared, call) => {
+        const parts = mapOpenAICompatibleStream(events, prepared.context, call.credential);
+        return call.request.reasoning?.exclude === true ? withoutReasoning(parts) : parts;
+      },
     },
     options,
   );
@@ -103,6 +110,11 @@ export function createOpenAIWireAdapter(config: OpenAIWireConfig, options: HttpA
       return postAndStream(prepared, call, parseOpenAICompatibleError, (events) => mapOpenAICompatibleCompletionStream(events, prepared.context, call.credential), options);
     },
   };
+}
+
+/** `reasoning.exclude`: the model still reasons (and bills for it), the client just does not see it. */
+async function* withoutReasoning(parts: AsyncIterable<StreamPart>): AsyncGenerator<StreamPart> {
+  for await (const part of parts) if (part.type !== 'reasoning-delta') yield part;
 }
 
 function trimSlash(url: string): string {

@@ -179,3 +179,36 @@ describe('openai-compatible error bodies', () => {
     expect(classifyHttpStatus(status, details)).toBe(errorClass);
   });
 });
+
+describe('reasoning.exclude', () => {
+  it('hides reasoning from the result and the stream but keeps its token count', async () => {
+    const { startFakeOpenAI, openAIFixture, openAIStream } = await import('../../../test/fakes/fake-openai.ts');
+    const { createOpenAICompatibleAdapter } = await import('./adapter.ts');
+    const fake = await startFakeOpenAI({ script: (call) => ((call.body as { stream?: boolean }).stream === true ? openAIStream('reasoning.chunks.txt') : { body: openAIFixture('usage-details.json') }) });
+    try {
+      const adapter = createOpenAICompatibleAdapter();
+      const call = {
+        request: { messages: [{ role: 'user' as const, content: 'x' }], reasoning: { effort: 'low' as const, exclude: true } },
+        attempt: {
+          endpoint: 'm@p', provider: 'p', provider_name: 'P', protocol: 'openai-compatible' as const, model: 'm', upstream_model: 'u',
+          pricing: { prompt: '0', completion: '0' }, estimated_cost: { min: 0, max: 0 },
+          timeouts: { first_byte_ms: 1000, attempt_ms: 1000, total_ms: 1000 }, retries: { max: 0, backoff_ms: 0, multiplier: 1, max_backoff_ms: 0 },
+          drop_parameters: [], reasons: [],
+        },
+        provider: { ...provider('p'), base_url: fake.url },
+        credential: undefined,
+        signal: new AbortController().signal,
+      };
+      const result = await adapter.generate(call);
+      expect(result.message.reasoning).toBeUndefined();
+      expect(result.usage.reasoning_tokens).toBe(12);
+      const streamed = await adapter.stream(call);
+      const parts: StreamPart[] = [];
+      for await (const part of streamed.parts) parts.push(part);
+      expect(parts.some((part) => part.type === 'reasoning-delta')).toBe(false);
+      expect(parts.filter((part) => part.type === 'text-delta').map((part) => part.delta).join('')).toBe('Done.');
+    } finally {
+      await fake.close();
+    }
+  });
+});
