@@ -61,7 +61,7 @@ function buildProgram(output: Output, setCode: (code: number) => void): Command 
   program
     .command('test')
     .description('Run *.test.yaml policy test files; print failing cases with expected vs actual and a closing "N passed, N failed".')
-    .argument('[paths...]', 'test files or folders (default: .)')
+    .argument('[paths...]', 'test files or folders (default: policies/, else .)')
     .option('--coverage', 'report rules no case matched and constraints that never excluded a candidate')
     .option('--filter <text>', 'run only cases whose note contains <text>')
     .option('--catalog <path>', 'catalog for test files that name none (repeatable; default: the shipped catalogs)', collect)

@@ -36,10 +36,17 @@ function defaultCatalogs(paths: string[] | undefined): CatalogSource[] | undefin
   return DEFAULT_CATALOG_PATHS.every((path) => existsSync(path)) ? readCatalogs(undefined) : undefined;
 }
 
+/** No paths: `policies/` when there is one (the shipped tests), else the working directory. */
+function defaultPaths(paths: readonly string[]): readonly string[] {
+  if (paths.length > 0) return paths;
+  return existsSync('policies') ? ['policies'] : ['.'];
+}
+
 /** Run every test file under `paths`; no printing. */
 export function runTestFiles(paths: readonly string[], options: TestCommandOptions): TestRunSummary {
-  const files = findFiles(paths.length > 0 ? paths : ['.'], isTestFile);
-  if (files.length === 0) throw new UsageError(`no *.test.yaml files under ${paths.join(', ') || '.'}`);
+  const chosen = defaultPaths(paths);
+  const files = findFiles(chosen, isTestFile);
+  if (files.length === 0) throw new UsageError(`no *.test.yaml files under ${chosen.join(', ')}`);
   const catalogs = defaultCatalogs(options.catalog);
   const summary: TestRunSummary = { reports: [], passed: 0, failed: 0, broken: 0 };
   for (const path of files) {
@@ -133,7 +140,7 @@ export async function testCommand(paths: readonly string[], options: TestCommand
   // Re-run on any change under the paths; a burst of saves becomes one run.
   output.out('watching for changes (Ctrl-C to stop)');
   let timer: NodeJS.Timeout | undefined;
-  const watchers = (paths.length > 0 ? paths : ['.']).map((path) =>
+  const watchers = defaultPaths(paths).map((path) =>
     watch(path, { recursive: true }, (_event, name) => {
       // Only inputs count: a report written next to the tests must not trigger another run.
       if (name !== null && !/\.(ya?ml|json|jsonl)$/.test(String(name))) return;

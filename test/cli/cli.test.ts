@@ -22,14 +22,17 @@ interface Run {
   stderr: string;
 }
 
-function switchyard(...args: string[]): Promise<Run> {
+function runWithInput(args: string[], input: string): Promise<Run> {
   return new Promise((resolvePromise) => {
-    execFile(process.execPath, [join(root, 'bin', 'switchyard.mjs'), ...args], { cwd: root, timeout: 60_000 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [join(root, 'bin', 'switchyard.mjs'), ...args], { cwd: root, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error && typeof error.code === 'number' ? error.code : error ? -1 : 0;
       resolvePromise({ code, stdout, stderr });
     });
+    child.stdin?.end(input);
   });
 }
+
+const switchyard = (...args: string[]): Promise<Run> => runWithInput(args, '');
 
 const lastLine = (text: string): string => text.trimEnd().split('\n').at(-1) ?? '';
 const catalog = ['--catalog', fixture('catalog.yaml')];
@@ -68,6 +71,15 @@ describe('switchyard test', () => {
     expect(failed?.failures).toEqual([{ what: 'attempts', expected: ['beta', 'alpha'], actual: ['alpha', 'beta'] }]);
     const passing = report.files.find((file) => file.file.endsWith('passing.test.yaml'));
     expect(passing?.coverage.rules).toEqual([{ policy: 'demo', id: 'private', hits: 1 }]);
+  });
+
+  it('runs the shipped policy tests when given no path', async () => {
+    const result = await switchyard('test', '--json');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as { failed: number; files: Array<{ file: string }> };
+    expect(report.failed).toBe(0);
+    expect(report.files.map((file) => file.file)).toContain('policies/default.test.yaml');
+    expect(report.files.every((file) => file.file.startsWith('policies/'))).toBe(true);
   });
 
   it('reports rules no case matched with --coverage', async () => {
@@ -155,6 +167,13 @@ describe('switchyard plan', () => {
     // alpha: $1/M prompt, $2/M completion; max_tokens 100.
     expect(plan.attempts[0]?.estimated_cost.min).toBeCloseTo(promptTokens * 0.000001, 12);
     expect(plan.attempts[0]?.estimated_cost.max).toBeCloseTo(promptTokens * 0.000001 + 100 * 0.000002, 12);
+  });
+
+  it('reads the request from standard input with --request -', async () => {
+    const result = await runWithInput(['plan', '--request', '-', '--policy', fixture('policy.yaml'), ...catalog, '--json'], JSON.stringify({ model: 'demo/b', messages: [{ role: 'user', content: 'hi' }] }));
+    expect(result.code).toBe(0);
+    const plan = JSON.parse(result.stdout) as { attempts: Array<{ endpoint: string }> };
+    expect(plan.attempts.map((attempt) => attempt.endpoint)).toEqual(['demo/b@gamma', 'demo/b@alpha']);
   });
 
   it('exits 1 with the typed error when there is no route', async () => {
