@@ -221,6 +221,7 @@ export interface EmbeddingRequest {
   user?: string;
 }
 
+/** What `embed` returns. */
 export interface EmbeddingResult {
   upstream_id?: string;
   /** One vector per input, in input order; a base64 string when `encoding_format` was `base64`. */
@@ -230,6 +231,7 @@ export interface EmbeddingResult {
   warnings: string[];
 }
 
+/** `AdapterCall` with an embeddings request. */
 export interface EmbeddingCall extends Omit<AdapterCall, 'request'> {
   request: EmbeddingRequest;
 }
@@ -251,6 +253,7 @@ export interface TextCompletionRequest {
   user?: string;
 }
 
+/** What `complete` returns. */
 export interface TextCompletionResult {
   upstream_id?: string;
   /** One choice per prompt, in prompt order. */
@@ -259,6 +262,7 @@ export interface TextCompletionResult {
   warnings: string[];
 }
 
+/** `AdapterCall` with a legacy completions request. */
 export interface TextCompletionCall extends Omit<AdapterCall, 'request'> {
   request: TextCompletionRequest;
 }

@@ -7,7 +7,9 @@ import { ANTHROPIC_DEFAULT_MAX_TOKENS, convertToAnthropicRequest } from './reque
 import { convertAnthropicResponse } from './response.ts';
 import { mapAnthropicStream } from './stream.ts';
 
+/** Used when the catalog provider has no `base_url`. */
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com/v1';
+/** The `anthropic-version` header the official SDKs send. */
 export const ANTHROPIC_VERSION = '2023-06-01';
 
 function betaHeader(value: unknown): string | undefined {
@@ -19,6 +21,7 @@ function betaHeader(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The `anthropic` adapter; `options.dispatcher` replaces the shared connection pool. */
 export function createAnthropicAdapter(options: HttpAdapterOptions = {}): ProviderAdapter {
   return createHttpAdapter<{ exposeReasoning: boolean }>(
     {

@@ -3,6 +3,7 @@
  * the adapter reads. Request types are exact; response types accept what may be missing.
  */
 
+/** A prompt-cache breakpoint, passed through from the client's content parts. */
 export interface AnthropicCacheControl {
   type: 'ephemeral';
   ttl?: string;
@@ -16,17 +17,20 @@ export type AnthropicRequestBlock =
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
   | { type: 'tool_result'; tool_use_id: string; content: string | Array<{ type: 'text'; text: string }> };
 
+/** One turn; roles alternate (the adapter merges repeats). */
 export interface AnthropicRequestMessage {
   role: 'user' | 'assistant';
   content: AnthropicRequestBlock[];
 }
 
+/** A custom tool: OpenAI's `function.parameters` become `input_schema`. */
 export interface AnthropicTool {
   name: string;
   description?: string;
   input_schema: Record<string, unknown>;
 }
 
+/** `tool_choice` forms; `disable_parallel_tool_use` is OpenAI's `parallel_tool_calls: false`. */
 export type AnthropicToolChoice =
   | { type: 'auto'; disable_parallel_tool_use?: boolean }
   | { type: 'any'; disable_parallel_tool_use?: boolean }

@@ -25,6 +25,7 @@ const STATUS_BY_TYPE: Record<string, number> = {
   overloaded_error: 529,
 };
 
+/** The status for an in-stream error type; unknown types count as 500. */
 export function anthropicStatusForErrorType(type: string | null | undefined): number {
   return (type === null || type === undefined ? undefined : STATUS_BY_TYPE[type]) ?? 500;
 }

@@ -16,6 +16,7 @@ const STOP_REASONS: Record<string, FinishReason> = {
   refusal: 'content_filter',
 };
 
+/** Unknown or missing stop reasons count as `stop`; the native value is kept by the caller. */
 export function mapAnthropicFinishReason(native: string | null | undefined): FinishReason {
   if (native === null || native === undefined) return 'stop';
   return STOP_REASONS[native] ?? 'stop';

@@ -23,6 +23,7 @@ export function convertAnthropicUsage(usage: AnthropicWireUsage | null | undefin
   });
 }
 
+/** A Message -> GenerateResult: text blocks joined, tool_use -> tool_calls, thinking -> reasoning (unless excluded). */
 export function convertAnthropicResponse(body: unknown, warnings: string[], exposeReasoning: boolean): GenerateResult {
   const wire = (typeof body === 'object' && body !== null ? body : {}) as AnthropicWireMessage;
   if (!Array.isArray(wire.content)) {

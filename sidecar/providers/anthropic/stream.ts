@@ -20,6 +20,7 @@ function mergeUsage(base: AnthropicWireUsage, update: AnthropicWireUsage | null 
   return merged;
 }
 
+/** Maps Anthropic events to parts; reads `events` to the end so the socket can be reused. */
 export async function* mapAnthropicStream(events: AsyncIterable<SseEvent>, init: { credential: string | undefined; exposeReasoning: boolean }): AsyncGenerator<StreamPart> {
   let upstreamId: string | undefined;
   let usage: AnthropicWireUsage = {};

@@ -7,6 +7,7 @@ import { azureEndpoint } from './request.ts';
 
 const AZURE_PRESET = OPENAI_COMPATIBLE_PRESETS['azure'];
 
+/** The `azure-openai` adapter; `options.dispatcher` replaces the shared connection pool. */
 export function createAzureOpenAIAdapter(options: HttpAdapterOptions = {}): ProviderAdapter {
   if (AZURE_PRESET === undefined) throw new Error('azure preset missing');
   return createOpenAIWireAdapter({ protocol: 'azure-openai', preset: () => AZURE_PRESET, endpoint: (call, _preset, operation) => azureEndpoint(call, operation) }, options);

@@ -25,6 +25,7 @@ export interface AzureOptions {
   auth: 'api-key' | 'bearer';
 }
 
+/** The GA api-version used when `options.api_version` is absent. */
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
 
 /** Reads the options, defaulting what is missing. */

@@ -11,6 +11,7 @@ import { convertToGeminiEmbeddingRequest, convertToGeminiRequest } from './reque
 import { convertGeminiEmbeddingResponse, convertGeminiResponse } from './response.ts';
 import { mapGeminiStream } from './stream.ts';
 
+/** Used when the catalog provider has no `base_url`. */
 export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
 
 function baseUrl(base: string | undefined): string {
@@ -21,6 +22,7 @@ function authHeaders(credential: string | undefined): Record<string, string> {
   return credential === undefined ? {} : { 'x-goog-api-key': credential };
 }
 
+/** The `gemini` adapter (chat and embeddings); `options.dispatcher` replaces the shared pool. */
 export function createGeminiAdapter(options: HttpAdapterOptions = {}): ProviderAdapter {
   const chat = createHttpAdapter<{ exposeReasoning: boolean }>(
     {

@@ -17,11 +17,13 @@ export interface GeminiPart {
   functionResponse?: { name: string; response: Record<string, unknown>; id?: string };
 }
 
+/** One turn: `user` (also tool results) or `model`. */
 export interface GeminiContent {
   role: 'user' | 'model';
   parts: GeminiPart[];
 }
 
+/** A tool; `parameters` is the OpenAPI-subset schema (see `toGeminiSchema`). */
 export interface GeminiFunctionDeclaration {
   name: string;
   description?: string;
@@ -52,6 +54,7 @@ export interface GeminiRequestBody {
   };
 }
 
+/** `usageMetadata`; prompt includes cached tokens, candidates exclude thoughts. */
 export interface GeminiWireUsage {
   promptTokenCount?: number | null;
   cachedContentTokenCount?: number | null;

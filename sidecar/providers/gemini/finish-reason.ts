@@ -25,6 +25,7 @@ const FINISH_REASONS: Record<string, FinishReason> = {
   FINISH_REASON_UNSPECIFIED: 'stop',
 };
 
+/** Unknown reasons count as `stop`; `stop` with function calls becomes `tool_calls`. */
 export function mapGeminiFinishReason(native: string | null | undefined, hasToolCalls: boolean): FinishReason {
   const mapped = native === null || native === undefined ? 'stop' : (FINISH_REASONS[native] ?? 'stop');
   return mapped === 'stop' && hasToolCalls ? 'tool_calls' : mapped;

@@ -128,6 +128,7 @@ export interface GeminiRequestOptions {
   safetySettings: GeminiRequestBody['safetySettings'];
 }
 
+/** The generateContent body and the warnings for what Gemini cannot express. */
 export function convertToGeminiRequest(init: {
   request: ChatRequest;
   upstreamModel: string;

@@ -31,6 +31,7 @@ export function convertGeminiFunctionCall(part: Partial<GeminiPart>, index: numb
   return { id: encodeGeminiToolCallId(baseId, part.thoughtSignature), type: 'function', function: { name: call.name, arguments: JSON.stringify(call.args ?? {}) } };
 }
 
+/** A response -> GenerateResult; a blocked prompt becomes `content_filter` with no content. */
 export function convertGeminiResponse(body: unknown, warnings: string[], exposeReasoning: boolean): GenerateResult {
   const wire = (typeof body === 'object' && body !== null ? body : {}) as GeminiWireResponse;
   const responseId = wire.responseId ?? undefined;

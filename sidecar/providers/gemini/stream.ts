@@ -11,6 +11,7 @@ import { parseGeminiError } from './errors.ts';
 import { mapGeminiFinishReason } from './finish-reason.ts';
 import { convertGeminiFunctionCall, convertGeminiUsage } from './response.ts';
 
+/** Maps Gemini events to parts; reads `events` to the end so the socket can be reused. */
 export async function* mapGeminiStream(events: AsyncIterable<SseEvent>, init: { credential: string | undefined; exposeReasoning: boolean }): AsyncGenerator<StreamPart> {
   let responseId: string | undefined;
   let usage: GeminiWireUsage | undefined;

@@ -41,6 +41,7 @@ export interface SimulatedOptions {
   embedding_dimensions: number;
 }
 
+/** Defaults for every option (documented in sidecar/providers/README.md). */
 export const SIMULATED_DEFAULTS: SimulatedOptions = {
   latency_ms: 150,
   latency_jitter_ms: 0,

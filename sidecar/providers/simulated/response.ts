@@ -3,6 +3,7 @@ import type { GenerateResult } from '../spec.ts';
 import { mapSimulatedFinishReason } from './finish-reason.ts';
 import type { SimulatedPlan } from './request.ts';
 
+/** A plan as a non-streaming result (content null when only tool calls or a filter). */
 export function convertSimulatedResponse(plan: SimulatedPlan, warnings: string[]): GenerateResult {
   const reasoning = plan.reasoningTokens.join('');
   const text = plan.textTokens.join('');
