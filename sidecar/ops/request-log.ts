@@ -14,6 +14,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { GenerationRecord } from '../store/generation-record.ts';
 import { madeAttempts, servedByFallback } from './record-facts.ts';
+import { routeTemplate } from './route-template.ts';
 
 /** Paths pino replaces with `[redacted]` in every line. */
 export const REDACTED_PATHS = [
@@ -123,11 +124,13 @@ export class RequestLog {
   /** Express middleware; mount before the routes. */
   readonly middleware = (request: Request, response: Response, next: NextFunction): void => {
     const startedAt = this.#options.clock.monotonic();
+    // Taken now: routers below rewrite request.url while they run.
+    const path = request.path;
     response.once('close', () => {
       const fields: Record<string, unknown> = {
         method: request.method,
-        path: request.path,
-        route: typeof request.route?.path === 'string' ? `${request.baseUrl}${request.route.path}` : null,
+        path,
+        route: routeTemplate(path),
         status: response.statusCode,
         duration_ms: Math.round(this.#options.clock.monotonic() - startedAt),
         ...(response.writableFinished ? {} : { client_closed: true }),
@@ -138,7 +141,7 @@ export class RequestLog {
       }
       const generationId = response.getHeader('X-Generation-Id');
       if (typeof generationId !== 'string') {
-        if (QUIET_PATHS.has(request.path)) this.#options.logger.debug(fields, 'request');
+        if (QUIET_PATHS.has(path)) this.#options.logger.debug(fields, 'request');
         else this.#options.logger.info(fields, 'request');
         return;
       }

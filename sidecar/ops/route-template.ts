@@ -1,0 +1,21 @@
+/** Route templates for metric labels and log lines: bounded, whatever paths clients send. */
+
+const ROUTE_TEMPLATES: Array<[RegExp, string]> = [
+  [/^\/(api\/)?v1\/chat\/completions$/, '/api/v1/chat/completions'],
+  [/^\/(api\/)?v1\/plan$/, '/api/v1/plan'],
+  [/^\/(api\/)?v1\/generation$/, '/api/v1/generation'],
+  [/^\/(api\/)?v1\/models$/, '/api/v1/models'],
+  [/^\/(api\/)?v1\/models\/[^/]+\/[^/]+\/endpoints$/, '/api/v1/models/:author/:slug/endpoints'],
+  [/^\/(api\/)?v1\/key$/, '/api/v1/key'],
+  [/^\/api\/v1\/policy$/, '/api/v1/policy'],
+  [/^\/api\/v1\/dashboard\/summary$/, '/api/v1/dashboard/summary'],
+  [/^\/dashboard(\/.*)?$/, '/dashboard'],
+  [/^\/(healthz|readyz|metrics)$/, ''],
+];
+
+/** The route template of a path, or `other`. */
+export function routeTemplate(path: string): string {
+  for (const [pattern, template] of ROUTE_TEMPLATES) if (pattern.test(path)) return template === '' ? path : template;
+  return 'other';
+}
+
