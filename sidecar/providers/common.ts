@@ -139,3 +139,12 @@ export function usageOf(fields: { [K in keyof Usage]: number | null | undefined 
   }
   return usage;
 }
+
+/**
+ * A base URL with its API version: catalogs write both `https://api.anthropic.com` and
+ * `https://api.anthropic.com/v1`; a base that does not end in a version segment gets `version`.
+ */
+export function versionedBaseUrl(base: string, version: string): string {
+  const trimmed = base.replace(/\/+$/, '');
+  return /\/v\d+(?:(?:alpha|beta)\d*)?$/.test(trimmed) ? trimmed : `${trimmed}/${version}`;
+}

@@ -1,4 +1,8 @@
-/** The `anthropic` protocol: Messages API at `{base_url}/messages` (base_url defaults to https://api.anthropic.com/v1). */
+/**
+ * The `anthropic` protocol: Messages API at `{base_url}/v1/messages` (`/v1` added when the base
+ * has no version; base_url defaults to https://api.anthropic.com/v1).
+ */
+import { versionedBaseUrl } from '../common.ts';
 import type { HttpAdapterOptions } from '../http.ts';
 import { createHttpAdapter } from '../http-adapter.ts';
 import type { ProviderAdapter } from '../spec.ts';
@@ -40,7 +44,7 @@ export function createAnthropicAdapter(options: HttpAdapterOptions = {}): Provid
         if (call.credential !== undefined) headers['x-api-key'] = call.credential;
         const beta = betaHeader(providerOptions['beta']);
         if (beta !== undefined) headers['anthropic-beta'] = beta;
-        const base = (call.provider.base_url ?? ANTHROPIC_DEFAULT_BASE_URL).replace(/\/+$/, '');
+        const base = versionedBaseUrl(call.provider.base_url ?? ANTHROPIC_DEFAULT_BASE_URL, 'v1');
         return { url: `${base}/messages`, headers, body, warnings, context: { exposeReasoning } };
       },
       parseError: parseAnthropicError,

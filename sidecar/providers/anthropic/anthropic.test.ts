@@ -110,3 +110,14 @@ describe('convertAnthropicUsage', () => {
     expect(convertAnthropicUsage({ output_tokens: 5 })).toEqual({ completion_tokens: 5 });
   });
 });
+
+describe('base URLs', () => {
+  it('adds the API version only when the catalog left it out', async () => {
+    const { versionedBaseUrl } = await import('../common.ts');
+    expect(versionedBaseUrl('https://api.anthropic.com', 'v1')).toBe('https://api.anthropic.com/v1');
+    expect(versionedBaseUrl('https://api.anthropic.com/v1/', 'v1')).toBe('https://api.anthropic.com/v1');
+    expect(versionedBaseUrl('https://generativelanguage.googleapis.com', 'v1beta')).toBe('https://generativelanguage.googleapis.com/v1beta');
+    expect(versionedBaseUrl('https://generativelanguage.googleapis.com/v1beta', 'v1beta')).toBe('https://generativelanguage.googleapis.com/v1beta');
+    expect(versionedBaseUrl('http://127.0.0.1:9999/v1alpha', 'v1beta')).toBe('http://127.0.0.1:9999/v1alpha');
+  });
+});

@@ -2,6 +2,7 @@
  * The `gemini` protocol: `{base_url}/models/{model}:generateContent`, and
  * `:streamGenerateContent?alt=sse` for streams (base_url defaults to the v1beta API).
  */
+import { versionedBaseUrl } from '../common.ts';
 import type { HttpAdapterOptions } from '../http.ts';
 import { createHttpAdapter, postAndConvert } from '../http-adapter.ts';
 import type { ProviderAdapter } from '../spec.ts';
@@ -15,7 +16,7 @@ import { mapGeminiStream } from './stream.ts';
 export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
 
 function baseUrl(base: string | undefined): string {
-  return (base ?? GEMINI_DEFAULT_BASE_URL).replace(/\/+$/, '');
+  return versionedBaseUrl(base ?? GEMINI_DEFAULT_BASE_URL, 'v1beta');
 }
 
 function authHeaders(credential: string | undefined): Record<string, string> {
