@@ -67,9 +67,10 @@ function buildProgram(output: Output, setCode: (code: number) => void): Command 
     .option('--catalog <path>', 'catalog for test files that name none (repeatable; default: the shipped catalogs)', collect)
     .option('--verbose', 'list passing cases too')
     .option('--watch', 'run again when a file changes')
+    .option('--junit <file>', 'also write a JUnit XML report (for CI test views)')
     .option('--json', 'machine-readable output')
     .addHelpText('after', `${EXIT_CODES_HELP}\ntest exits 1 when a case fails, 2 when no test file is found or one does not load.`)
-    .action(async (paths: string[], options: { coverage?: boolean; filter?: string; catalog?: string[]; verbose?: boolean; watch?: boolean; json?: boolean }) => {
+    .action(async (paths: string[], options: { coverage?: boolean; filter?: string; catalog?: string[]; verbose?: boolean; watch?: boolean; junit?: string; json?: boolean }) => {
       setCode(await testCommand(paths, options, output));
     });
 

@@ -5,10 +5,11 @@
  * Exit codes: 0 every case passed; 1 a case failed; 2 usage error, no test file found, or a test
  * file (or the policy/catalog it names) that does not load or compile.
  */
-import { existsSync, readFileSync, watch } from 'node:fs';
+import { existsSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { runPolicyTestFile, type CatalogSource, type PolicyTestReport } from '../../engine/index.ts';
 import { DEFAULT_CATALOG_PATHS, displayPath, findFiles, isTestFile, loaderFor, readCatalogs, UsageError } from './files.ts';
 import { formatDiagnostics, formatFailure, formatNoRoute } from './format.ts';
+import { junitXml } from './junit.ts';
 import { EXIT, type Output } from './output.ts';
 
 export interface TestCommandOptions {
@@ -21,6 +22,8 @@ export interface TestCommandOptions {
   verbose?: boolean;
   /** Catalogs for files that name none (default: the shipped ones). */
   catalog?: string[];
+  /** Also write a JUnit XML report to this file. */
+  junit?: string;
 }
 
 export interface TestRunSummary {
@@ -105,6 +108,13 @@ function exitCode(summary: TestRunSummary): number {
 
 function runOnce(paths: readonly string[], options: TestCommandOptions, output: Output): number {
   const summary = runTestFiles(paths, options);
+  if (options.junit) {
+    try {
+      writeFileSync(options.junit, junitXml(summary.reports));
+    } catch (error) {
+      throw new UsageError(`cannot write ${options.junit}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
   if (options.json) {
     output.out(
       JSON.stringify(

@@ -82,6 +82,16 @@ describe('switchyard test', () => {
     expect(report.files.every((file) => file.file.startsWith('policies/'))).toBe(true);
   });
 
+  it('writes a JUnit report with --junit', async () => {
+    const path = join(scratch, 'junit.xml');
+    const result = await switchyard('test', fixture('passing.test.yaml'), fixture('failing.test.yaml'), '--junit', path);
+    expect(result.code).toBe(1);
+    const xml = readFileSync(path, 'utf8');
+    expect(xml).toContain('<testsuites name="switchyard" tests="5" failures="1">');
+    expect(xml).toContain('<testcase classname="test/cli/fixtures/passing.test.yaml" name="cheapest endpoint first"/>');
+    expect(xml).toContain('<failure message="attempts: expected [beta, alpha], actual [alpha, beta]">test/cli/fixtures/failing.test.yaml:9');
+  });
+
   it('reports rules no case matched with --coverage', async () => {
     const run = await switchyard('test', fixture('failing.test.yaml'), '--coverage');
     expect(run.stdout).toContain('rules no case matched: demo: private');
