@@ -4,8 +4,23 @@
  * behind `guardStream`. Adapters supply only the protocol-specific, mostly pure, pieces.
  */
 import type { ProtocolKind } from '../../engine/index.ts';
-import { errorFromResponse, guardStream, postJson, readJson, readSse, type HttpAdapterOptions, type SseEvent, type UpstreamErrorDetails } from './http.ts';
-import type { AdapterCall, GenerateResult, ProviderAdapter, StreamPart, StreamResult } from './spec.ts';
+import {
+  errorFromResponse,
+  guardStream,
+  headerValue,
+  httpError,
+  postJson,
+  readJson,
+  readSse,
+  readText,
+  redact,
+  tryParseJson,
+  type HttpAdapterOptions,
+  type SseEvent,
+  type UpstreamErrorDetails,
+  type UpstreamResponse,
+} from './http.ts';
+import { ProviderCallError, type AdapterCall, type GenerateResult, type ProviderAdapter, type StreamPart, type StreamResult } from './spec.ts';
 
 /** One prepared upstream request plus whatever the converters need to remember about it. */
 export interface PreparedRequest<Context> {
@@ -65,6 +80,11 @@ export async function postAndStream<Context>(
   if (response.status < 200 || response.status >= 300) {
     throw await errorFromResponse(response, call.signal, { credential: call.credential, providerName: call.provider.name, parseDetails: parseError });
   }
+  // Some hosts answer a stream request with a 200 JSON error instead of SSE. Failing here, before
+  // the stream is accepted, still lets the executor fall back.
+  if (headerValue(response.headers, 'content-type')?.includes('application/json') === true) {
+    throw await jsonInsteadOfStream(response, call, parseError);
+  }
   return { parts: guardStream(map(readSse(response.body)), response.body, call.signal), warnings: prepared.warnings };
 }
 
@@ -82,4 +102,20 @@ export function createHttpAdapter<Context>(protocol: HttpProtocol<Context>, opti
       return postAndStream(prepared, call, protocol.parseError, (events) => protocol.mapStream(events, prepared, call), options);
     },
   };
+}
+
+async function jsonInsteadOfStream(
+  response: UpstreamResponse,
+  call: Pick<AdapterCall, 'signal' | 'credential' | 'provider'>,
+  parseError: ErrorParser,
+): Promise<ProviderCallError> {
+  const bodyText = await readText(response, call.signal);
+  const parsed = tryParseJson(bodyText);
+  const details = parsed === undefined ? {} : parseError(parsed);
+  if (details.message === undefined) {
+    return new ProviderCallError({ message: `${call.provider.name} answered a stream request with JSON`, kind: 'malformed', errorClass: 'retryable', raw: redact(bodyText, call.credential) });
+  }
+  const embedded = (parsed as { error?: { code?: unknown } } | undefined)?.error?.code;
+  const status = typeof embedded === 'number' && embedded >= 400 && embedded < 600 ? embedded : 502;
+  return httpError({ status, headers: response.headers, bodyText, details, credential: call.credential, providerName: call.provider.name });
 }

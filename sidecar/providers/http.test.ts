@@ -134,3 +134,30 @@ describe('postJson', () => {
     expect(error).toMatchObject({ kind: 'connection', errorClass: 'retryable', status: undefined });
   });
 });
+
+describe('stream requests answered with JSON', () => {
+  it('reject before the stream is accepted, classified from the body', async () => {
+    const { startFakeOpenAI } = await import('../../test/fakes/fake-openai.ts');
+    const { createOpenAICompatibleAdapter } = await import('./openai-compatible/adapter.ts');
+    const fake = await startFakeOpenAI({ script: [{ status: 200, body: { error: { message: 'The model is overloaded', type: 'server_error', code: 503 } } }, { status: 200, body: { id: 'x' } }] });
+    try {
+      const adapter = createOpenAICompatibleAdapter();
+      const call = {
+        request: { messages: [{ role: 'user' as const, content: 'x' }], stream: true },
+        attempt: {
+          endpoint: 'm@p', provider: 'p', provider_name: 'P', protocol: 'openai-compatible' as const, model: 'm', upstream_model: 'u',
+          pricing: { prompt: '0', completion: '0' }, estimated_cost: { min: 0, max: 0 },
+          timeouts: { first_byte_ms: 1000, attempt_ms: 1000, total_ms: 1000 }, retries: { max: 0, backoff_ms: 0, multiplier: 1, max_backoff_ms: 0 },
+          drop_parameters: [], reasons: [],
+        },
+        provider: { id: 'p', name: 'P', protocol: 'openai-compatible' as const, base_url: fake.url, data_policy: { trains_on_prompts: false, retention_days: 0, zdr: true }, region: 'us', status: 'active' as const },
+        credential: undefined,
+        signal: new AbortController().signal,
+      };
+      await expect(adapter.stream(call)).rejects.toMatchObject({ kind: 'http', status: 503, errorClass: 'retryable' });
+      await expect(adapter.stream(call)).rejects.toMatchObject({ kind: 'malformed', errorClass: 'retryable' });
+    } finally {
+      await fake.close();
+    }
+  });
+});
