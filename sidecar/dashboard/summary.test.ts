@@ -62,7 +62,10 @@ describe('dashboard summary', () => {
   it('is empty but well-formed with no traffic', () => {
     const empty = dashboardSummary({ records: [], limit: 10, now: NOW, policy: null });
     expect(empty.totals).toMatchObject({ requests: 0, spend: '0', fallback_rate: null });
-    expect(empty.spend_over_time.buckets).toHaveLength(1);
+    // The chart still spans the last five minutes, in 10 s bars.
+    expect(empty.spend_over_time).toMatchObject({ bucket_ms: 10_000, by_model: [], by_provider: [] });
+    expect(empty.spend_over_time.buckets).toHaveLength(31);
+    expect(empty.spend_over_time.buckets[0]).toBe('2026-11-25T12:05:00.000Z');
     expect(empty.recent).toEqual([]);
   });
 

@@ -86,6 +86,8 @@ export interface SummaryInput {
 /** Bucket sizes the spend chart picks from: the smallest that keeps it within 60 bars. */
 const BUCKET_SIZES_MS = [10_000, 60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000, 6 * 60 * 60_000, 24 * 60 * 60_000];
 const MAX_BUCKETS = 60;
+/** The chart covers at least this much time before now, so a burst does not fill it with one bar. */
+const MIN_CHART_SPAN_MS = 5 * 60_000;
 
 function bucketCountOf(fromMs: number, toMs: number, size: number): number {
   return Math.max(1, Math.floor(toMs / size) - Math.floor(fromMs / size) + 1);
@@ -124,7 +126,7 @@ export function dashboardSummary(input: SummaryInput): DashboardSummary {
   const records = input.records;
   const oldest = records[records.length - 1];
   const newest = records[0];
-  const fromMs = oldest ? Date.parse(oldest.created_at) : input.now;
+  const fromMs = Math.min(oldest ? Date.parse(oldest.created_at) : input.now, input.now - MIN_CHART_SPAN_MS);
   const toMs = Math.max(input.now, fromMs);
   const bucketMs = bucketSize(fromMs, toMs);
   const firstBucket = Math.floor(fromMs / bucketMs) * bucketMs;

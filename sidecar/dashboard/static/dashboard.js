@@ -114,13 +114,14 @@ function renderSpend(spend) {
   const width = 1000;
   const height = 220;
   const left = 64;
+  const top = 10;
   const bottom = 22;
   const count = spend.buckets.length;
   const totals = spend.buckets.map((_, index) => series.reduce((sum, line) => sum + line.values[index], 0));
   const max = Math.max(...totals) || 1;
   const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'Spend over time' });
   for (const fraction of [0, 0.5, 1]) {
-    const y = (height - bottom) * (1 - fraction) + 0.5;
+    const y = top + (height - bottom - top) * (1 - fraction) + 0.5;
     chart.append(svg('line', { x1: left, x2: width, y1: y, y2: y, class: 'axis' }));
     const label = svg('text', { x: left - 6, y: y + 4, 'text-anchor': 'end' });
     label.textContent = usd(String(max * fraction));
@@ -133,7 +134,7 @@ function renderSpend(spend) {
     series.forEach((line, lineIndex) => {
       const value = line.values[index];
       if (value <= 0) return;
-      const barHeight = ((height - bottom) * value) / max;
+      const barHeight = ((height - bottom - top) * value) / max;
       y -= barHeight;
       const rect = svg('rect', { x: left + index * slot + (slot - barWidth) / 2, y, width: barWidth, height: barHeight, fill: PALETTE[lineIndex % PALETTE.length] });
       const title = svg('title');
