@@ -20,6 +20,15 @@ export function dropParameters(request: ChatRequest, names: readonly string[]): 
   const copy: Record<string, unknown> = { ...request };
   const warnings: string[] = [];
   for (const name of names) {
+    if (name === 'structured_outputs') {
+      // The endpoint takes JSON mode but not schemas: keep asking for JSON, without the schema.
+      const format = copy['response_format'] as ChatRequest['response_format'];
+      if (format?.type === 'json_schema') {
+        copy['response_format'] = { type: 'json_object' };
+        warnings.push('`response_format` json_schema sent as json_object: this endpoint has no structured outputs');
+      }
+      continue;
+    }
     const fields = PARAMETER_FIELDS[name] ?? [name];
     for (const field of fields) {
       if (copy[field] !== undefined) {
