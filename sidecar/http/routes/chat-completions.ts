@@ -285,7 +285,9 @@ async function serveGenerate(gateway: GatewayContext, exchange: Exchange, respon
   const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt };
   const servedEntry = attempts[attempts.length - 1];
   if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
-  response.status(200).json(completionBody(served, result, wireUsage(result.usage, servedEntry?.cost), exchange.wantsAttemptLog ? attempts : undefined));
+  const text = JSON.stringify(completionBody(served, result, wireUsage(result.usage, servedEntry?.cost), exchange.wantsAttemptLog ? attempts : undefined));
+  response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
   saveRecord(
     gateway,
     buildRecord(gateway, exchange, {

@@ -1,0 +1,352 @@
+/**
+ * `npm run bench:gateway`: what Switchyard adds on top of a direct call, measured in one run.
+ *
+ * Three processes, all on loopback: a minimal OpenAI-shaped upstream, the gateway (createApp with
+ * the real engine and the openai-compatible adapter), and this load generator (undici). The same
+ * load goes direct to the upstream and through the gateway:
+ *   1. fixed rate (1,000 requests/s offered): p50/p99 latency, and what the gateway adds;
+ *   2. closed loop at fixed concurrency: saturation throughput, gateway / direct;
+ *   3. sequential streams: time to the first content byte, and what the gateway adds;
+ *   4. 1,000 streams held open through the gateway: the gateway's RSS.
+ * Every phase is bounded in count and time. The last line is one JSON object with every figure.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Agent, Pool, request } from 'undici';
+
+const RATE_PER_SECOND = 1_000;
+const FIXED_RATE_REQUESTS = 4_000;
+const WARM_UP_REQUESTS = 1_500;
+const SATURATION_CONCURRENCY = 32;
+const SATURATION_MS = 3_000;
+const TTFB_REQUESTS = 300;
+const OPEN_STREAMS = 1_000;
+const PHASE_TIMEOUT_MS = 60_000;
+
+const COMPLETION = JSON.stringify({
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 1_760_000_000,
+  model: 'bench-model',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the benchmark upstream, a short answer of a few tokens.', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } },
+});
+
+function chunk(delta: Record<string, unknown>, finishReason: string | null): string {
+  return `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_760_000_000, model: 'bench-model', choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] })}\n\n`;
+}
+const STREAM_FIRST = chunk({ role: 'assistant', content: 'Hello' }, null);
+const STREAM_REST =
+  [' from', ' the', ' benchmark', ' upstream.'].map((text) => chunk({ content: text }, null)).join('') +
+  chunk({}, 'stop') +
+  `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_760_000_000, model: 'bench-model', choices: [], usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 } })}\n\ndata: [DONE]\n\n`;
+
+// ---------------------------------------------------------------------------------------------
+// Upstream process: answers as fast as Node can; `/hold/...` streams the first chunk and waits.
+// ---------------------------------------------------------------------------------------------
+
+async function runUpstream(): Promise<void> {
+  const server = createServer((incoming: IncomingMessage, outgoing: ServerResponse) => {
+    let text = '';
+    incoming.setEncoding('utf8');
+    incoming.on('data', (piece: string) => (text += piece));
+    incoming.on('end', () => {
+      const streaming = text.includes('"stream":true');
+      if (!streaming) {
+        outgoing.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(COMPLETION) });
+        outgoing.end(COMPLETION);
+        return;
+      }
+      outgoing.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      outgoing.write(STREAM_FIRST);
+      if (incoming.url?.startsWith('/hold/')) return; // held open until the client goes away
+      outgoing.end(STREAM_REST);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway process: createApp exactly as server.ts builds it, minus files and environment.
+// ---------------------------------------------------------------------------------------------
+
+async function runGateway(upstreamUrl: string): Promise<void> {
+  const [{ createApp }, engine, { createAdapterRegistry }, { createKeyVerifier }, { MemoryGenerationStore }] = await Promise.all([
+    import('../sidecar/app.ts'),
+    import('../engine/index.ts'),
+    import('../sidecar/providers/index.ts'),
+    import('../sidecar/http/auth.ts'),
+    import('../sidecar/store/generation-record.ts'),
+  ]);
+  const dataPolicy = { trains_on_prompts: false, retention_days: 0, zdr: true };
+  const endpoint = (provider: string) => ({ provider, upstream_model: 'bench-model', pricing: { prompt: '0.000001', completion: '0.000002' }, supported_parameters: ['max_tokens', 'temperature'] });
+  const catalogText = JSON.stringify({
+    providers: [
+      { id: 'bench', name: 'Bench', protocol: 'openai-compatible', base_url: `${upstreamUrl}/v1`, data_policy: dataPolicy, region: 'us', status: 'active' },
+      { id: 'bench-hold', name: 'Bench Hold', protocol: 'openai-compatible', base_url: `${upstreamUrl}/hold/v1`, data_policy: dataPolicy, region: 'us', status: 'active' },
+    ],
+    models: [
+      { id: 'bench/model', name: 'Bench', context_length: 8_000, input_modalities: ['text'], output_modalities: ['text'], endpoints: [endpoint('bench')] },
+      { id: 'bench/hold', name: 'Bench Hold', context_length: 8_000, input_modalities: ['text'], output_modalities: ['text'], endpoints: [endpoint('bench-hold')] },
+    ],
+  });
+  const catalog = engine.compileCatalog([{ text: catalogText, file: 'bench-catalog.yaml' }]);
+  if (!catalog.ok) throw new Error(catalog.diagnostics.map(engine.formatDiagnostic).join('\n'));
+  const policyText = JSON.stringify({ version: 1, id: 'bench', defaults: { retries: { max: 0 }, timeouts: { first_byte_ms: 30_000, attempt_ms: 120_000, total_ms: 300_000 } } });
+  const policy = engine.compilePolicy(policyText, 'bench-policy.yaml', catalog.value);
+  if (!policy.ok) throw new Error(policy.diagnostics.map(engine.formatDiagnostic).join('\n'));
+  const routing = { policy: policy.value, catalog: catalog.value };
+  const app = createApp({
+    routing: { current: () => routing },
+    adapters: createAdapterRegistry(),
+    credentials: () => 'bench-key',
+    keys: createKeyVerifier([]),
+    store: new MemoryGenerationStore(2_000),
+  });
+  const server = createServer(app);
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+  process.on('message', (message: { type?: string }) => {
+    if (message.type === 'rss') process.send?.({ rss: process.memoryUsage().rss });
+    if (message.type === 'cpu') {
+      const used = process.cpuUsage();
+      process.send?.({ cpuMicroseconds: used.user + used.system });
+    }
+    // A clean exit, so a CPU profile (if asked for) gets written.
+    if (message.type === 'exit') process.exit(0);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generator
+// ---------------------------------------------------------------------------------------------
+
+/** `BENCH_PROFILE_DIR=/tmp/prof npm run bench:gateway` writes a CPU profile of the gateway there. */
+const PROFILE_DIRECTORY = process.env.BENCH_PROFILE_DIR;
+
+function start(role: string, args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const execArgv = role === 'gateway' && PROFILE_DIRECTORY ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIRECTORY}`] : process.execArgv;
+  const child = fork(fileURLToPath(import.meta.url), [role, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${role} exited with ${String(code)}`)));
+    child.once('message', (message: { port: number }) => resolve({ child, url: `http://127.0.0.1:${message.port}` }));
+  });
+}
+
+function askRss(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (message: { rss: number }) => resolve(message.rss));
+    child.send({ type: 'rss' });
+  });
+}
+
+/** CPU time (user + system) the child used so far, µs: cost per request independent of contention. */
+function askCpu(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (message: { cpuMicroseconds: number }) => resolve(message.cpuMicroseconds));
+    child.send({ type: 'cpu' });
+  });
+}
+
+interface Target {
+  name: string;
+  pool: Pool;
+  path: string;
+  body: string;
+  streamBody: string;
+}
+
+function target(name: string, url: string, path: string, model: string): Target {
+  const base = { model, messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 16 };
+  return {
+    name,
+    pool: new Pool(url, { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 }),
+    path,
+    body: JSON.stringify(base),
+    streamBody: JSON.stringify({ ...base, stream: true }),
+  };
+}
+
+async function once(to: Target): Promise<number> {
+  const started = performance.now();
+  const response = await to.pool.request({ path: to.path, method: 'POST', headers: { 'content-type': 'application/json' }, body: to.body });
+  await response.body.text();
+  if (response.statusCode !== 200) throw new Error(`${to.name}: status ${response.statusCode}`);
+  return performance.now() - started;
+}
+
+function percentile(sorted: readonly number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? Number.NaN;
+}
+
+function summary(latencies: number[]): { p50: number; p99: number } {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
+
+function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${PHASE_TIMEOUT_MS} ms`)), PHASE_TIMEOUT_MS);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Open loop: one request every 1000/rate ms regardless of answers; latency per request. */
+async function fixedRate(to: Target, count: number): Promise<{ p50: number; p99: number; rps: number }> {
+  const latencies: number[] = [];
+  const interval = 1_000 / RATE_PER_SECOND;
+  const began = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let index = 0; index < count; index++) {
+    const due = began + index * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    inFlight.push(once(to).then((latency) => void latencies.push(latency)));
+  }
+  await Promise.all(inFlight);
+  const elapsed = (performance.now() - began) / 1_000;
+  return { ...summary(latencies), rps: count / elapsed };
+}
+
+/** Closed loop: `concurrency` callers back to back for a fixed time. */
+async function saturation(to: Target): Promise<{ rps: number; completed: number }> {
+  let completed = 0;
+  const began = performance.now();
+  const stopAt = began + SATURATION_MS;
+  await Promise.all(
+    Array.from({ length: SATURATION_CONCURRENCY }, async () => {
+      while (performance.now() < stopAt) {
+        await once(to);
+        completed++;
+      }
+    }),
+  );
+  return { rps: completed / ((performance.now() - began) / 1_000), completed };
+}
+
+/** Time to the first content byte of a stream, then drain it. */
+async function firstByte(to: Target): Promise<number> {
+  const started = performance.now();
+  const response = await to.pool.request({ path: to.path, method: 'POST', headers: { 'content-type': 'application/json' }, body: to.streamBody });
+  let ttfb = Number.NaN;
+  for await (const piece of response.body) {
+    if (Number.isNaN(ttfb) && String(piece).includes('"content"')) ttfb = performance.now() - started;
+  }
+  return ttfb;
+}
+
+async function timeToFirstByte(to: Target): Promise<number> {
+  const samples: number[] = [];
+  for (let index = 0; index < TTFB_REQUESTS; index++) samples.push(await firstByte(to));
+  return summary(samples).p50;
+}
+
+/** Opens `OPEN_STREAMS` streams through the gateway, waits for each first chunk, reads the RSS. */
+async function rssWithOpenStreams(gatewayUrl: string, gateway: ChildProcess): Promise<{ idle: number; open: number }> {
+  const idle = await askRss(gateway);
+  const agent = new Agent({ connections: OPEN_STREAMS + 10, keepAliveTimeout: 1_000 });
+  const controller = new AbortController();
+  const body = JSON.stringify({ model: 'bench/hold', messages: [{ role: 'user', content: 'Say hello' }], stream: true });
+  const opened = Array.from({ length: OPEN_STREAMS }, async () => {
+    const response = await request(`${gatewayUrl}/api/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      dispatcher: agent,
+      signal: controller.signal,
+    });
+    const iterator = response.body[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done || String(next.value).includes('"content"')) break;
+    }
+    return response;
+  });
+  const responses = await withDeadline(Promise.all(opened), 'opening 1,000 streams');
+  const open = await askRss(gateway);
+  controller.abort();
+  for (const response of responses) response.body.destroy();
+  await agent.destroy();
+  return { idle, open };
+}
+
+const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
+
+async function main(): Promise<void> {
+  const upstream = await start('upstream', []);
+  const gateway = await start('gateway', [upstream.url]);
+  const children = [upstream.child, gateway.child];
+  try {
+    const direct = target('direct', upstream.url, '/v1/chat/completions', 'bench-model');
+    const through = target('gateway', gateway.url, '/api/v1/chat/completions', 'bench/model');
+
+    console.log(`warming up (${WARM_UP_REQUESTS} requests each)`);
+    for (const to of [direct, through]) await withDeadline(fixedRate(to, WARM_UP_REQUESTS), `${to.name} warm-up`);
+
+    const fixedDirect = await withDeadline(fixedRate(direct, FIXED_RATE_REQUESTS), 'direct fixed rate');
+    const fixedGateway = await withDeadline(fixedRate(through, FIXED_RATE_REQUESTS), 'gateway fixed rate');
+    console.log(`fixed rate ${RATE_PER_SECOND}/s, ${FIXED_RATE_REQUESTS} requests:`);
+    console.log(`  direct   ${fixedDirect.rps.toFixed(0)} req/s  p50 ${fixedDirect.p50.toFixed(3)} ms  p99 ${fixedDirect.p99.toFixed(3)} ms`);
+    console.log(`  gateway  ${fixedGateway.rps.toFixed(0)} req/s  p50 ${fixedGateway.p50.toFixed(3)} ms  p99 ${fixedGateway.p99.toFixed(3)} ms`);
+    const addedP50 = fixedGateway.p50 - fixedDirect.p50;
+    const addedP99 = fixedGateway.p99 - fixedDirect.p99;
+    console.log(`  added    p50 ${addedP50.toFixed(3)} ms (target < 0.5)  p99 ${addedP99.toFixed(3)} ms (target < 2)`);
+
+    const directRps = (await withDeadline(saturation(direct), 'direct saturation')).rps;
+    const cpuBefore = await askCpu(gateway.child);
+    const saturated = await withDeadline(saturation(through), 'gateway saturation');
+    const gatewayCpuPerRequest = ((await askCpu(gateway.child)) - cpuBefore) / saturated.completed;
+    const gatewayRps = saturated.rps;
+    const ratio = gatewayRps / directRps;
+    console.log(`saturation, ${SATURATION_CONCURRENCY} concurrent callers for ${SATURATION_MS} ms:`);
+    console.log(`  direct ${directRps.toFixed(0)} req/s  gateway ${gatewayRps.toFixed(0)} req/s  ratio ${(ratio * 100).toFixed(1)}% (target >= 20%)`);
+    console.log(`  gateway CPU per request ${gatewayCpuPerRequest.toFixed(0)} µs`);
+
+    const ttfbDirect = await withDeadline(timeToFirstByte(direct), 'direct streams');
+    const ttfbGateway = await withDeadline(timeToFirstByte(through), 'gateway streams');
+    const ttfbAdded = ttfbGateway - ttfbDirect;
+    console.log(`streaming time to first byte (p50 of ${TTFB_REQUESTS}): direct ${ttfbDirect.toFixed(3)} ms  gateway ${ttfbGateway.toFixed(3)} ms  added ${ttfbAdded.toFixed(3)} ms (target < 1)`);
+
+    const rss = await rssWithOpenStreams(gateway.url, gateway.child);
+    const rssMb = rss.open / 1024 / 1024;
+    console.log(`gateway RSS: ${(rss.idle / 1024 / 1024).toFixed(1)} MB idle, ${rssMb.toFixed(1)} MB with ${OPEN_STREAMS} open streams (target < 150)`);
+
+    await Promise.all([direct.pool.close(), through.pool.close()]);
+    console.log(
+      JSON.stringify({
+        direct_rps: round(directRps, 0),
+        gateway_rps: round(gatewayRps, 0),
+        direct_p50_ms: round(fixedDirect.p50),
+        direct_p99_ms: round(fixedDirect.p99),
+        gateway_p50_ms: round(fixedGateway.p50),
+        gateway_p99_ms: round(fixedGateway.p99),
+        added_p50_ms: round(addedP50),
+        added_p99_ms: round(addedP99),
+        ttfb_direct_ms: round(ttfbDirect),
+        ttfb_gateway_ms: round(ttfbGateway),
+        ttfb_added_ms: round(ttfbAdded),
+        rss_mb_idle: round(rss.idle / 1024 / 1024, 1),
+        rss_mb_1000_streams: round(rssMb, 1),
+        saturation_ratio: round(ratio),
+        gateway_cpu_us_per_request: round(gatewayCpuPerRequest, 0),
+        offered_rps: RATE_PER_SECOND,
+      }),
+    );
+  } finally {
+    gateway.child.removeAllListeners('exit');
+    const exited = new Promise((resolve) => gateway.child.once('exit', resolve));
+    gateway.child.send({ type: 'exit' });
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    for (const child of children) child.kill();
+  }
+}
+
+const role = process.argv[2];
+if (role === 'upstream') await runUpstream();
+else if (role === 'gateway') await runGateway(process.argv[3] ?? '');
+else await main();
