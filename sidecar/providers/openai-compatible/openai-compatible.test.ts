@@ -212,3 +212,17 @@ describe('reasoning.exclude', () => {
     }
   });
 });
+
+describe('tool fields without tools', () => {
+  it('are not sent (OpenAI rejects parallel_tool_calls and tool_choice without tools)', () => {
+    const { body } = convertToOpenAICompatibleRequest({
+      request: { messages: [{ role: 'user', content: 'x' }], tool_choice: 'auto', parallel_tool_calls: false },
+      upstreamModel: 'm',
+      preset: presetOf('openai'),
+      dropped: [],
+      stream: false,
+    });
+    expect(body).not.toHaveProperty('tool_choice');
+    expect(body).not.toHaveProperty('parallel_tool_calls');
+  });
+});

@@ -97,10 +97,12 @@ export function convertToOpenAICompatibleRequest(init: {
   copyField('top_logprobs', request.top_logprobs);
   copyField('stop', request.stop);
   copyField('tools', request.tools);
-  copyField('parallel_tool_calls', request.parallel_tool_calls);
+  // OpenAI rejects tool_choice and parallel_tool_calls without tools; they mean nothing then anyway.
+  const hasTools = request.tools !== undefined && request.tools.length > 0 && !rejected.has('tools');
+  if (hasTools) copyField('parallel_tool_calls', request.parallel_tool_calls);
   copyField('response_format', request.response_format);
   copyField('user', request.user);
-  if (request.tool_choice !== undefined) {
+  if (request.tool_choice !== undefined && hasTools) {
     copyField('tool_choice', request.tool_choice === 'required' ? preset.tool_choice_required : request.tool_choice);
   }
 
