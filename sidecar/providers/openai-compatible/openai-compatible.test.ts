@@ -53,6 +53,7 @@ const toolHistory: ChatRequest = {
   seed: 7,
   logprobs: true,
   top_k: 40,
+  tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }],
   tool_choice: 'required',
   reasoning: { effort: 'low' },
 };
