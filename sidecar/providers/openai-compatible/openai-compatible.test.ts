@@ -227,3 +227,17 @@ describe('tool fields without tools', () => {
     expect(body).not.toHaveProperty('parallel_tool_calls');
   });
 });
+
+describe('openrouter preset', () => {
+  it('forwards the unified reasoning object unchanged', () => {
+    const { body } = convertToOpenAICompatibleRequest({
+      request: { messages: [{ role: 'user', content: 'x' }], reasoning: { max_tokens: 2000, exclude: false } },
+      upstreamModel: 'anthropic/claude-sonnet-4',
+      preset: presetOf('openrouter'),
+      dropped: [],
+      stream: false,
+    });
+    expect(body['reasoning']).toEqual({ max_tokens: 2000, exclude: false });
+    expect(body).not.toHaveProperty('reasoning_effort');
+  });
+});

@@ -20,8 +20,8 @@ export interface OpenAICompatiblePreset {
   renamed_parameters: Partial<Record<RequestField, string>>;
   /** Which field carries the output limit: OpenAI's reasoning models refuse `max_tokens`. */
   max_tokens_field: 'max_tokens' | 'max_completion_tokens';
-  /** How the unified `reasoning` parameter is sent: as `reasoning_effort`, or dropped with a warning. */
-  reasoning: 'reasoning_effort' | 'unsupported';
+  /** How the unified `reasoning` parameter is sent: as `reasoning_effort`, as the object itself (OpenRouter), or dropped with a warning. */
+  reasoning: 'reasoning_effort' | 'object' | 'unsupported';
   /** The word for "must call a tool": OpenAI `required`, Mistral `any`. */
   tool_choice_required: 'required' | 'any';
   /** Whether the `developer` role is understood; otherwise it is sent as `system`. */
@@ -130,6 +130,12 @@ export const OPENAI_COMPATIBLE_PRESETS: Readonly<Record<string, OpenAICompatible
     default_base_url: 'http://localhost:11434/v1',
     reasoning: 'unsupported',
     notes: 'No key needed; ignores unknown fields; may return tool arguments as an object (re-serialised).',
+  }),
+  openrouter: preset({
+    id: 'openrouter',
+    default_base_url: 'https://openrouter.ai/api/v1',
+    reasoning: 'object',
+    notes: 'Takes the unified `reasoning` object as is and OpenRouter sampling extras; sends `: OPENROUTER PROCESSING` comments (skipped).',
   }),
   vllm: preset({
     id: 'vllm',

@@ -110,6 +110,8 @@ export function convertToOpenAICompatibleRequest(init: {
   if (reasoning !== undefined) {
     if (preset.reasoning === 'unsupported') {
       warnings.push(`dropped parameter \`reasoning\`: ${preset.id} has no reasoning control`);
+    } else if (preset.reasoning === 'object') {
+      body['reasoning'] = reasoning;
     } else if (reasoning.enabled === false) {
       body['reasoning_effort'] = 'none';
     } else if (reasoning.effort !== undefined && REASONING_EFFORTS.has(reasoning.effort)) {
