@@ -3,7 +3,8 @@
  * wire protocol plus a simulated provider, with the official `openai` client pointed at it.
  *
  * Models: `shape/<provider>` has one endpoint on that provider (for cross-provider comparisons);
- * `fallback/model` is served by Anthropic first (cheaper) and Gemini second.
+ * `fallback/model` is served by Anthropic first (cheaper) and Gemini second; `slow/anthropic` and
+ * `slow/gemini` stream one event every 200 ms (abort tests).
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -37,15 +38,16 @@ function openAIStep(call: FakeCall): FakeStep {
 }
 
 function anthropicStep(call: FakeCall): FakeStep {
-  if ((call.body as { model?: unknown } | undefined)?.model === 'claude-fallback') {
-    return { status: 529, body: anthropicFixture('error-overloaded.json') };
-  }
+  const model = (call.body as { model?: unknown } | undefined)?.model;
+  if (model === 'claude-fallback') return { status: 529, body: anthropicFixture('error-overloaded.json') };
+  if (model === 'claude-slow') return anthropicStream('long.chunks.txt', { chunkDelayMs: 200 });
   const { tools, stream } = wants(call);
   if (tools) return stream ? anthropicStream('tool-call.chunks.txt') : { body: anthropicFixture('tool-call.json') };
   return stream ? anthropicStream('text.chunks.txt') : { body: anthropicFixture('text.json') };
 }
 
 function geminiStep(call: FakeCall): FakeStep {
+  if (call.url.includes('/models/gemini-slow:')) return geminiStream('long.chunks.txt', { chunkDelayMs: 200 });
   const { tools, stream } = wants(call);
   if (tools) return stream ? geminiStream('tool-call.chunks.txt') : { body: geminiFixture('tool-call.json') };
   return stream ? geminiStream('text.chunks.txt') : { body: geminiFixture('text.json') };
@@ -91,6 +93,14 @@ function catalogFor(fakes: MultiProviderGateway['fakes']): Catalog {
         input_modalities: ['text'],
         output_modalities: ['text'],
         endpoints: [endpoint(providerIds[name], `${name}-model`, '0.000001')],
+      })),
+      ...(['anthropic', 'gemini'] as const).map((name) => ({
+        id: `slow/${name}`,
+        name: `Slow via ${name}`,
+        context_length: 100_000,
+        input_modalities: ['text'],
+        output_modalities: ['text'],
+        endpoints: [endpoint(providerIds[name], name === 'anthropic' ? 'claude-slow' : 'gemini-slow', '0.000001')],
       })),
       {
         id: 'fallback/model',
