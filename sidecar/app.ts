@@ -3,10 +3,11 @@
  * no file and no global; `server.ts` does that and listens.
  */
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { trace, type Tracer } from '@opentelemetry/api';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as engine from '../engine/index.ts';
-import type { Snapshot } from '../engine/index.ts';
+import type { Identity, Snapshot } from '../engine/index.ts';
 import { computeCost } from './accounting/cost.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { CostFunction, CredentialResolver } from './execute/execute-plan.ts';
@@ -95,6 +96,8 @@ function resolve(dependencies: AppDependencies): GatewayContext {
   };
 }
 
+const CHAT_PATHS: ReadonlySet<string> = new Set(['/api/v1/chat/completions', '/v1/chat/completions']);
+
 export function createApp(dependencies: AppDependencies): express.Express {
   const gateway = resolve(dependencies);
   const app = express();
@@ -114,7 +117,8 @@ export function createApp(dependencies: AppDependencies): express.Express {
   }
 
   const api = express.Router();
-  api.post('/chat/completions', authenticate, json, chatCompletionsHandler(gateway));
+  const chat = chatCompletionsHandler(gateway);
+  api.post('/chat/completions', authenticate, json, (request: Request, response: Response) => chat(request, response, response.locals.identity as Identity));
   api.post('/plan', authenticate, json, planHandler(gateway));
   api.get('/generation', authenticate, generationHandler(gateway));
   // The model list is public, as OpenRouter's is.
@@ -127,6 +131,29 @@ export function createApp(dependencies: AppDependencies): express.Express {
     const { policy, catalog } = gateway.routing.current();
     response.json({ status: 'ok', policy: { id: policy.id, version: policy.version }, catalog: { version: catalog.version } });
   });
+
+  // Chat completions are the hot path: served before Express's per-request set-up (prototype
+  // swaps, router walk) with the same authentication, body reading and envelope as the route above,
+  // which still serves the path with a query string.
+  // `handle` is Express's per-app dispatch (the app function calls it); its types leave it out.
+  const dispatch = app as unknown as { handle: (request: IncomingMessage, response: ServerResponse, callback?: (error?: unknown) => void) => void };
+  const expressHandle = dispatch.handle.bind(app);
+  dispatch.handle = function handle(request: IncomingMessage, response: ServerResponse, callback?: (error?: unknown) => void): void {
+    if (request.method !== 'POST' || !CHAT_PATHS.has(request.url ?? '')) {
+      expressHandle(request, response, callback);
+      return;
+    }
+    const identity = gateway.keys.verify(request.headers.authorization);
+    if (!identity) {
+      request.resume();
+      sendError(gateway, response, new GatewayError('authentication', 'Missing or invalid gateway key. Send `Authorization: Bearer <key>`.'));
+      return;
+    }
+    json(request, response, (error?: unknown) => {
+      if (error) sendError(gateway, response, error);
+      else void chat(request, response, identity);
+    });
+  };
 
   app.use((request: Request, response: Response) => {
     sendError(gateway, response, new GatewayError('not_found', `No route for ${request.method} ${request.path}.`));

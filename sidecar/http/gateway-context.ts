@@ -3,7 +3,7 @@
  * route takes (routing a body into a plan, answering errors, writing the generation record).
  */
 import { SpanStatusCode, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type {
   CompiledCatalog,
   CompiledPolicy,
@@ -136,15 +136,21 @@ export function routeRequest(
   return { ok: false, error: noRouteError(result.error), facts, state };
 }
 
+/** A JSON answer with plain Node calls (no framework on the hot path). */
+export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
 /** Send the error envelope (status, Retry-After) unless the response already started. */
-export function sendError(gateway: GatewayContext, response: Response, error: unknown): number {
+export function sendError(gateway: GatewayContext, response: ServerResponse, error: unknown): number {
   const answer = errorResponse(error, gateway.logger);
   if (response.headersSent) {
     response.end();
     return answer.status;
   }
-  for (const [name, value] of Object.entries(answer.headers)) response.setHeader(name, value);
-  response.status(answer.status).json(answer.body);
+  sendJson(response, answer.status, answer.body, answer.headers);
   return answer.status;
 }
 

@@ -5,7 +5,7 @@
  *
  * Failures carry body-parser's `type` names, so `errors.ts` maps them the same way.
  */
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** A body that could not be read; `type` is `entity.too.large` or `entity.parse.failed`. */
 export class BodyReadError extends Error {
@@ -22,7 +22,7 @@ export class BodyReadError extends Error {
 }
 
 export function readJsonBody(limitBytes: number) {
-  return function readJson(request: Request, _response: Response, next: NextFunction): void {
+  return function readJson(request: IncomingMessage & { body?: unknown }, _response: ServerResponse, next: (error?: unknown) => void): void {
     const declared = Number(request.headers['content-length']);
     if (declared > limitBytes) {
       // Do not read what will be refused; let the socket drain it.

@@ -3,7 +3,7 @@
  * generation record, the spans and the opt-in attempt log.
  */
 import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity, PlanAttempt, RequestFacts } from '../../../engine/index.ts';
 import { failureFor, generatePlan, openPlanStream, type AttemptLog, type ExecutionInput, type ExecutorDependencies } from '../../execute/execute-plan.ts';
 import { ProviderCallError, type Usage } from '../../providers/spec.ts';
@@ -11,8 +11,11 @@ import type { GenerationRecord } from '../../store/generation-record.ts';
 import { ATTRIBUTES } from '../../telemetry/attributes.ts';
 import { parseChatBody, providerRequest } from '../chat-body.ts';
 import { errorResponse, type GatewayError } from '../errors.ts';
-import { endRequestSpan, routeRequest, saveRecord, seedOf, sendError, type GatewayContext } from '../gateway-context.ts';
+import { endRequestSpan, routeRequest, saveRecord, seedOf, sendError, sendJson, type GatewayContext } from '../gateway-context.ts';
 import { ChunkWriter, completionBody, SSE_DONE, wireUsage, type ServedBy } from '../response-shape.ts';
+
+/** The inbound request once its body was read (any Node request listener can call the handler). */
+export type ChatHttpRequest = IncomingMessage & { body?: unknown };
 
 /** Request header that turns the attempt log on. */
 export const ATTEMPT_LOG_HEADER = 'x-switchyard-attempts';
@@ -29,10 +32,10 @@ interface Exchange {
   wantsAttemptLog: boolean;
   facts: RequestFacts | undefined;
   policy: { id: string; version: string };
-  request: Request;
+  request: ChatHttpRequest;
 }
 
-function header(request: Request, name: string): string | null {
+function header(request: ChatHttpRequest, name: string): string | null {
   const value = request.headers[name];
   return typeof value === 'string' ? value : null;
 }
@@ -94,7 +97,7 @@ function buildRecord(
 }
 
 /** A failure before anything was streamed: the envelope, the record, the span. */
-function fail(gateway: GatewayContext, exchange: Exchange, response: Response, error: GatewayError | unknown, attempts: AttemptLog, cancelled: boolean, streamed: boolean): void {
+function fail(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, error: GatewayError | unknown, attempts: AttemptLog, cancelled: boolean, streamed: boolean): void {
   if (exchange.wantsAttemptLog && !response.headersSent) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
   const status = cancelled ? 499 : sendError(gateway, response, error);
   if (cancelled && !response.writableEnded) response.end();
@@ -123,7 +126,7 @@ function executorDependencies(gateway: GatewayContext): ExecutorDependencies {
 }
 
 /** Writes a chunk; waits for `drain` (or the client leaving) when the socket buffer is full. */
-function write(response: Response, text: string): Promise<void> | undefined {
+function write(response: ServerResponse, text: string): Promise<void> | undefined {
   if (response.write(text)) return undefined;
   return new Promise((resolve) => {
     const done = (): void => {
@@ -136,7 +139,7 @@ function write(response: Response, text: string): Promise<void> | undefined {
   });
 }
 
-function startEventStream(response: Response, exchange: Exchange, attempts: AttemptLog): void {
+function startEventStream(response: ServerResponse, exchange: Exchange, attempts: AttemptLog): void {
   if (response.headersSent) return;
   if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
   response.writeHead(200, {
@@ -148,7 +151,7 @@ function startEventStream(response: Response, exchange: Exchange, attempts: Atte
   response.flushHeaders();
 }
 
-async function serveStream(gateway: GatewayContext, exchange: Exchange, response: Response, input: ExecutionInput): Promise<void> {
+async function serveStream(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, input: ExecutionInput): Promise<void> {
   const attemptsSoFar: AttemptLog = [];
   // Comments keep proxies and clients from timing out while no provider has answered yet. Sending
   // one commits the 200, so a later total failure is reported in-band; fallback stays possible.
@@ -238,7 +241,7 @@ async function serveStream(gateway: GatewayContext, exchange: Exchange, response
 function writeStreamFailure(
   gateway: GatewayContext,
   exchange: Exchange,
-  response: Response,
+  response: ServerResponse,
   error: GatewayError,
   attempts: AttemptLog,
   servedStream: { served: ServedBy; chunks: ChunkWriter; generationTimeMs: number; usage: Usage | undefined } | undefined,
@@ -275,7 +278,7 @@ function placeholderAttempt(exchange: Exchange, attempts: AttemptLog): PlanAttem
   return { model: last?.model ?? exchange.facts?.model ?? '', provider_name: last?.provider_name ?? '' } as PlanAttempt;
 }
 
-async function serveGenerate(gateway: GatewayContext, exchange: Exchange, response: Response, input: ExecutionInput): Promise<void> {
+async function serveGenerate(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, input: ExecutionInput): Promise<void> {
   const outcome = await generatePlan(input, executorDependencies(gateway));
   if (!outcome.ok) {
     fail(gateway, exchange, response, outcome.error, outcome.attempts, outcome.cancelled, false);
@@ -285,9 +288,7 @@ async function serveGenerate(gateway: GatewayContext, exchange: Exchange, respon
   const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt };
   const servedEntry = attempts[attempts.length - 1];
   if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
-  const text = JSON.stringify(completionBody(served, result, wireUsage(result.usage, servedEntry?.cost), exchange.wantsAttemptLog ? attempts : undefined));
-  response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
+  sendJson(response, 200, completionBody(served, result, wireUsage(result.usage, servedEntry?.cost), exchange.wantsAttemptLog ? attempts : undefined));
   saveRecord(
     gateway,
     buildRecord(gateway, exchange, {
@@ -307,9 +308,9 @@ async function serveGenerate(gateway: GatewayContext, exchange: Exchange, respon
   endRequestSpan(exchange.span, 200);
 }
 
-/** The Express handler. Authentication already ran (`response.locals.identity`). */
+/** The handler; authentication already established `identity`, and the body was read. */
 export function chatCompletionsHandler(gateway: GatewayContext) {
-  return async function handleChatCompletions(request: Request, response: Response): Promise<void> {
+  return async function handleChatCompletions(request: ChatHttpRequest, response: ServerResponse, identity: Identity): Promise<void> {
     const startedAt = gateway.clock.monotonic();
     const id = gateway.newId();
     response.setHeader('X-Generation-Id', id);
@@ -320,7 +321,6 @@ export function chatCompletionsHandler(gateway: GatewayContext) {
       parentContext,
     );
     const spanContext = trace.setSpan(parentContext, span);
-    const identity = response.locals.identity as Identity;
     const state = gateway.routing.current();
     const exchange: Exchange = {
       id,
