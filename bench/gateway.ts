@@ -11,6 +11,7 @@
  * Every phase is bounded in count and time. The last line is one JSON object with every figure.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -110,7 +111,10 @@ async function runGateway(upstreamUrl: string): Promise<void> {
   server.keepAliveTimeout = 60_000;
   server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
   process.on('message', (message: { type?: string }) => {
-    if (message.type === 'rss') process.send?.({ rss: process.memoryUsage().rss });
+    if (message.type === 'rss') {
+      const usage = process.memoryUsage();
+      process.send?.({ rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external });
+    }
     if (message.type === 'cpu') {
       const used = process.cpuUsage();
       process.send?.({ cpuMicroseconds: used.user + used.system });
@@ -128,7 +132,8 @@ async function runGateway(upstreamUrl: string): Promise<void> {
 const PROFILE_DIRECTORY = process.env.BENCH_PROFILE_DIR;
 
 function start(role: string, args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const execArgv = role === 'gateway' && PROFILE_DIRECTORY ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIRECTORY}`] : process.execArgv;
+  const extra = role === 'gateway' ? (process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '') : [];
+  const execArgv = role === 'gateway' && PROFILE_DIRECTORY ? [...process.execArgv, ...extra, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIRECTORY}`] : [...process.execArgv, ...extra];
   const child = fork(fileURLToPath(import.meta.url), [role, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -251,6 +256,7 @@ async function rssWithOpenStreams(gatewayUrl: string, gateway: ChildProcess): Pr
   const idle = await askRss(gateway);
   const agent = new Agent({ connections: OPEN_STREAMS + 10, keepAliveTimeout: 1_000 });
   const controller = new AbortController();
+  setMaxListeners(OPEN_STREAMS + 10, controller.signal);
   const body = JSON.stringify({ model: 'bench/hold', messages: [{ role: 'user', content: 'Say hello' }], stream: true });
   const opened = Array.from({ length: OPEN_STREAMS }, async () => {
     const response = await request(`${gatewayUrl}/api/v1/chat/completions`, {
@@ -282,6 +288,11 @@ async function main(): Promise<void> {
   const gateway = await start('gateway', [upstream.url]);
   const children = [upstream.child, gateway.child];
   try {
+    const baseline = await start('baseline', []);
+    const loaderRss = await askRss(baseline.child);
+    baseline.child.kill();
+    const startRss = await askRss(gateway.child);
+    console.log(`gateway RSS at start: ${(startRss / 1024 / 1024).toFixed(1)} MB (an idle process with the TypeScript loader alone: ${(loaderRss / 1024 / 1024).toFixed(1)} MB)`);
     const direct = target('direct', upstream.url, '/v1/chat/completions', 'bench-model');
     const through = target('gateway', gateway.url, '/api/v1/chat/completions', 'bench/model');
 
@@ -330,6 +341,8 @@ async function main(): Promise<void> {
         ttfb_direct_ms: round(ttfbDirect),
         ttfb_gateway_ms: round(ttfbGateway),
         ttfb_added_ms: round(ttfbAdded),
+        rss_mb_start: round(startRss / 1024 / 1024, 1),
+        rss_mb_loader_only: round(loaderRss / 1024 / 1024, 1),
         rss_mb_idle: round(rss.idle / 1024 / 1024, 1),
         rss_mb_1000_streams: round(rssMb, 1),
         saturation_ratio: round(ratio),
@@ -346,7 +359,16 @@ async function main(): Promise<void> {
   }
 }
 
+/** An idle process with the same TypeScript loader and nothing else: the loader's share of RSS. */
+function runBaseline(): void {
+  process.send?.({ port: 0 });
+  process.on('message', (message: { type?: string }) => {
+    if (message.type === 'rss') process.send?.({ rss: process.memoryUsage().rss });
+  });
+}
+
 const role = process.argv[2];
-if (role === 'upstream') await runUpstream();
+if (role === 'baseline') runBaseline();
+else if (role === 'upstream') await runUpstream();
 else if (role === 'gateway') await runGateway(process.argv[3] ?? '');
 else await main();

@@ -167,7 +167,7 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
   }
 
   const stores = await openStorage(config, env);
-  const tracing: Tracing = setUpTracing({ mode: config.telemetry.traces, serviceName: config.telemetry.serviceName, env });
+  const tracing: Tracing = await setUpTracing({ mode: config.telemetry.traces, serviceName: config.telemetry.serviceName, env });
   const routing = { policy: policy.value, catalog: catalog.value };
   const snapshot = credentialSnapshot(catalog.value, config, credentials);
   const app = createApp({

@@ -6,10 +6,6 @@
  * Spans carry no prompt text and no secrets.
  */
 import { trace, type Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
 export interface Tracing {
   tracer: Tracer;
@@ -38,10 +34,17 @@ export function tracingWanted(mode: 'auto' | 'on' | 'off', env: Record<string, s
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
-export function setUpTracing(options: { mode: 'auto' | 'on' | 'off'; serviceName: string; env: Record<string, string | undefined> }): Tracing {
+/** The SDK and exporter are loaded only when tracing is on: they cost memory even when idle. */
+export async function setUpTracing(options: { mode: 'auto' | 'on' | 'off'; serviceName: string; env: Record<string, string | undefined> }): Promise<Tracing> {
   if (!tracingWanted(options.mode, options.env)) {
     return { tracer: trace.getTracer('switchyard'), exporting: false, shutdown: async () => undefined };
   }
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor }, { NodeTracerProvider }] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/sdk-trace-node'),
+  ]);
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.serviceName }),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
