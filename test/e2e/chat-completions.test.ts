@@ -141,6 +141,27 @@ describe('streaming', () => {
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe(fixtureText('text.chunks.txt'));
   });
+  it('reports a total failure in-band once keep-alive comments committed the 200', async () => {
+    const failure = openAIError(500, 'The server had an error', {}, null, 'server_error');
+    alpha.setScript([{ ...failure, delayMs: 250 }]);
+    beta.setScript([{ ...failure, delayMs: 250 }]);
+    await gatewayWith({ keepAliveIntervalMs: 50 });
+    const reply = await fetch(`${gateway.url}/api/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'test/model', messages, stream: true }),
+    });
+    expect(reply.status).toBe(200);
+    const raw = await reply.text();
+    expect(raw.startsWith(': SWITCHYARD PROCESSING')).toBe(true);
+    const events = raw.split('\n\n').filter((event) => event.startsWith('data: '));
+    expect(events[events.length - 1]).toBe('data: [DONE]');
+    const errorChunk = JSON.parse((events[0] ?? '').slice(6));
+    expect(errorChunk.error).toMatchObject({ code: 502, metadata: { error_type: 'provider_error', provider_name: 'Beta' } });
+    expect(errorChunk.choices[0].finish_reason).toBe('error');
+    expect(alpha.calls).toHaveLength(1);
+    expect(beta.calls).toHaveLength(1);
+  });
 });
 
 describe('fallback before the first byte', () => {
