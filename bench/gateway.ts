@@ -14,6 +14,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 import { Agent, Pool, request } from 'undici';
 
@@ -74,6 +76,26 @@ async function runUpstream(): Promise<void> {
 // Gateway process: createApp exactly as server.ts builds it, minus files and environment.
 // ---------------------------------------------------------------------------------------------
 
+let profiler: Session | undefined;
+
+/** CPU profile of one phase, through the inspector (only when BENCH_PROFILE_DIR is set). */
+async function profile(step: 'profile-start' | 'profile-stop'): Promise<void> {
+  const directory = process.env.BENCH_PROFILE_DIR;
+  if (!directory) return;
+  const post = (method: string): Promise<unknown> =>
+    new Promise((resolve, reject) => profiler?.post(method, (error, result) => (error ? reject(error) : resolve(result))));
+  if (step === 'profile-start') {
+    profiler = new Session();
+    profiler.connect();
+    await post('Profiler.enable');
+    await post('Profiler.start');
+    return;
+  }
+  const result = (await post('Profiler.stop')) as { profile: unknown };
+  writeFileSync(`${directory}/gateway-saturation.cpuprofile`, JSON.stringify(result.profile));
+  profiler?.disconnect();
+}
+
 async function runGateway(upstreamUrl: string): Promise<void> {
   const [{ createApp }, engine, { createAdapterRegistry }, { createKeyVerifier }, { MemoryGenerationStore }] = await Promise.all([
     import('../sidecar/app.ts'),
@@ -119,8 +141,8 @@ async function runGateway(upstreamUrl: string): Promise<void> {
       const used = process.cpuUsage();
       process.send?.({ cpuMicroseconds: used.user + used.system });
     }
-    // A clean exit, so a CPU profile (if asked for) gets written.
     if (message.type === 'exit') process.exit(0);
+    if (message.type === 'profile-start' || message.type === 'profile-stop') void profile(message.type);
   });
 }
 
@@ -128,12 +150,12 @@ async function runGateway(upstreamUrl: string): Promise<void> {
 // Load generator
 // ---------------------------------------------------------------------------------------------
 
-/** `BENCH_PROFILE_DIR=/tmp/prof npm run bench:gateway` writes a CPU profile of the gateway there. */
+/** `BENCH_PROFILE_DIR=/tmp/prof npm run bench:gateway` writes a CPU profile of the gateway's saturation phase there. */
 const PROFILE_DIRECTORY = process.env.BENCH_PROFILE_DIR;
 
 function start(role: string, args: string[]): Promise<{ child: ChildProcess; url: string }> {
   const extra = role === 'gateway' ? (process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '') : [];
-  const execArgv = role === 'gateway' && PROFILE_DIRECTORY ? [...process.execArgv, ...extra, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIRECTORY}`] : [...process.execArgv, ...extra];
+  const execArgv = [...process.execArgv, ...extra];
   const child = fork(fileURLToPath(import.meta.url), [role, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -309,9 +331,11 @@ async function main(): Promise<void> {
     console.log(`  added    p50 ${addedP50.toFixed(3)} ms (target < 0.5)  p99 ${addedP99.toFixed(3)} ms (target < 2)`);
 
     const directRps = (await withDeadline(saturation(direct), 'direct saturation')).rps;
+    if (PROFILE_DIRECTORY) gateway.child.send({ type: 'profile-start' });
     const cpuBefore = await askCpu(gateway.child);
     const saturated = await withDeadline(saturation(through), 'gateway saturation');
     const gatewayCpuPerRequest = ((await askCpu(gateway.child)) - cpuBefore) / saturated.completed;
+    if (PROFILE_DIRECTORY) gateway.child.send({ type: 'profile-stop' });
     const gatewayRps = saturated.rps;
     const ratio = gatewayRps / directRps;
     console.log(`saturation, ${SATURATION_CONCURRENCY} concurrent callers for ${SATURATION_MS} ms:`);
