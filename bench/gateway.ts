@@ -164,11 +164,15 @@ function start(role: string, args: string[]): Promise<{ child: ChildProcess; url
   });
 }
 
-function askRss(child: ChildProcess): Promise<number> {
+function askMemory(child: ChildProcess): Promise<{ rss: number; heapUsed?: number }> {
   return new Promise((resolve) => {
-    child.once('message', (message: { rss: number }) => resolve(message.rss));
+    child.once('message', (message: { rss: number; heapUsed?: number }) => resolve(message));
     child.send({ type: 'rss' });
   });
+}
+
+async function askRss(child: ChildProcess): Promise<number> {
+  return (await askMemory(child)).rss;
 }
 
 /** CPU time (user + system) the child used so far, µs: cost per request independent of contention. */
@@ -274,8 +278,9 @@ async function timeToFirstByte(to: Target): Promise<number> {
 }
 
 /** Opens `OPEN_STREAMS` streams through the gateway, waits for each first chunk, reads the RSS. */
-async function rssWithOpenStreams(gatewayUrl: string, gateway: ChildProcess): Promise<{ idle: number; open: number }> {
-  const idle = await askRss(gateway);
+async function rssWithOpenStreams(gatewayUrl: string, gateway: ChildProcess): Promise<{ idle: number; open: number; heapIdle: number; heapOpen: number }> {
+  const idleMemory = await askMemory(gateway);
+  const idle = idleMemory.rss;
   const agent = new Agent({ connections: OPEN_STREAMS + 10, keepAliveTimeout: 1_000 });
   const controller = new AbortController();
   setMaxListeners(OPEN_STREAMS + 10, controller.signal);
@@ -296,11 +301,12 @@ async function rssWithOpenStreams(gatewayUrl: string, gateway: ChildProcess): Pr
     return response;
   });
   const responses = await withDeadline(Promise.all(opened), 'opening 1,000 streams');
-  const open = await askRss(gateway);
+  const openMemory = await askMemory(gateway);
+  const open = openMemory.rss;
   controller.abort();
   for (const response of responses) response.body.destroy();
   await agent.destroy();
-  return { idle, open };
+  return { idle, open, heapIdle: idleMemory.heapUsed ?? 0, heapOpen: openMemory.heapUsed ?? 0 };
 }
 
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
@@ -350,6 +356,7 @@ async function main(): Promise<void> {
     const rss = await rssWithOpenStreams(gateway.url, gateway.child);
     const rssMb = rss.open / 1024 / 1024;
     console.log(`gateway RSS: ${(rss.idle / 1024 / 1024).toFixed(1)} MB idle, ${rssMb.toFixed(1)} MB with ${OPEN_STREAMS} open streams (target < 150)`);
+    console.log(`gateway heap used: ${(rss.heapIdle / 1024 / 1024).toFixed(1)} MB idle, ${(rss.heapOpen / 1024 / 1024).toFixed(1)} MB with ${OPEN_STREAMS} open streams`);
 
     await Promise.all([direct.pool.close(), through.pool.close()]);
     console.log(

@@ -14,7 +14,7 @@ function port(value: string): number {
 
 /** Runs the server; resolves with the exit code once it stopped (or refused to start). */
 export async function serve(argv: string[]): Promise<number> {
-  const command = new Command('serve')
+  const command = new Command('switchyard serve')
     .description('Run the Switchyard gateway.')
     .option('-c, --config <file>', 'config file (default: $SWITCHYARD_CONFIG or ./switchyard.yaml)')
     .option('-p, --port <port>', 'port to listen on (beats PORT and the config)', port)

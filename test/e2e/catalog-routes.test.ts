@@ -125,6 +125,19 @@ describe('GET /generation', () => {
   });
 });
 
+it('serves chat completions through the Express route too (a path with a query string)', async () => {
+  const reply = await fetch(`${gateway.url}/api/v1/chat/completions?source=test`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'test/model', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  expect(reply.status).toBe(200);
+  expect(reply.headers.get('x-generation-id')).toMatch(/^gen-/);
+  expect(((await reply.json()) as { model: string }).model).toBe('test/model');
+  const malformed = await fetch(`${gateway.url}/api/v1/chat/completions?source=test`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+  expect(malformed.status).toBe(400);
+});
+
 it('answers unknown routes with the error envelope', async () => {
   const { status, body } = await getJson('/api/v1/nothing-here');
   expect(status).toBe(404);
