@@ -9,8 +9,8 @@
  * Kubernetes sizing: terminationGracePeriodSeconds >= preStop sleep + drain deadline + a few
  * seconds for the flush (deploy/README.md).
  */
-import type { Server } from 'node:http';
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Request, Response } from 'express';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 
@@ -62,8 +62,8 @@ export class Drainer {
     return this.#inFlight;
   }
 
-  /** Express middleware counting requests until their response closes (streams included). */
-  readonly track = (_request: Request, response: Response, next: NextFunction): void => {
+  /** Count one request until its response closes (streams included). Plain Node objects. */
+  observe(response: ServerResponse): void {
     this.#inFlight++;
     if (this.#draining) response.setHeader('Connection', 'close');
     let done = false;
@@ -73,6 +73,11 @@ export class Drainer {
       this.#inFlight--;
       if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
     });
+  }
+
+  /** Express middleware form of `observe`. */
+  readonly track = (_request: IncomingMessage, response: ServerResponse, next: () => void): void => {
+    this.observe(response);
     next();
   };
 

@@ -5,9 +5,10 @@
  * It plugs into `createApp` only through what `createApp` already takes: `routing` (the
  * reloader), `store` (observed: every generation record feeds metrics, health and the request
  * log), `snapshot` (health in the engine snapshot) and `engine` (budget headroom from plans).
- * Its own routes go in front of the app (`front()`), and on a separate admin listener for probes
- * and scrapes (`admin()`).
+ * Its own routes are answered by `listener()` (which hands every other request to the app), and by
+ * a separate admin listener for probes and scrapes (`admin()`).
  */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import * as engine from '../../engine/index.ts';
 import type { Diagnostic, Snapshot } from '../../engine/index.ts';
@@ -21,8 +22,8 @@ import { Drainer, healthzHandler, readyzHandler, type ReadinessCheck } from './d
 import { EndpointHealthTracker, type HealthOptions } from './endpoint-health.ts';
 import { GatewayMetrics, metricsHandler } from './metrics.ts';
 import { PolicyReloader, policyStatusHandler, type LoadedRouting, type RoutingFiles } from './policy-reloader.ts';
-import { RequestLog } from './request-log.ts';
-import { routeTemplate } from './route-template.ts';
+import { pathOf, RequestLog } from './request-log.ts';
+import { isOpsPath, routeTemplate } from './route-template.ts';
 import type { CircuitOptions } from './circuit-breaker.ts';
 
 export { Drainer, DEFAULT_DRAIN_DEADLINE_MS, healthzHandler, readyzHandler, type DrainReport, type ReadinessCheck } from './drain.ts';
@@ -144,23 +145,17 @@ export class Ops {
     };
   }
 
-  /** Middleware for every request: in-flight tracking (drain), the request log, request metrics. */
-  #middleware(): Router {
-    const router = express.Router();
-    router.use(this.drainer.track);
-    router.use(this.requestLog.middleware);
-    router.use((request: Request, response: Response, next: NextFunction) => {
-      const startedAt = this.#options.clock.monotonic();
-      // Taken now: routers below rewrite request.url while they run.
-      const route = routeTemplate(request.path);
-      const done = this.metrics.requestStarted();
-      response.once('close', () => {
-        done();
-        this.metrics.observeRequest(route, request.method, response.statusCode, (this.#options.clock.monotonic() - startedAt) / 1000);
-      });
-      next();
+  /** Every request: in-flight tracking (drain), the request log, request metrics. Plain Node objects. */
+  #observe(request: IncomingMessage, response: ServerResponse): void {
+    this.drainer.observe(response);
+    this.requestLog.observe(request, response);
+    const startedAt = this.#options.clock.monotonic();
+    const route = routeTemplate(pathOf(request.url));
+    const done = this.metrics.requestStarted();
+    response.once('close', () => {
+      done();
+      this.metrics.observeRequest(route, request.method ?? 'GET', response.statusCode, (this.#options.clock.monotonic() - startedAt) / 1000);
     });
-    return router;
   }
 
   #probes(readiness: readonly ReadinessCheck[]): Router {
@@ -178,11 +173,12 @@ export class Ops {
     return router;
   }
 
-  /** Routes in front of the gateway app: middleware, probes, `/metrics`, `/api/v1/policy`, the dashboard. */
-  front(dependencies: FrontDependencies): Router {
-    const router = express.Router();
-    router.use(this.#middleware());
-    router.use(this.#probes(dependencies.readiness ?? []));
+  /** The ops routes: probes, `/metrics`, `/api/v1/policy`, the dashboard. */
+  #routes(dependencies: FrontDependencies): express.Express {
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.use(this.#probes(dependencies.readiness ?? []));
     const authenticate = (request: Request, response: Response, next: NextFunction): void => {
       if (dependencies.keys.verify(request.headers.authorization)) {
         next();
@@ -190,8 +186,8 @@ export class Ops {
       }
       response.status(401).json({ error: { code: 401, message: 'Missing or invalid gateway key. Send `Authorization: Bearer <key>`.', metadata: { error_type: 'authentication' } } });
     };
-    router.get('/api/v1/policy', authenticate, policyStatusHandler(this.reloader));
-    router.use(
+    app.get('/api/v1/policy', authenticate, policyStatusHandler(this.reloader));
+    app.use(
       dashboardRouter({
         store: dependencies.store,
         clock: this.#options.clock,
@@ -201,7 +197,21 @@ export class Ops {
         authenticate,
       }),
     );
-    return router;
+    return app;
+  }
+
+  /**
+   * The server's request listener: observes every request (drain, log, metrics), answers the ops
+   * paths itself and hands everything else to the gateway app untouched (its own fast paths
+   * included).
+   */
+  listener(gateway: RequestListener, dependencies: FrontDependencies): RequestListener {
+    const routes = this.#routes(dependencies);
+    return (request, response) => {
+      this.#observe(request, response);
+      if (isOpsPath(pathOf(request.url))) routes(request, response);
+      else gateway(request, response);
+    };
   }
 
   /** The admin listener's app: probes and `/metrics` only (bind it where the kubelet and Prometheus reach it). */

@@ -8,7 +8,7 @@
  * and no header is logged wholesale. No prompt text unless `logPrompts` is on (then the request's
  * messages, truncated).
  */
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
@@ -105,6 +105,13 @@ export interface RequestLogOptions {
 /** Routes logged at debug level only (probes, scrapes, the dashboard's polling). */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/api/v1/dashboard/summary']);
 
+/** The path of a request URL, without the query. */
+export function pathOf(url: string | undefined): string {
+  const raw = url ?? '/';
+  const query = raw.indexOf('?');
+  return query === -1 ? raw : raw.slice(0, query);
+}
+
 interface Pending {
   fields: Record<string, unknown>;
   timer: NodeJS.Timeout;
@@ -121,11 +128,11 @@ export class RequestLog {
     this.#options = options;
   }
 
-  /** Express middleware; mount before the routes. */
-  readonly middleware = (request: Request, response: Response, next: NextFunction): void => {
+  /** Follow one request to its end; call when it arrives (plain Node objects: works before any framework). */
+  observe(request: IncomingMessage & { body?: unknown }, response: ServerResponse): void {
     const startedAt = this.#options.clock.monotonic();
-    // Taken now: routers below rewrite request.url while they run.
-    const path = request.path;
+    // Taken now: routers rewrite request.url while they run.
+    const path = pathOf(request.url);
     response.once('close', () => {
       const fields: Record<string, unknown> = {
         method: request.method,
@@ -158,6 +165,11 @@ export class RequestLog {
       timer.unref();
       this.#waitingForRecord.set(generationId, { fields, timer });
     });
+  }
+
+  /** Express middleware form of `observe`. */
+  readonly middleware = (request: IncomingMessage, response: ServerResponse, next: () => void): void => {
+    this.observe(request, response);
     next();
   };
 

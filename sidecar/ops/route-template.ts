@@ -19,3 +19,8 @@ export function routeTemplate(path: string): string {
   return 'other';
 }
 
+
+/** Paths the ops routes answer (probes, metrics, policy status, dashboard); the gateway app gets the rest. */
+export function isOpsPath(path: string): boolean {
+  return path === '/healthz' || path === '/readyz' || path === '/metrics' || path === '/api/v1/policy' || path === '/api/v1/dashboard/summary' || path === '/dashboard' || path.startsWith('/dashboard/');
+}

@@ -7,7 +7,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express from 'express';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../sidecar/app.ts';
@@ -45,21 +44,17 @@ beforeAll(async () => {
   ops = started.ops;
   const keys = createKeyVerifier([{ sha256: sha256Hex(KEY), name: 'test' }]);
   const observed = ops.observeStore(store);
-  const outer = express();
-  outer.use(ops.front({ store: observed, keys }));
-  outer.use(
-    createApp({
-      routing: ops.reloader,
-      adapters: createAdapterRegistry(),
-      credentials: () => undefined,
-      keys,
-      store: observed,
-      engine: ops.engine(),
-      snapshot: ops.snapshot(() => ({ credentials: ['sim-fast', 'sim-cheap', 'sim-eu'] })),
-      logger,
-    }),
-  );
-  server = createServer(outer);
+  const app = createApp({
+    routing: ops.reloader,
+    adapters: createAdapterRegistry(),
+    credentials: () => undefined,
+    keys,
+    store: observed,
+    engine: ops.engine(),
+    snapshot: ops.snapshot(() => ({ credentials: ['sim-fast', 'sim-cheap', 'sim-eu'] })),
+    logger,
+  });
+  server = createServer(ops.listener(app, { store: observed, keys }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   ops.drainer.attach(server);
