@@ -157,6 +157,8 @@ export class EndpointHealthTracker {
   readonly #endpoints = new Map<string, EndpointState>();
   readonly #listeners: Array<(endpoint: string, transition: CircuitTransition) => void> = [];
   #cached: { at: number; endpoints: Record<string, EndpointHealth> } | null = null;
+  /** Endpoints whose circuit is not closed: only these need a live overlay per request. */
+  readonly #notClosed = new Set<string>();
 
   constructor(clock: Clock, options: Partial<Omit<HealthOptions, 'circuit'>> & { circuit?: Partial<CircuitOptions> } = {}) {
     this.#clock = clock;
@@ -198,6 +200,8 @@ export class EndpointHealthTracker {
     const transition = state.circuit.record(now, success, window.error, window.error + window.success);
     if (transition) {
       this.#cached = null;
+      if (transition.to === 'closed') this.#notClosed.delete(observation.endpoint);
+      else this.#notClosed.add(observation.endpoint);
       for (const listener of this.#listeners) listener(observation.endpoint, transition);
     }
   }
@@ -222,10 +226,13 @@ export class EndpointHealthTracker {
       for (const id of this.#endpoints.keys()) endpoints[id] = this.#health(id, now);
       this.#cached = { at: now, endpoints };
     }
-    const result: Record<string, EndpointHealth> = {};
-    for (const [id, health] of Object.entries(this.#cached.endpoints)) {
+    // The cached map is shared between requests (the engine only reads it); copied only to overlay circuits.
+    if (this.#notClosed.size === 0) return this.#cached.endpoints;
+    const result: Record<string, EndpointHealth> = { ...this.#cached.endpoints };
+    for (const id of this.#notClosed) {
       const circuit = this.#endpoints.get(id)!.circuit.stateForRequest(now);
-      result[id] = circuit === 'closed' ? health : { ...health, circuit };
+      const health = result[id];
+      if (health && circuit !== 'closed') result[id] = { ...health, circuit };
     }
     return result;
   }
