@@ -206,7 +206,7 @@ function renderRecent(recent) {
         el('td', { class: row.status === 200 ? 'num status-ok' : 'num status-bad' }, row.status),
         el('td', { class: 'num' }, ms(row.latency_ms)),
         el('td', { class: 'num', 'data-value': row.cost }, usd(row.cost)),
-        el('td', {}, chain(row.attempts))));
+        el('td', { class: 'chain-cell' }, chain(row.attempts))));
   }
   if (recent.length === 0) body.append(el('tr', {}, el('td', { colspan: 7, class: 'empty' }, 'No generations yet.')));
 }
