@@ -311,6 +311,35 @@ describe('after the first byte', () => {
   });
 });
 
+describe('client leaving before the first byte', () => {
+  for (const stream of [true, false]) {
+    it(`aborts the upstream call (${stream ? 'streaming, during keep-alive comments' : 'non-streaming'})`, async () => {
+      alpha.setScript([{ hang: true }]);
+      await gatewayWith({ keepAliveIntervalMs: 20 });
+      const controller = new AbortController();
+      const request = fetch(`${gateway.url}/api/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'test/model', messages, stream }),
+        signal: controller.signal,
+      }).then((reply) => reply.text());
+      while (alpha.calls.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      controller.abort();
+      await request.catch(() => undefined);
+      await alpha.calls[0]?.ended;
+      expect(alpha.calls[0]?.closedEarly).toBe(true);
+      expect(beta.calls).toHaveLength(0);
+      let records: Array<{ cancelled: boolean; streamed: boolean }> = [];
+      for (let tries = 0; tries < 50 && records.length === 0; tries++) {
+        records = (await gateway.store.list({ limit: 10 })) as typeof records;
+        if (records.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(records[0]).toMatchObject({ cancelled: true, streamed: stream });
+    });
+  }
+});
+
 describe('errors', () => {
   async function post(body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: { error: { code: number; message: string; metadata: Record<string, unknown> } } }> {
     const reply = await fetch(`${gateway.url}/api/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });

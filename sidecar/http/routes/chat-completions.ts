@@ -127,7 +127,9 @@ function executorDependencies(gateway: GatewayContext): ExecutorDependencies {
 
 /** Writes a chunk; waits for `drain` (or the client leaving) when the socket buffer is full. */
 function write(response: ServerResponse, text: string): Promise<void> | undefined {
-  if (response.write(text)) return undefined;
+  // A closed socket takes no more writes and will never drain.
+  if (response.destroyed || response.writableEnded) return undefined;
+  if (response.write(text) || response.destroyed) return undefined;
   return new Promise((resolve) => {
     const done = (): void => {
       response.off('drain', done);
@@ -156,6 +158,7 @@ async function serveStream(gateway: GatewayContext, exchange: Exchange, response
   // Comments keep proxies and clients from timing out while no provider has answered yet. Sending
   // one commits the 200, so a later total failure is reported in-band; fallback stays possible.
   const keepAlive = setInterval(() => {
+    if (response.destroyed) return;
     startEventStream(response, exchange, attemptsSoFar);
     response.write(KEEP_ALIVE_COMMENT);
   }, gateway.keepAliveIntervalMs);
