@@ -177,7 +177,7 @@ describe('fallback before the first byte', () => {
       it(`falls back to the next provider on ${name} (${stream ? 'streaming' : 'non-streaming'})`, async () => {
         alpha.setScript([step]);
         beta.setScript([stream ? openAIStream('text.chunks.txt') : { body: openAIFixture('text.json') }]);
-        await gatewayWith({ timeouts: { first_byte_ms: 300, attempt_ms: 600 } });
+        await gatewayWith({ timeouts: { first_byte_ms: 800, attempt_ms: 1_500 } });
         const request = gateway.client.chat.completions.create(
           { model: 'test/model', messages, stream },
           { headers: { 'X-Switchyard-Attempts': 'true' } },
