@@ -153,10 +153,10 @@ async function runGateway(upstreamUrl: string): Promise<void> {
 /** `BENCH_PROFILE_DIR=/tmp/prof npm run bench:gateway` writes a CPU profile of the gateway's saturation phase there. */
 const PROFILE_DIRECTORY = process.env.BENCH_PROFILE_DIR;
 
-function start(role: string, args: string[]): Promise<{ child: ChildProcess; url: string }> {
+function start(role: string, roleArguments: string[]): Promise<{ child: ChildProcess; url: string }> {
   const extra = role === 'gateway' ? (process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '') : [];
   const execArgv = [...process.execArgv, ...extra];
-  const child = fork(fileURLToPath(import.meta.url), [role, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+  const child = fork(fileURLToPath(import.meta.url), [role, ...roleArguments], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${role} exited with ${String(code)}`)));
