@@ -1,27 +1,22 @@
 /**
  * The only file that reads the environment and the disk, and listens. Everything else is built by
- * `createApp` from what this file hands it.
+ * `createApp` from what this file hands it, with the ops parts (hot reload, endpoint health,
+ * metrics, request log, probes, drain) composed around it.
  *
  * Start-up refuses (and returns every diagnostic) when the config, a catalog or the policy is
  * invalid, when a mounted secret cannot be read, or when asked to listen beyond loopback without
  * gateway keys.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
-import {
-  compileCatalog,
-  compilePolicy,
-  type CatalogSource,
-  type CompiledCatalog,
-  type Diagnostic,
-  type Snapshot,
-} from '../engine/index.ts';
+import type { CompiledCatalog, Diagnostic, Snapshot } from '../engine/index.ts';
 import { createApp } from './app.ts';
+import { systemClock } from './clock.ts';
 import { isLoopback, loadConfig, resolveSecret, type ConfigOverrides, type GatewayConfig } from './config/load-config.ts';
 import { createKeyVerifier, sha256Hex, type GatewayKey } from './http/auth.ts';
 import type { Logger } from './logger.ts';
+import { createPinoLogger, Ops, type ReadinessCheck } from './ops/index.ts';
 import { createAdapterRegistry } from './providers/index.ts';
 import { openStores, type Stores } from './store/index.ts';
 import { setUpTracing, type Tracing } from './telemetry/tracing.ts';
@@ -42,8 +37,10 @@ export interface RunningGateway {
   host: string;
   port: number;
   config: GatewayConfig;
-  /** Stop accepting, finish in-flight work, flush the generation log. */
-  close(): Promise<void>;
+  /** Port of the probes/metrics listener, when one was asked for. */
+  adminPort: number | undefined;
+  /** Drain: stop accepting, let requests and streams in flight finish (up to the drain deadline), flush. */
+  close(reason?: string): Promise<void>;
 }
 
 export type StartResult = { ok: true; gateway: RunningGateway } | { ok: false; diagnostics: Diagnostic[] };
@@ -59,6 +56,14 @@ function readFile(path: string, what: string, diagnostics: Diagnostic[]): string
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read';
     diagnostics.push(fileProblem(path, 'config_file_missing', `${what} ${path} ${reason}`));
     return undefined;
+  }
+}
+
+function checkReadable(path: string, what: string, diagnostics: Diagnostic[]): void {
+  try {
+    accessSync(path);
+  } catch {
+    diagnostics.push(fileProblem(path, 'config_file_missing', `${what} ${path} does not exist or cannot be read`));
   }
 }
 
@@ -100,7 +105,7 @@ function resolveGatewayKeys(config: GatewayConfig, env: Record<string, string | 
 }
 
 /** Providers the engine may route to: those with a key, and those that need none. */
-function credentialSnapshot(catalog: CompiledCatalog, config: GatewayConfig, credentials: ReadonlyMap<string, string>): Snapshot {
+function credentialSnapshot(catalog: CompiledCatalog, config: GatewayConfig, credentials: ReadonlyMap<string, string>): Omit<Snapshot, 'endpoints'> {
   const present = [...catalog.providers.keys()].filter((provider) => !(provider in config.credentials) || credentials.has(provider));
   return { credentials: present };
 }
@@ -139,20 +144,11 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
   const loaded = loadConfig({ file: configPath, text: configText, env, cwd, overrides });
   if (!loaded.ok) return { ok: false, diagnostics: loaded.diagnostics };
   const config = loaded.value;
-  const logger: Logger = options.logger ?? pino({ level: config.logLevel, base: { service: config.telemetry.serviceName } }, pino.destination({ sync: false }));
+  const logger: Logger = options.logger ?? createPinoLogger({ level: config.logLevel, serviceName: config.telemetry.serviceName });
 
-  const sources: CatalogSource[] = [];
-  for (const file of config.catalogFiles) {
-    const text = readFile(file, 'catalog', diagnostics);
-    if (text !== undefined) sources.push({ text, file });
-  }
-  const policyText = readFile(config.policyFile, 'policy', diagnostics);
-  if (diagnostics.length > 0 || policyText === undefined) return { ok: false, diagnostics };
-  const catalog = compileCatalog(sources);
-  if (!catalog.ok) return { ok: false, diagnostics: catalog.diagnostics };
-  const policy = compilePolicy(policyText, config.policyFile, catalog.value);
-  if (!policy.ok) return { ok: false, diagnostics: policy.diagnostics };
-  for (const warning of [...(catalog.warnings ?? []), ...(policy.warnings ?? [])]) logger.warn({ diagnostic: warning }, warning.message);
+  for (const file of config.catalogFiles) checkReadable(file, 'catalog', diagnostics);
+  checkReadable(config.policyFile, 'policy', diagnostics);
+  if (diagnostics.length > 0) return { ok: false, diagnostics };
 
   const credentials = resolveCredentials(config, env, diagnostics);
   const keys = resolveGatewayKeys(config, env, diagnostics, logger);
@@ -162,43 +158,77 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
     );
   }
   if (diagnostics.length > 0) return { ok: false, diagnostics };
+
+  // Compiles the catalogs and the policy (refusing on any diagnostic) and keeps them reloadable.
+  let liveState: Omit<Snapshot, 'endpoints'> = {};
+  const started = await Ops.start({
+    clock: systemClock,
+    logger,
+    files: { catalogFiles: config.catalogFiles, policyFile: config.policyFile },
+    drainDeadlineMs: config.server.drainTimeoutMs,
+    onReload: (state) => {
+      liveState = credentialSnapshot(state.catalog, config, credentials);
+    },
+  });
+  if (!started.ok) return { ok: false, diagnostics: started.diagnostics };
+  const { ops } = started;
+  for (const warning of started.warnings) logger.warn({ diagnostic: warning }, warning.message);
+  const initial = ops.reloader.current();
+  liveState = credentialSnapshot(initial.catalog, config, credentials);
   for (const provider of Object.keys(config.credentials)) {
-    if (!catalog.value.providers.has(provider)) logger.warn({ provider }, 'credentials name a provider the catalog does not have');
+    if (!initial.catalog.providers.has(provider)) logger.warn({ provider }, 'credentials name a provider the catalog does not have');
   }
 
   const stores = await openStorage(config, env);
   const tracing: Tracing = await setUpTracing({ mode: config.telemetry.traces, serviceName: config.telemetry.serviceName, env });
-  const routing = { policy: policy.value, catalog: catalog.value };
-  const snapshot = credentialSnapshot(catalog.value, config, credentials);
+  const store = ops.observeStore(stores.generations);
+  const verifier = createKeyVerifier(keys);
+  const storageCheck: ReadinessCheck = {
+    name: 'storage',
+    check: async () => {
+      await stores.generations.list({ limit: 1 });
+      return { ok: true, detail: config.storage.kind };
+    },
+  };
   const app = createApp({
-    routing: { current: () => routing },
+    routing: ops.reloader,
+    engine: ops.engine(),
     adapters: createAdapterRegistry(),
     credentials: (provider) => credentials.get(provider),
-    keys: createKeyVerifier(keys),
-    store: stores.generations,
+    keys: verifier,
+    store,
     tracer: tracing.tracer,
-    snapshot: () => snapshot,
+    snapshot: ops.snapshot(() => liveState),
     logger,
     bodyLimitBytes: config.server.bodyLimitBytes,
     keepAliveIntervalMs: config.server.keepAliveIntervalMs,
   });
-  const server = createServer(app);
+  const server = createServer(ops.listener(app, { store, keys: verifier, readiness: [storageCheck] }));
   // Longer than common load-balancer idle timeouts, so they close first.
   server.keepAliveTimeout = 65_000;
+  ops.drainer.attach(server);
   const address = await listen(server, config.server.port, config.server.host);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
+  let admin: Server | undefined;
+  let adminPort: number | undefined;
+  if (config.server.adminPort !== undefined) {
+    admin = createServer(ops.admin([storageCheck]));
+    adminPort = (await listen(admin, config.server.adminPort, config.server.adminHost)).port;
+  }
+  if (config.server.watch) ops.watch();
 
-  const providersWithKeys = snapshot.credentials ?? [];
   logger.info(
     {
       url,
-      policy: `${policy.value.id}@${policy.value.version}`,
-      catalog: catalog.value.version,
-      models: catalog.value.models.size,
-      providers: providersWithKeys.length,
+      admin: adminPort === undefined ? null : `http://${config.server.adminHost}:${adminPort}`,
+      policy: `${initial.policy.id}@${initial.policy.version}`,
+      catalog: initial.catalog.version,
+      models: initial.catalog.models.size,
+      providers: liveState.credentials?.length ?? 0,
       storage: config.storage.kind,
       tracing: tracing.exporting,
+      hot_reload: config.server.watch,
     },
     `Switchyard listening on ${url}/api/v1`,
   );
@@ -210,14 +240,18 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
       url,
       host: config.server.host,
       port: address.port,
+      adminPort,
       config,
-      close: async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+      close: async (reason = 'shutdown') => {
+        await ops.drainer.drain(reason);
+        ops.close();
         await stores.close();
         await tracing.shutdown();
+        if (admin) {
+          const closing = admin;
+          await new Promise<void>((resolve) => closing.close(() => resolve()));
+          closing.closeAllConnections();
+        }
       },
     },
   };

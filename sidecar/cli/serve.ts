@@ -1,6 +1,7 @@
 /**
  * `switchyard serve [--config switchyard.yaml] [--port N] [--host H]`: run the gateway until
- * SIGINT/SIGTERM. Exit codes: 0 after a clean shutdown, 2 when the configuration is refused.
+ * SIGINT/SIGTERM, then drain (requests and streams in flight finish, up to the drain deadline).
+ * Exit codes: 0 after a clean shutdown, 2 when the configuration is refused.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { formatDiagnostic } from '../../engine/index.ts';
@@ -41,12 +42,17 @@ export async function serve(argv: string[]): Promise<number> {
   const { gateway } = started;
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (): void => {
+    const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;
       stopping = true;
-      gateway.close().then(
-        () => resolve(0),
-        () => resolve(1),
+      const finish = (code: number): void => {
+        // Everything is drained and flushed; a forgotten handle must not keep a terminating pod alive.
+        setTimeout(() => process.exit(code), 2_000).unref();
+        resolve(code);
+      };
+      gateway.close(signal).then(
+        () => finish(0),
+        () => finish(1),
       );
     };
     process.once('SIGINT', stop);

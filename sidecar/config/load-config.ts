@@ -27,7 +27,18 @@ export type StorageKind = 'memory' | 'sqlite' | 'postgres';
 /** The configuration the server runs with. Paths are absolute. */
 export interface GatewayConfig {
   file: string;
-  server: { host: string; port: number; bodyLimitBytes: number; keepAliveIntervalMs: number };
+  server: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    keepAliveIntervalMs: number;
+    drainTimeoutMs: number;
+    /** Probes and metrics listener; undefined: none. */
+    adminPort: number | undefined;
+    adminHost: string;
+    /** Hot reload of the policy and catalogs. */
+    watch: boolean;
+  };
   catalogFiles: string[];
   policyFile: string;
   credentials: Record<string, SecretReference>;
@@ -45,6 +56,7 @@ export interface ConfigOverrides {
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
 
 /** Environment variables that override the file (documented in the README). */
 export const CONFIG_ENVIRONMENT = {
@@ -54,6 +66,9 @@ export const CONFIG_ENVIRONMENT = {
   SWITCHYARD_CATALOG: 'Comma-separated catalog files (beats catalog).',
   SWITCHYARD_POLICY: 'Policy file (beats policy).',
   SWITCHYARD_BODY_LIMIT_BYTES: 'Largest body accepted (beats server.body_limit_bytes).',
+  SWITCHYARD_DRAIN_TIMEOUT_MS: 'Drain deadline on SIGTERM (beats server.drain_timeout_ms).',
+  SWITCHYARD_ADMIN_PORT: 'Port of the probes/metrics listener (beats server.admin_port).',
+  SWITCHYARD_ADMIN_HOST: 'Interface of the probes/metrics listener (beats server.admin_host).',
   SWITCHYARD_STORAGE: 'memory, sqlite or postgres (beats storage.kind).',
   SWITCHYARD_SQLITE_PATH: 'SQLite file (beats storage.path).',
   DATABASE_URL: 'Postgres connection string when storage is postgres and storage.url is not set.',
@@ -67,7 +82,16 @@ const validateConfig = ajv.compile(configSchema);
 /** What a parsed file looks like once it passed the schema. */
 interface ConfigDocument {
   version: 1;
-  server?: { host?: string; port?: number; body_limit_bytes?: number; keep_alive_interval_ms?: number };
+  server?: {
+    host?: string;
+    port?: number;
+    body_limit_bytes?: number;
+    keep_alive_interval_ms?: number;
+    drain_timeout_ms?: number;
+    admin_port?: number;
+    admin_host?: string;
+    watch?: boolean;
+  };
   catalog: string[];
   policy: string;
   credentials?: Record<string, SecretReference>;
@@ -200,6 +224,8 @@ export function loadConfig(input: { file: string; text: string; env: Record<stri
 
   const problems: Diagnostic[] = [];
   const port = input.overrides?.port ?? integerFrom(env, 'PORT', 0, 65_535, problems) ?? document.server?.port ?? DEFAULT_PORT;
+  const drainTimeoutMs = integerFrom(env, 'SWITCHYARD_DRAIN_TIMEOUT_MS', 0, 3_600_000, problems) ?? document.server?.drain_timeout_ms ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  const adminPort = integerFrom(env, 'SWITCHYARD_ADMIN_PORT', 0, 65_535, problems) ?? document.server?.admin_port;
   const bodyLimitBytes = integerFrom(env, 'SWITCHYARD_BODY_LIMIT_BYTES', 1024, 1_073_741_824, problems) ?? document.server?.body_limit_bytes ?? 4 * 1024 * 1024;
   const storageKind = oneOf(env, 'SWITCHYARD_STORAGE', ['memory', 'sqlite', 'postgres'] as const, problems) ?? document.storage?.kind ?? 'memory';
   const traces = oneOf(env, 'SWITCHYARD_TRACES', ['auto', 'on', 'off'] as const, problems) ?? document.telemetry?.traces ?? 'auto';
@@ -221,6 +247,10 @@ export function loadConfig(input: { file: string; text: string; env: Record<stri
         port,
         bodyLimitBytes,
         keepAliveIntervalMs: document.server?.keep_alive_interval_ms ?? 1000,
+        drainTimeoutMs,
+        adminPort,
+        adminHost: (env.SWITCHYARD_ADMIN_HOST || undefined) ?? document.server?.admin_host ?? DEFAULT_HOST,
+        watch: document.server?.watch ?? true,
       },
       catalogFiles: catalogFromEnvironment && catalogFromEnvironment.length > 0 ? catalogFromEnvironment.map(fromEnvironment) : document.catalog.map(fromFile),
       policyFile: env.SWITCHYARD_POLICY ? fromEnvironment(env.SWITCHYARD_POLICY) : fromFile(document.policy),

@@ -69,6 +69,25 @@ describe('the default configuration', () => {
   });
 });
 
+describe('operations', () => {
+  it('serves probes and metrics on the admin port, and readiness on the API port', async () => {
+    const gateway = await start({ SWITCHYARD_ADMIN_PORT: '0' });
+    expect(gateway.adminPort).toBeGreaterThan(0);
+    const admin = `http://127.0.0.1:${gateway.adminPort ?? 0}`;
+    expect((await fetch(`${admin}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${admin}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(JSON.stringify(await ready.json())).toContain('storage');
+    const client = new OpenAI({ baseURL: `${gateway.url}/api/v1`, apiKey: 'unused', maxRetries: 0 });
+    await client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages });
+    const metrics = await fetch(`${admin}/metrics`).then((reply) => reply.text());
+    expect(metrics).toMatch(/switchyard_http_requests_total\{route="\/api\/v1\/chat\/completions",method="POST",status="200"\} 1/);
+    expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
+    // The admin port never serves the API.
+    expect((await fetch(`${admin}/api/v1/models`)).status).toBe(404);
+  });
+});
+
 describe('refusing to start', () => {
   it('refuses to listen beyond loopback without gateway keys', async () => {
     const started = await startServer({ configPath: CONFIG, port: 0, host: '0.0.0.0', env: {}, cwd: ROOT, logger: silentLogger });
