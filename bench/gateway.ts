@@ -1,8 +1,9 @@
 /**
  * `npm run bench:gateway`: what Switchyard adds on top of a direct call, measured in one run.
  *
- * Three processes, all on loopback: a minimal OpenAI-shaped upstream, the gateway (createApp with
- * the real engine and the openai-compatible adapter), and this load generator (undici). The same
+ * Three processes, all on loopback: a minimal OpenAI-shaped upstream, the gateway (startServer, as
+ * `switchyard serve` runs it, with the real engine, the openai-compatible adapter and the ops
+ * layer; `BENCH_GATEWAY=core` for createApp alone), and this load generator (undici). The same
  * load goes direct to the upstream and through the gateway:
  *   1. fixed rate (1,000 requests/s offered): p50/p99 latency, and what the gateway adds;
  *   2. closed loop at fixed concurrency: saturation throughput, gateway / direct;
@@ -14,7 +15,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 import { Agent, Pool, request } from 'undici';
@@ -96,17 +99,11 @@ async function profile(step: 'profile-start' | 'profile-stop'): Promise<void> {
   profiler?.disconnect();
 }
 
-async function runGateway(upstreamUrl: string): Promise<void> {
-  const [{ createApp }, engine, { createAdapterRegistry }, { createKeyVerifier }, { MemoryGenerationStore }] = await Promise.all([
-    import('../sidecar/app.ts'),
-    import('../engine/index.ts'),
-    import('../sidecar/providers/index.ts'),
-    import('../sidecar/http/auth.ts'),
-    import('../sidecar/store/generation-record.ts'),
-  ]);
+/** The bench catalog: one provider answering at once, one holding streams open. JSON is YAML. */
+function benchCatalog(upstreamUrl: string): string {
   const dataPolicy = { trains_on_prompts: false, retention_days: 0, zdr: true };
   const endpoint = (provider: string) => ({ provider, upstream_model: 'bench-model', pricing: { prompt: '0.000001', completion: '0.000002' }, supported_parameters: ['max_tokens', 'temperature'] });
-  const catalogText = JSON.stringify({
+  return JSON.stringify({
     providers: [
       { id: 'bench', name: 'Bench', protocol: 'openai-compatible', base_url: `${upstreamUrl}/v1`, data_policy: dataPolicy, region: 'us', status: 'active' },
       { id: 'bench-hold', name: 'Bench Hold', protocol: 'openai-compatible', base_url: `${upstreamUrl}/hold/v1`, data_policy: dataPolicy, region: 'us', status: 'active' },
@@ -116,10 +113,22 @@ async function runGateway(upstreamUrl: string): Promise<void> {
       { id: 'bench/hold', name: 'Bench Hold', context_length: 8_000, input_modalities: ['text'], output_modalities: ['text'], endpoints: [endpoint('bench-hold')] },
     ],
   });
-  const catalog = engine.compileCatalog([{ text: catalogText, file: 'bench-catalog.yaml' }]);
+}
+
+const BENCH_POLICY = JSON.stringify({ version: 1, id: 'bench', defaults: { retries: { max: 0 }, timeouts: { first_byte_ms: 30_000, attempt_ms: 120_000, total_ms: 300_000 } } });
+
+/** `BENCH_GATEWAY=core`: createApp alone (engine, executor, adapters, memory store), no ops layer. */
+async function startCoreGateway(upstreamUrl: string): Promise<number> {
+  const [{ createApp }, engine, { createAdapterRegistry }, { createKeyVerifier }, { MemoryGenerationStore }] = await Promise.all([
+    import('../sidecar/app.ts'),
+    import('../engine/index.ts'),
+    import('../sidecar/providers/index.ts'),
+    import('../sidecar/http/auth.ts'),
+    import('../sidecar/store/generation-record.ts'),
+  ]);
+  const catalog = engine.compileCatalog([{ text: benchCatalog(upstreamUrl), file: 'bench-catalog.yaml' }]);
   if (!catalog.ok) throw new Error(catalog.diagnostics.map(engine.formatDiagnostic).join('\n'));
-  const policyText = JSON.stringify({ version: 1, id: 'bench', defaults: { retries: { max: 0 }, timeouts: { first_byte_ms: 30_000, attempt_ms: 120_000, total_ms: 300_000 } } });
-  const policy = engine.compilePolicy(policyText, 'bench-policy.yaml', catalog.value);
+  const policy = engine.compilePolicy(BENCH_POLICY, 'bench-policy.yaml', catalog.value);
   if (!policy.ok) throw new Error(policy.diagnostics.map(engine.formatDiagnostic).join('\n'));
   const routing = { policy: policy.value, catalog: catalog.value };
   const app = createApp({
@@ -131,7 +140,31 @@ async function runGateway(upstreamUrl: string): Promise<void> {
   });
   const server = createServer(app);
   server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Default: the server exactly as `switchyard serve` runs it (config file, ops layer, request log
+ * at info level to a discarded stdout), with a catalog pointing at the loopback upstream.
+ */
+async function startServerGateway(upstreamUrl: string): Promise<number> {
+  const { startServer } = await import('../sidecar/server.ts');
+  const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
+  writeFileSync(join(directory, 'catalog.yaml'), benchCatalog(upstreamUrl));
+  writeFileSync(join(directory, 'policy.yaml'), BENCH_POLICY);
+  writeFileSync(
+    join(directory, 'switchyard.yaml'),
+    ['version: 1', 'server: { host: 127.0.0.1, port: 0, watch: false }', 'catalog: [catalog.yaml]', 'policy: policy.yaml', 'storage: { kind: memory }', 'telemetry: { traces: off }', 'logging: { level: info }', ''].join('\n'),
+  );
+  const started = await startServer({ configPath: join(directory, 'switchyard.yaml'), cwd: directory, env: {} });
+  if (!started.ok) throw new Error(started.diagnostics.map((diagnostic) => diagnostic.message).join('\n'));
+  return started.gateway.port;
+}
+
+async function runGateway(upstreamUrl: string): Promise<void> {
+  const port = process.env.BENCH_GATEWAY === 'core' ? await startCoreGateway(upstreamUrl) : await startServerGateway(upstreamUrl);
+  process.send?.({ port });
   process.on('message', (message: { type?: string }) => {
     if (message.type === 'rss') {
       const usage = process.memoryUsage();
@@ -152,11 +185,15 @@ async function runGateway(upstreamUrl: string): Promise<void> {
 
 /** `BENCH_PROFILE_DIR=/tmp/prof npm run bench:gateway` writes a CPU profile of the gateway's saturation phase there. */
 const PROFILE_DIRECTORY = process.env.BENCH_PROFILE_DIR;
+/** `server` (default, as deployed) or `core` (createApp without the ops layer). */
+const GATEWAY_KIND = process.env.BENCH_GATEWAY === 'core' ? 'core' : 'server';
 
 function start(role: string, roleArguments: string[]): Promise<{ child: ChildProcess; url: string }> {
   const extra = role === 'gateway' ? (process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '') : [];
   const execArgv = [...process.execArgv, ...extra];
-  const child = fork(fileURLToPath(import.meta.url), [role, ...roleArguments], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+  // The gateway's request log (one JSON line per request) goes nowhere, as a log shipper would take it.
+  const stdout = role === 'gateway' ? 'ignore' : 'inherit';
+  const child = fork(fileURLToPath(import.meta.url), [role, ...roleArguments], { stdio: ['ignore', stdout, 'inherit', 'ipc'], execArgv });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${role} exited with ${String(code)}`)));
@@ -316,6 +353,7 @@ async function main(): Promise<void> {
   const gateway = await start('gateway', [upstream.url]);
   const children = [upstream.child, gateway.child];
   try {
+    console.log(`gateway: ${GATEWAY_KIND === 'core' ? 'createApp alone (BENCH_GATEWAY=core)' : 'startServer, as switchyard serve runs it (BENCH_GATEWAY=core for createApp alone)'}`);
     const baseline = await start('baseline', []);
     const loaderRss = await askRss(baseline.child);
     baseline.child.kill();
@@ -379,6 +417,7 @@ async function main(): Promise<void> {
         saturation_ratio: round(ratio),
         gateway_cpu_us_per_request: round(gatewayCpuPerRequest, 0),
         offered_rps: RATE_PER_SECOND,
+        gateway: GATEWAY_KIND,
       }),
     );
   } finally {
