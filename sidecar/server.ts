@@ -18,8 +18,12 @@ import { createKeyVerifier, sha256Hex, type GatewayKey } from './http/auth.ts';
 import type { Logger } from './logger.ts';
 import { createPinoLogger, Ops, type ReadinessCheck } from './ops/index.ts';
 import { createAdapterRegistry } from './providers/index.ts';
-import { openStores, type Stores } from './store/index.ts';
+import { MemoryGenerationStore, type GenerationStore } from './store/generation-record.ts';
+import { openStores } from './store/index.ts';
 import { setUpTracing, type Tracing } from './telemetry/tracing.ts';
+
+/** Records kept by `storage.kind: memory` (the oldest are dropped). */
+export const MEMORY_STORE_CAPACITY = 10_000;
 
 export interface ServerOptions extends ConfigOverrides {
   /** Config path; default `$SWITCHYARD_CONFIG` or `./switchyard.yaml`. */
@@ -120,7 +124,13 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
-async function openStorage(config: GatewayConfig, env: Record<string, string | undefined>): Promise<Stores> {
+/** Where generation records go, and how to flush it at shutdown. */
+interface Storage {
+  generations: GenerationStore;
+  close(): Promise<void>;
+}
+
+async function openStorage(config: GatewayConfig, env: Record<string, string | undefined>): Promise<Storage> {
   const { storage } = config;
   if (storage.kind === 'sqlite') return openStores({ kind: 'sqlite', ...(storage.path ? { path: storage.path } : {}) });
   if (storage.kind === 'postgres') {
@@ -128,7 +138,9 @@ async function openStorage(config: GatewayConfig, env: Record<string, string | u
     if (!connectionString) throw new Error('storage.url resolves to nothing');
     return openStores({ kind: 'postgres', connectionString });
   }
-  return openStores({ kind: 'memory' });
+  // In memory, the most recent records only: a long-running gateway must not grow without bound.
+  const generations = new MemoryGenerationStore(MEMORY_STORE_CAPACITY);
+  return { generations, close: () => generations.close() };
 }
 
 /** Load everything, then listen. Never exits the process; the CLI decides what to do. */
