@@ -52,6 +52,8 @@ export interface ExecutionInput {
   parentContext: Context;
   /** Monotonic ms when the request arrived; the total deadline counts from here. */
   startedAt: number;
+  /** Where attempt records go as they happen (so a stream's keep-alive can report them); default a new array. */
+  log?: AttemptLog;
 }
 
 /** Every attempt so far, in order; also what the attempt log and the generation record show. */
@@ -236,7 +238,7 @@ async function walkPlan<T>(
   serve: (attemptTry: AttemptTry, log: AttemptLog) => Promise<{ ok: true; value: T } | { ok: false; error: ProviderCallError }>,
 ): Promise<{ ok: true; value: T; attempts: AttemptLog } | ExecutionFailure> {
   const { plan } = input;
-  const attempts: AttemptLog = [];
+  const attempts: AttemptLog = input.log ?? [];
   let lastError: ProviderCallError | undefined;
   let lastAttempt: PlanAttempt | undefined;
   let fallbackReason: string | undefined;

@@ -141,6 +141,21 @@ describe('streaming', () => {
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe(fixtureText('text.chunks.txt'));
   });
+  it('names the attempts that failed before the keep-alive comments began, in the header', async () => {
+    alpha.setScript([openAIError(500, 'The server had an error', {}, null, 'server_error')]);
+    beta.setScript([openAIStream('text.chunks.txt', { delayMs: 300 })]);
+    await gatewayWith({ keepAliveIntervalMs: 50 });
+    const reply = await fetch(`${gateway.url}/api/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-attempts': 'true' },
+      body: JSON.stringify({ model: 'test/model', messages, stream: true }),
+    });
+    expect(reply.headers.get('x-switchyard-attempts')).toMatch(/^1:alpha:500:retryable:\d+ms$/);
+    const raw = await reply.text();
+    expect(raw.startsWith(': SWITCHYARD PROCESSING')).toBe(true);
+    expect(raw).toContain('"provider":"Beta"');
+  });
+
   it('reports a total failure in-band once keep-alive comments committed the 200', async () => {
     const failure = openAIError(500, 'The server had an error', {}, null, 'server_error');
     alpha.setScript([{ ...failure, delayMs: 250 }]);
@@ -148,7 +163,7 @@ describe('streaming', () => {
     await gatewayWith({ keepAliveIntervalMs: 50 });
     const reply = await fetch(`${gateway.url}/api/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-switchyard-attempts': 'true' },
       body: JSON.stringify({ model: 'test/model', messages, stream: true }),
     });
     expect(reply.status).toBe(200);

@@ -164,7 +164,7 @@ async function serveStream(gateway: GatewayContext, exchange: Exchange, response
   }, gateway.keepAliveIntervalMs);
   let outcome;
   try {
-    outcome = await openPlanStream(input, executorDependencies(gateway));
+    outcome = await openPlanStream({ ...input, log: attemptsSoFar }, executorDependencies(gateway));
   } finally {
     clearInterval(keepAlive);
   }
