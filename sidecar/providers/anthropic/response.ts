@@ -15,6 +15,7 @@ export function convertAnthropicUsage(usage: AnthropicWireUsage | null | undefin
   const write = usage.cache_creation_input_tokens;
   const read = usage.cache_read_input_tokens;
   return usageOf({
+    // With input known, an absent cache count means nothing was cached (older API versions omit them).
     prompt_tokens: typeof input === 'number' ? input + (write ?? 0) + (read ?? 0) : undefined,
     completion_tokens: usage.output_tokens,
     cached_tokens: read,
