@@ -11,7 +11,7 @@ import type { Identity, Snapshot } from '../engine/index.ts';
 import { computeCost } from './accounting/cost.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { CostFunction, CredentialResolver } from './execute/execute-plan.ts';
-import type { GatewayKeyVerifier } from './http/auth.ts';
+import { isLoopbackHost, type GatewayKeyVerifier } from './http/auth.ts';
 import { GatewayError } from './http/errors.ts';
 import { readJsonBody } from './http/read-json-body.ts';
 import { sendError, type GatewayContext, type RoutingEngine, type RoutingSource } from './http/gateway-context.ts';
@@ -106,10 +106,20 @@ export function createApp(dependencies: AppDependencies): express.Express {
 
   const json = readJsonBody(dependencies.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES);
 
-  function authenticate(request: Request, response: Response, next: NextFunction): void {
+  /** Who is calling, or why they may not. */
+  function identify(request: IncomingMessage): Identity | GatewayError {
     const identity = gateway.keys.verify(request.headers.authorization);
-    if (!identity) {
-      sendError(gateway, response, new GatewayError('authentication', 'Missing or invalid gateway key. Send `Authorization: Bearer <key>`.'));
+    if (!identity) return new GatewayError('authentication', 'Missing or invalid gateway key. Send `Authorization: Bearer <key>`.');
+    if (!gateway.keys.required && !isLoopbackHost(request.headers.host)) {
+      return new GatewayError('forbidden', 'Without gateway keys, Switchyard answers only requests addressed to localhost.');
+    }
+    return identity;
+  }
+
+  function authenticate(request: Request, response: Response, next: NextFunction): void {
+    const identity = identify(request);
+    if (identity instanceof GatewayError) {
+      sendError(gateway, response, identity);
       return;
     }
     response.locals.identity = identity;
@@ -143,10 +153,10 @@ export function createApp(dependencies: AppDependencies): express.Express {
       expressHandle(request, response, callback);
       return;
     }
-    const identity = gateway.keys.verify(request.headers.authorization);
-    if (!identity) {
+    const identity = identify(request);
+    if (identity instanceof GatewayError) {
       request.resume();
-      sendError(gateway, response, new GatewayError('authentication', 'Missing or invalid gateway key. Send `Authorization: Bearer <key>`.'));
+      sendError(gateway, response, identity);
       return;
     }
     json(request, response, (error?: unknown) => {

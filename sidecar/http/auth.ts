@@ -45,3 +45,17 @@ export function createKeyVerifier(keys: readonly GatewayKey[]): GatewayKeyVerifi
     },
   };
 }
+
+/**
+ * Whether a `Host` header names this machine (`localhost`, `127.x.x.x`, `[::1]`, any port). Without
+ * gateway keys this is checked on every authenticated route: a web page that points its own name
+ * at 127.0.0.1 (DNS rebinding) then still cannot use the gateway, because its requests carry its
+ * own host name.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  let name = host.toLowerCase();
+  if (name.startsWith('[')) name = name.slice(1, name.indexOf(']'));
+  else if (name.indexOf(':') === name.lastIndexOf(':')) name = name.split(':')[0] ?? '';
+  return name === 'localhost' || name.endsWith('.localhost') || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}

@@ -14,6 +14,7 @@ export const SIDECAR_ERROR_CODES = {
   content_policy_violation: { status: 400, meaning: 'Every provider that was tried refused the content.' },
   authentication: { status: 401, meaning: 'Missing or wrong gateway key (`Authorization: Bearer ...`).' },
   payment_required: { status: 402, meaning: 'A budget cannot fit this request.' },
+  forbidden: { status: 403, meaning: 'No gateway keys are configured and the request was not addressed to localhost.' },
   not_found: { status: 404, meaning: 'Unknown route, or unknown generation id.' },
   model_not_found: { status: 404, meaning: 'The requested model is not in the catalog.' },
   no_endpoints: { status: 404, meaning: 'No endpoint satisfies the request and the policy; `metadata.excluded` says why.' },

@@ -1,11 +1,14 @@
 /**
  * The request body as JSON, with a size limit. A lean replacement for body-parser on the hot path:
- * no charset tables, no content-type negotiation (OpenAI clients always send UTF-8 JSON, and a
- * missing Content-Type should not turn a valid body into a confusing error).
+ * no charset tables (JSON is UTF-8), one content-type check.
  *
  * Failures carry body-parser's `type` names, so `errors.ts` maps them the same way.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from './errors.ts';
+
+/** `application/json`, `application/json; charset=utf-8`, `application/vnd.foo+json`. */
+const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i;
 
 /** A body that could not be read; `type` is `entity.too.large` or `entity.parse.failed`. */
 export class BodyReadError extends Error {
@@ -23,6 +26,14 @@ export class BodyReadError extends Error {
 
 export function readJsonBody(limitBytes: number) {
   return function readJson(request: IncomingMessage & { body?: unknown }, _response: ServerResponse, next: (error?: unknown) => void): void {
+    // JSON only: a browser can send text/plain or form bodies cross-site without asking first
+    // (no CORS preflight), JSON it cannot.
+    const contentType = request.headers['content-type'];
+    if (contentType === undefined || !JSON_TYPE.test(contentType)) {
+      request.resume();
+      next(new GatewayError('invalid_request', 'Send the body as JSON with `Content-Type: application/json`.', { param: 'content-type' }));
+      return;
+    }
     const declared = Number(request.headers['content-length']);
     if (declared > limitBytes) {
       // Do not read what will be refused; let the socket drain it.

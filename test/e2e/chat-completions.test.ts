@@ -1,6 +1,7 @@
 /**
  * End to end through the official `openai` client: app on loopback, fake OpenAI upstreams behind it.
  */
+import { request as httpRequest } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { openAIError, openAIFixture, openAIStream, startFakeOpenAI, type FakeUpstream } from '../fakes/fake-openai.ts';
@@ -18,6 +19,24 @@ function fixtureText(name: string): string {
     text += chunk.choices[0]?.delta?.content ?? '';
   }
   return text;
+}
+
+/** A POST with a chosen Host header (fetch does not let one set it). */
+function postWithHost(host: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const target = new URL(`${gateway.url}/api/v1/chat/completions`);
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(
+      { hostname: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { host, 'content-type': 'application/json', ...headers } },
+      (incoming) => {
+        let text = '';
+        incoming.setEncoding('utf8');
+        incoming.on('data', (piece: string) => (text += piece));
+        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, body: text }));
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
 }
 
 let alpha: FakeUpstream;
@@ -399,6 +418,30 @@ describe('errors', () => {
     const reply = await post(JSON.stringify({ model: 'test/model', messages: [{ role: 'user', content: 'x'.repeat(5_000) }] }));
     expect(reply.status).toBe(413);
     expect(reply.body.error.metadata.error_type).toBe('payload_too_large');
+  });
+
+  it('400s a body that is not sent as JSON', async () => {
+    await gatewayWith();
+    const reply = await post(JSON.stringify({ model: 'test/model', messages }), { 'content-type': 'text/plain' });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.metadata).toMatchObject({ error_type: 'invalid_request', param: 'content-type' });
+    expect(alpha.calls).toHaveLength(0);
+  });
+
+  it('without gateway keys, answers only requests addressed to localhost', async () => {
+    await gatewayWith();
+    const body = JSON.stringify({ model: 'test/model', messages });
+    const rebound = await postWithHost('evil.example:8080', body);
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body).error.metadata.error_type).toBe('forbidden');
+    expect(alpha.calls).toHaveLength(0);
+    expect((await postWithHost(`localhost:${new URL(gateway.url).port}`, body)).status).toBe(200);
+  });
+
+  it('with gateway keys, the key alone decides', async () => {
+    await gatewayWith({ keys: ['sk-switchyard-test'] });
+    const reply = await postWithHost('gateway.internal:8080', JSON.stringify({ model: 'test/model', messages }), { authorization: 'Bearer sk-switchyard-test' });
+    expect(reply.status).toBe(200);
   });
 
   it('401s a missing or wrong gateway key and accepts the right one', async () => {
