@@ -2,7 +2,7 @@
  * The catalog as OpenRouter's `GET /models` and `GET /models/:author/:slug/endpoints` show it.
  * Views are built once per compiled catalog and reused until the catalog is replaced.
  */
-import type { CatalogModel, CompiledCatalog, CompiledEndpoint, Pricing } from '../../engine/index.ts';
+import type { CatalogModel, CompiledCatalog, CompiledEndpoint, Percentiles, Pricing } from '../../engine/index.ts';
 
 /** OpenRouter's pricing object: strings, USD per token (per request / image for those keys). */
 export type WirePricing = Record<string, string>;
@@ -23,7 +23,7 @@ export interface ModelView {
   default_parameters: null;
 }
 
-/** OpenRouter's `Endpoint`; health and performance are null until measured. */
+/** OpenRouter's `Endpoint`; health and performance come from the live snapshot, null until measured. */
 export interface EndpointView {
   name: string;
   model_id: string;
@@ -38,10 +38,13 @@ export interface EndpointView {
   supported_parameters: string[];
   status: number;
   uptime_last_5m: null;
-  uptime_last_30m: null;
+  /** Percent over the gateway's health window; null until measured. */
+  uptime_last_30m: number | null;
   uptime_last_1d: null;
-  latency_last_30m: null;
-  throughput_last_30m: null;
+  /** Time to first token, ms, by percentile; null until measured. */
+  latency_last_30m: Percentiles | null;
+  /** Tokens per second by percentile; null until measured. */
+  throughput_last_30m: Percentiles | null;
   supports_implicit_caching: boolean;
 }
 

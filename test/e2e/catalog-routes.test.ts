@@ -73,6 +73,22 @@ describe('GET /models/:author/:slug/endpoints', () => {
     expect(data.endpoints[1]).toMatchObject({ name: 'Beta | test/model', context_length: 8_000, supported_parameters: ['max_tokens'], uptime_last_30m: null, latency_last_30m: null });
   });
 
+  it('shows live health from the snapshot the engine routes with', async () => {
+    const measured = await startGateway({
+      alpha,
+      beta,
+      snapshot: () => ({ endpoints: { 'test/model@beta': { uptime: 97.5, latency_ms: { p50: 310, p90: 900 }, throughput: { p50: 42 } } } }),
+    });
+    try {
+      const reply = await fetch(`${measured.url}/api/v1/models/test/model/endpoints`);
+      const data = ((await reply.json()) as { data: { endpoints: Array<Record<string, unknown>> } }).data;
+      expect(data.endpoints[0]).toMatchObject({ tag: 'alpha', uptime_last_30m: null, latency_last_30m: null });
+      expect(data.endpoints[1]).toMatchObject({ tag: 'beta', uptime_last_30m: 97.5, latency_last_30m: { p50: 310, p90: 900 }, throughput_last_30m: { p50: 42 } });
+    } finally {
+      await measured.close();
+    }
+  });
+
   it('404s an unknown model', async () => {
     const { status, body } = await getJson('/api/v1/models/nobody/nothing/endpoints');
     expect(status).toBe(404);

@@ -22,11 +22,23 @@ export function listModelsHandler(gateway: GatewayContext) {
 export function modelEndpointsHandler(gateway: GatewayContext) {
   return function handleModelEndpoints(request: Request, response: Response): void {
     const modelId = `${String(request.params.author)}/${String(request.params.slug)}`;
-    const data = modelEndpoints(gateway.routing.current().catalog, modelId);
-    if (!data) {
+    const view = modelEndpoints(gateway.routing.current().catalog, modelId);
+    if (!view) {
       sendError(gateway, response, new GatewayError('model_not_found', `Model '${modelId}' is not in the catalog.`, { model: modelId }));
       return;
     }
-    response.json({ data });
+    // Health is live (the snapshot the engine routes with); everything else is cached per catalog.
+    const health = gateway.snapshot().endpoints ?? {};
+    const endpoints = view.endpoints.map((endpoint) => {
+      const measured = health[`${modelId}@${endpoint.tag}`];
+      if (!measured) return endpoint;
+      return {
+        ...endpoint,
+        uptime_last_30m: measured.uptime ?? null,
+        latency_last_30m: measured.latency_ms ?? null,
+        throughput_last_30m: measured.throughput ?? null,
+      };
+    });
+    response.json({ data: { ...view, endpoints } });
   };
 }

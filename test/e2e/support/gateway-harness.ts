@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
 import OpenAI from 'openai';
-import { compileCatalog, compilePolicy, formatDiagnostic, type Catalog, type CompiledPolicy, type Result, type RetryPolicy, type Timeouts } from '../../../engine/index.ts';
+import { compileCatalog, compilePolicy, formatDiagnostic, type Catalog, type CompiledPolicy, type Result, type RetryPolicy, type Snapshot, type Timeouts } from '../../../engine/index.ts';
 import { createApp } from '../../../sidecar/app.ts';
 import { createKeyVerifier, sha256Hex } from '../../../sidecar/http/auth.ts';
 import { createAdapterRegistry } from '../../../sidecar/providers/index.ts';
@@ -68,6 +68,7 @@ export interface HarnessOptions {
   keepAliveIntervalMs?: number;
   bodyLimitBytes?: number;
   tracer?: Tracer;
+  snapshot?: () => Snapshot;
 }
 
 export async function startGateway(options: HarnessOptions): Promise<GatewayHarness> {
@@ -94,6 +95,7 @@ export async function startGateway(options: HarnessOptions): Promise<GatewayHarn
     keys: createKeyVerifier((options.keys ?? []).map((key) => ({ sha256: sha256Hex(key), name: 'test-key' }))),
     store,
     ...(options.tracer ? { tracer: options.tracer } : {}),
+    ...(options.snapshot ? { snapshot: options.snapshot } : {}),
     ...(options.keepAliveIntervalMs !== undefined ? { keepAliveIntervalMs: options.keepAliveIntervalMs } : {}),
     ...(options.bodyLimitBytes !== undefined ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
   });
