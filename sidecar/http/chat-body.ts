@@ -65,7 +65,25 @@ export function parseChatBody(body: unknown): Record<string, unknown> {
     throw new GatewayError('invalid_request', 'The request body must be a JSON object (Content-Type: application/json).', { param: 'body' });
   }
   if (!validateChatBody(body)) throw describe(validateChatBody.errors ?? []);
-  return body as Record<string, unknown>;
+  const accepted = body as Record<string, unknown>;
+  if (accepted.reasoning_effort !== undefined || accepted.include_reasoning !== undefined) foldReasoningAliases(accepted);
+  return accepted;
+}
+
+/** OpenRouter's shorthands `reasoning_effort` and `include_reasoning`, folded into `reasoning`. */
+function foldReasoningAliases(body: Record<string, unknown>): void {
+  const reasoning = { ...((body.reasoning as Record<string, unknown> | undefined) ?? {}) };
+  const effort = body.reasoning_effort;
+  if (effort !== undefined) {
+    if (reasoning.effort !== undefined && reasoning.effort !== effort) {
+      throw new GatewayError('invalid_request', `'reasoning_effort' (${String(effort)}) contradicts 'reasoning.effort' (${String(reasoning.effort)}).`, { param: 'reasoning_effort' });
+    }
+    reasoning.effort = effort;
+  }
+  if (body.include_reasoning === false) reasoning.exclude = true;
+  delete body.reasoning_effort;
+  delete body.include_reasoning;
+  body.reasoning = reasoning;
 }
 
 /** The request providers receive: gateway-only fields removed. */
