@@ -25,7 +25,7 @@ import { MemoryGenerationStore, type GenerationStore } from './store/generation-
 
 export type { RoutingSource, RoutingState, RoutingEngine } from './http/gateway-context.ts';
 
-/** Default body limit: 4 MiB (OpenRouter-sized prompts with a few images as data URLs need more; configure it). */
+/** Default body limit, 4 MiB; prompts carrying images as data URLs may need `server.body_limit_bytes` raised. */
 export const DEFAULT_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_KEEP_ALIVE_INTERVAL_MS = 1000;
 
@@ -60,7 +60,8 @@ export interface AppDependencies {
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-// Random bytes are drawn in blocks: one system call per 200 ids instead of one per id.
+// Random bytes are drawn in blocks (one system call per 200 ids instead of one per id). This
+// module-level pool is the only state createApp shares between apps; it holds nothing but entropy.
 const RANDOM_BLOCK = 4000;
 let randomPool = Buffer.alloc(0);
 let randomOffset = RANDOM_BLOCK;
