@@ -12,7 +12,7 @@
  * - `<prefix>holds:<scope>`   HASH reservation id -> "<m>:<a>" (the amount it holds)
  * - `<prefix>expiry:<scope>`  ZSET reservation id scored by hold expiry (epoch ms)
  * - `<prefix>rate:<subject>:<window start ms>:requests|tokens`  integer counters, expire after the window
- * Scope keys expire one day after their period ends (`periodEndsAt`); without it they are kept.
+ * Scope keys expire one day after their period ends (`periodEndsAt`, as a TTL from the injected clock); without it they are kept.
  * Holds expire after `holdTtlMs` (a crashed replica's holds stop counting).
  *
  * Scripts receive every key in KEYS, so they are correct on a single Redis or a Sentinel set; on
@@ -95,16 +95,16 @@ local function purge(scope, holds, expiry, now)
     redis.call('ZREM', expiry, id)
   end
 end
-local function keep(keys, until_ms)
-  if until_ms > 0 then
-    for _, key in ipairs(keys) do redis.call('PEXPIREAT', key, until_ms) end
+local function keep(keys, ttl_ms)
+  if ttl_ms > 0 then
+    for _, key in ipairs(keys) do redis.call('PEXPIRE', key, ttl_ms) end
   end
 end
 `;
 
 /**
  * KEYS: per scope, scope/holds/expiry. ARGV: now, id, amount_m, amount_a, hold_until, then per
- * scope limit_m, limit_a, keep_until (0 = keep). Returns {1} or {0, index, spent_m, spent_a, reserved_m, reserved_a}.
+ * scope limit_m, limit_a, keep_ttl in ms (0 = keep). Returns {1} or {0, index, spent_m, spent_a, reserved_m, reserved_a}.
  */
 const RESERVE_SCRIPT = `${LUA_PAIRS}
 local now = tonumber(ARGV[1])
@@ -172,7 +172,7 @@ end
 return results
 `;
 
-/** KEYS: scope, holds, expiry. ARGV: spent_m, spent_a, keep_until. Returns 1 when it seeded, 0 when a counter existed. */
+/** KEYS: scope, holds, expiry. ARGV: spent_m, spent_a, keep_ttl (ms). Returns 1 when it seeded, 0 when a counter existed. */
 const SEED_SCRIPT = `${LUA_PAIRS}
 if redis.call('HEXISTS', KEYS[1], 'spent_m') == 1 then return 0 end
 put(KEYS[1], 'spent', tonumber(ARGV[1]), tonumber(ARGV[2]))
@@ -195,7 +195,7 @@ return results
 `;
 
 /**
- * KEYS: requests counter, tokens counter. ARGV: requests limit (-1 none), tokens limit (-1 none), expire at.
+ * KEYS: requests counter, tokens counter. ARGV: requests limit (-1 none), tokens limit (-1 none), time to live (ms).
  * Returns {allowed 1|0, limited ('requests'|'tokens'|''), requests, tokens}.
  */
 const RATE_SCRIPT = `
@@ -205,7 +205,7 @@ local request_limit, token_limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 if request_limit >= 0 and requests + 1 > request_limit then return {0, 'requests', requests, tokens} end
 if token_limit >= 0 and tokens >= token_limit then return {0, 'tokens', requests, tokens} end
 requests = redis.call('INCR', KEYS[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, '', requests, tokens}
 `;
 
@@ -281,7 +281,7 @@ export class RedisAccountingState implements AccountingState {
     if (scopes.length === 0) return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [], enforced: true } };
     const now = this.#clock();
     const argumentsList: string[] = [String(now), id, ...toPair(amount), String(now + this.#holdTtlMs)];
-    for (const scope of scopes) argumentsList.push(...toPair(parseUnits(scope.limit)), String(this.#keepUntil(scope)));
+    for (const scope of scopes) argumentsList.push(...toPair(parseUnits(scope.limit)), String(this.#keepTtl(scope)));
     let reply: unknown[];
     try {
       reply = (await this.#run('reserve', this.#scopeKeys(scopes), argumentsList)) as unknown[];
@@ -307,7 +307,7 @@ export class RedisAccountingState implements AccountingState {
     const thresholds = reservation.scopes.map((scope) => thresholdsOf(scope));
     reservation.scopes.forEach((scope, index) => {
       const list = (thresholds[index] ?? []).map((threshold) => [String(threshold.fraction), ...toPair(threshold.units)]);
-      argumentsList.push(JSON.stringify({ keep: this.#keepUntil(scope), thresholds: list }));
+      argumentsList.push(JSON.stringify({ keep: this.#keepTtl(scope), thresholds: list }));
     });
     let reply: Array<[string, string, string[]]>;
     try {
@@ -330,7 +330,7 @@ export class RedisAccountingState implements AccountingState {
   async seedSpend(scope: ScopeLimit, spentUsd: string): Promise<boolean> {
     const spent = amountUnits(spentUsd);
     try {
-      const reply = await this.#run('seed', this.#keysOf(scope.scopeKey), [...toPair(spent), String(this.#keepUntil(scope))]);
+      const reply = await this.#run('seed', this.#keysOf(scope.scopeKey), [...toPair(spent), String(this.#keepTtl(scope))]);
       return Number(reply) === 1;
     } catch (error) {
       this.#onError(error);
@@ -364,7 +364,7 @@ export class RedisAccountingState implements AccountingState {
       reply = (await this.#run('rate', this.#rateKeys(subject, window.start), [
         String(limits.requestsPerMinute ?? -1),
         String(limits.tokensPerMinute ?? -1),
-        String(window.end + 1000),
+        String(window.end + 1000 - now),
       ])) as [number, string, number, number];
     } catch (error) {
       this.#onError(error);
@@ -385,10 +385,11 @@ export class RedisAccountingState implements AccountingState {
 
   async recordTokens(subject: string, tokens: number): Promise<void> {
     if (!Number.isSafeInteger(tokens) || tokens < 0) throw new RangeError(`tokens must be a whole number, got ${tokens}`);
-    const window = rateWindow(this.#clock());
+    const now = this.#clock();
+    const window = rateWindow(now);
     const [, tokensKey] = this.#rateKeys(subject, window.start);
     try {
-      await this.redis.multi().incrby(tokensKey, tokens).pexpireat(tokensKey, window.end + 1000).exec();
+      await this.redis.multi().incrby(tokensKey, tokens).pexpire(tokensKey, window.end + 1000 - now).exec();
     } catch (error) {
       this.#onError(error);
     }
@@ -427,7 +428,11 @@ export class RedisAccountingState implements AccountingState {
     return [`${base}:requests`, `${base}:tokens`];
   }
 
-  #keepUntil(scope: ScopeLimit): number {
-    return scope.periodEndsAt === undefined ? 0 : scope.periodEndsAt + PERIOD_GRACE_MS;
+  /**
+   * Time to live of a scope's keys, relative to the injected clock (not Redis's own), so a replica
+   * whose clock is the authority and a test clock agree; 0 keeps the keys.
+   */
+  #keepTtl(scope: ScopeLimit): number {
+    return scope.periodEndsAt === undefined ? 0 : Math.max(1, scope.periodEndsAt + PERIOD_GRACE_MS - this.#clock());
   }
 }
