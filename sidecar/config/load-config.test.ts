@@ -25,8 +25,22 @@ describe('loadConfig', () => {
       catalogFiles: ['/srv/conf/catalog.yaml'],
       policyFile: '/srv/conf/policy.yaml',
       server: { host: '127.0.0.1', port: 8080, bodyLimitBytes: 4 * 1024 * 1024 },
-      storage: { kind: 'memory' },
+      storage: { kind: 'sqlite' },
+      accounting: { state: 'memory', fail: 'closed', alertThresholds: [0.5, 0.8, 1] },
     });
+  });
+
+  it('uses Postgres and Redis when their URLs are in the environment, and refuses redis without one', () => {
+    const result = load(minimal, { DATABASE_URL: 'postgres://db/x', REDIS_URL: 'redis://r:6379' });
+    expect(result.ok && result.value).toMatchObject({
+      storage: { kind: 'postgres', url: { env: 'DATABASE_URL' } },
+      accounting: { state: 'redis', redisUrl: { env: 'REDIS_URL' } },
+    });
+    const text = `${minimal}accounting: { state: redis, fail: open, rate_limits: { requests_per_minute: 5 } }\n`;
+    expect(load(text).ok).toBe(false);
+    const configured = load(text, { REDIS_URL: 'redis://r' });
+    expect(configured.ok && configured.value.accounting).toMatchObject({ fail: 'open', rateLimits: { requestsPerMinute: 5, tokensPerMinute: undefined } });
+    expect(load(`${minimal}accounting: { redis_url: redis://literal }\n`).ok).toBe(false);
   });
 
   it('lets the environment and the command line override the file', () => {

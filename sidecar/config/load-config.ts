@@ -44,8 +44,25 @@ export interface GatewayConfig {
   credentials: Record<string, SecretReference>;
   gatewayKeys: GatewayKeyReference[];
   storage: { kind: StorageKind; path: string | undefined; url: SecretReference | undefined };
+  accounting: AccountingConfig;
   telemetry: { traces: 'auto' | 'on' | 'off'; serviceName: string };
   logLevel: string;
+}
+
+/** Budgets, key limits, rate limits and alerts (see sidecar/accounting/README.md). */
+export interface AccountingConfig {
+  /** Where spend counters live: `memory` (one replica) or `redis` (several). */
+  state: 'memory' | 'redis';
+  redisUrl: SecretReference | undefined;
+  /** When Redis is unreachable: refuse (`closed`) or serve unenforced (`open`). */
+  fail: 'closed' | 'open';
+  /** Per key, per minute; undefined: unlimited. */
+  rateLimits: { requestsPerMinute: number | undefined; tokensPerMinute: number | undefined };
+  /** Fractions of a key limit that raise an alert. */
+  alertThresholds: number[];
+  alertWebhook: SecretReference | undefined;
+  /** How often stored keys are re-read (revocations on other replicas take effect within it). */
+  keysRefreshMs: number;
 }
 
 /** Options the command line passes; they beat both the file and the environment. */
@@ -71,7 +88,10 @@ export const CONFIG_ENVIRONMENT = {
   SWITCHYARD_ADMIN_HOST: 'Interface of the probes/metrics listener (beats server.admin_host).',
   SWITCHYARD_STORAGE: 'memory, sqlite or postgres (beats storage.kind).',
   SWITCHYARD_SQLITE_PATH: 'SQLite file (beats storage.path).',
-  DATABASE_URL: 'Postgres connection string when storage is postgres and storage.url is not set.',
+  DATABASE_URL: 'Postgres connection string; storage defaults to postgres when it is set (and storage.kind is not).',
+  REDIS_URL: 'Redis for budgets, key limits and rate limits across replicas; accounting.state defaults to redis when it is set.',
+  SWITCHYARD_ACCOUNTING_STATE: 'memory or redis (beats accounting.state).',
+  SWITCHYARD_ACCOUNTING_FAIL: 'closed or open: what happens while Redis is unreachable (beats accounting.fail).',
   SWITCHYARD_TRACES: 'auto, on or off (beats telemetry.traces).',
   SWITCHYARD_LOG_LEVEL: 'Log level (beats logging.level).',
 } as const;
@@ -97,6 +117,14 @@ interface ConfigDocument {
   credentials?: Record<string, SecretReference>;
   gateway_keys?: GatewayKeyReference[];
   storage?: { kind?: StorageKind; path?: string; url?: SecretReference };
+  accounting?: {
+    state?: 'memory' | 'redis';
+    redis_url?: SecretReference;
+    fail?: 'closed' | 'open';
+    rate_limits?: { requests_per_minute?: number; tokens_per_minute?: number };
+    alerts?: { thresholds?: number[]; webhook_url?: SecretReference };
+    keys_refresh_ms?: number;
+  };
   telemetry?: { traces?: 'auto' | 'on' | 'off'; service_name?: string };
   logging?: { level?: string };
 }
@@ -131,6 +159,11 @@ function literalSecrets(data: unknown): ProblemAt[] {
   if (Array.isArray(keys)) keys.forEach((value, index) => check(value, `/gateway_keys/${index}`));
   const storage = document.storage;
   if (typeof storage === 'object' && storage !== null) check((storage as Record<string, unknown>).url, '/storage/url');
+  const accounting = document.accounting as { redis_url?: unknown; alerts?: { webhook_url?: unknown } } | null | undefined;
+  if (typeof accounting === 'object' && accounting !== null) {
+    check(accounting.redis_url, '/accounting/redis_url');
+    if (typeof accounting.alerts === 'object' && accounting.alerts !== null) check(accounting.alerts.webhook_url, '/accounting/alerts/webhook_url');
+  }
   return problems;
 }
 
@@ -227,7 +260,16 @@ export function loadConfig(input: { file: string; text: string; env: Record<stri
   const drainTimeoutMs = integerFrom(env, 'SWITCHYARD_DRAIN_TIMEOUT_MS', 0, 3_600_000, problems) ?? document.server?.drain_timeout_ms ?? DEFAULT_DRAIN_TIMEOUT_MS;
   const adminPort = integerFrom(env, 'SWITCHYARD_ADMIN_PORT', 0, 65_535, problems) ?? document.server?.admin_port;
   const bodyLimitBytes = integerFrom(env, 'SWITCHYARD_BODY_LIMIT_BYTES', 1024, 1_073_741_824, problems) ?? document.server?.body_limit_bytes ?? 4 * 1024 * 1024;
-  const storageKind = oneOf(env, 'SWITCHYARD_STORAGE', ['memory', 'sqlite', 'postgres'] as const, problems) ?? document.storage?.kind ?? 'memory';
+  // The embedded SQLite file by default; Postgres when a connection string is in the environment.
+  const storageKind = oneOf(env, 'SWITCHYARD_STORAGE', ['memory', 'sqlite', 'postgres'] as const, problems) ?? document.storage?.kind ?? (env.DATABASE_URL ? 'postgres' : 'sqlite');
+  const accounting = document.accounting ?? {};
+  const stateKind = oneOf(env, 'SWITCHYARD_ACCOUNTING_STATE', ['memory', 'redis'] as const, problems) ?? accounting.state ?? (env.REDIS_URL ? 'redis' : 'memory');
+  const failMode = oneOf(env, 'SWITCHYARD_ACCOUNTING_FAIL', ['closed', 'open'] as const, problems) ?? accounting.fail ?? 'closed';
+  let redisUrl = accounting.redis_url;
+  if (stateKind === 'redis' && redisUrl === undefined) {
+    if (env.REDIS_URL) redisUrl = { env: 'REDIS_URL' };
+    else problems.push({ ...environmentProblem('REDIS_URL', 'accounting.state is redis but neither accounting.redis_url nor REDIS_URL is set'), file: input.file });
+  }
   const traces = oneOf(env, 'SWITCHYARD_TRACES', ['auto', 'on', 'off'] as const, problems) ?? document.telemetry?.traces ?? 'auto';
   const logLevel = oneOf(env, 'SWITCHYARD_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, problems) ?? document.logging?.level ?? 'info';
   const catalogFromEnvironment = env.SWITCHYARD_CATALOG?.split(',').map((path) => path.trim()).filter((path) => path !== '');
@@ -262,6 +304,15 @@ export function loadConfig(input: { file: string; text: string; env: Record<stri
         kind: storageKind,
         path: env.SWITCHYARD_SQLITE_PATH ? fromEnvironment(env.SWITCHYARD_SQLITE_PATH) : document.storage?.path === undefined ? undefined : fromFile(document.storage.path),
         url: storageUrl && 'file' in storageUrl ? { file: fromFile(storageUrl.file) } : storageUrl,
+      },
+      accounting: {
+        state: stateKind,
+        redisUrl: redisUrl && 'file' in redisUrl ? { file: fromFile(redisUrl.file) } : redisUrl,
+        fail: failMode,
+        rateLimits: { requestsPerMinute: accounting.rate_limits?.requests_per_minute, tokensPerMinute: accounting.rate_limits?.tokens_per_minute },
+        alertThresholds: accounting.alerts?.thresholds ?? [0.5, 0.8, 1],
+        alertWebhook: accounting.alerts?.webhook_url,
+        keysRefreshMs: accounting.keys_refresh_ms ?? 5000,
       },
       telemetry: { traces, serviceName: env.OTEL_SERVICE_NAME || document.telemetry?.service_name || 'switchyard' },
       logLevel,

@@ -14,16 +14,20 @@ export const SIDECAR_ERROR_CODES = {
   content_policy_violation: { status: 400, meaning: 'Every provider that was tried refused the content.' },
   authentication: { status: 401, meaning: 'Missing or wrong gateway key (`Authorization: Bearer ...`).' },
   payment_required: { status: 402, meaning: 'A budget cannot fit this request.' },
+  insufficient_credits: { status: 402, meaning: "The key's credit limit or a policy budget cannot hold this request's worst case; the message says what max_tokens would fit." },
   forbidden: { status: 403, meaning: 'No gateway keys are configured and the request was not addressed to localhost.' },
+  management_key_required: { status: 403, meaning: 'The key-management API takes a management key (`switchyard keys create --management`).' },
   not_found: { status: 404, meaning: 'Unknown route, or unknown generation id.' },
   model_not_found: { status: 404, meaning: 'The requested model is not in the catalog.' },
   no_endpoints: { status: 404, meaning: 'No endpoint satisfies the request and the policy; `metadata.excluded` says why.' },
   timeout: { status: 408, meaning: 'The providers did not answer within the deadlines.' },
   payload_too_large: { status: 413, meaning: 'The body is larger than `server.body_limit_bytes`.' },
   rate_limit_exceeded: { status: 429, meaning: 'Every provider tried was rate limited; see `Retry-After`.' },
+  key_rate_limited: { status: 429, meaning: "The key's requests or tokens per minute are used up; see `Retry-After` and `X-RateLimit-*`." },
   server: { status: 500, meaning: 'An unexpected error; details are in the gateway log, never in the response.' },
   provider_error: { status: 502, meaning: 'The provider failed or answered badly; `metadata.provider_name` and `metadata.raw` say how.' },
   provider_unavailable: { status: 503, meaning: 'No provider could be called (no adapter or credential for any planned endpoint).' },
+  accounting_unavailable: { status: 503, meaning: 'Redis (budgets, limits) is unreachable and `accounting.fail` is `closed`.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type SidecarErrorType = keyof typeof SIDECAR_ERROR_CODES;
