@@ -185,6 +185,8 @@ async function runGateway(upstreamUrl: string): Promise<void> {
 
 /** `BENCH_PROFILE_DIR=/tmp/prof npm run bench:gateway` writes a CPU profile of the gateway's saturation phase there. */
 const PROFILE_DIRECTORY = process.env.BENCH_PROFILE_DIR;
+/** `npm run bench:gateway` runs the compiled bundle (dist/, as `switchyard serve` does); `tsx bench/gateway.ts` the sources. */
+const RUNTIME = import.meta.url.endsWith('.ts') ? 'through tsx' : 'compiled';
 /** `server` (default, as deployed) or `core` (createApp without the ops layer). */
 const GATEWAY_KIND = process.env.BENCH_GATEWAY === 'core' ? 'core' : 'server';
 
@@ -358,7 +360,7 @@ async function main(): Promise<void> {
     const loaderRss = await askRss(baseline.child);
     baseline.child.kill();
     const startRss = await askRss(gateway.child);
-    console.log(`gateway RSS at start: ${(startRss / 1024 / 1024).toFixed(1)} MB (an idle process with the TypeScript loader alone: ${(loaderRss / 1024 / 1024).toFixed(1)} MB)`);
+    console.log(`gateway RSS at start: ${(startRss / 1024 / 1024).toFixed(1)} MB (an idle process running this file ${RUNTIME}, nothing started: ${(loaderRss / 1024 / 1024).toFixed(1)} MB)`);
     const direct = target('direct', upstream.url, '/v1/chat/completions', 'bench-model');
     const through = target('gateway', gateway.url, '/api/v1/chat/completions', 'bench/model');
 
@@ -418,6 +420,7 @@ async function main(): Promise<void> {
         gateway_cpu_us_per_request: round(gatewayCpuPerRequest, 0),
         offered_rps: RATE_PER_SECOND,
         gateway: GATEWAY_KIND,
+        runtime: RUNTIME,
       }),
     );
   } finally {
@@ -429,7 +432,7 @@ async function main(): Promise<void> {
   }
 }
 
-/** An idle process with the same TypeScript loader and nothing else: the loader's share of RSS. */
+/** An idle process running this same file the same way (compiled or through tsx), nothing started: the runtime's share of RSS. */
 function runBaseline(): void {
   process.send?.({ port: 0 });
   process.on('message', (message: { type?: string }) => {

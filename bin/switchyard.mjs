@@ -1,7 +1,17 @@
 #!/usr/bin/env node
-// The `switchyard` command. TypeScript sources run through tsx's loader; no build step.
-import { register } from 'tsx/esm/api';
+// The `switchyard` command. Runs the compiled dist/ (bin/build.mjs, run by `npm install`) when it is
+// newer than every source; otherwise the TypeScript sources through tsx's loader, so an edited
+// checkout never runs stale code. SWITCHYARD_USE_SOURCES=1 forces the sources.
+import { statSync } from 'node:fs';
+import { newestSourceTime, STAMP } from './build.mjs';
 
-register();
-const { main } = await import('../sidecar/cli/main.ts');
+const built = process.env.SWITCHYARD_USE_SOURCES === '1' ? undefined : statSync(STAMP, { throwIfNoEntry: false });
+let main;
+if (built && built.mtimeMs >= newestSourceTime()) {
+  ({ main } = await import('../dist/switchyard.js'));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../sidecar/cli/main.ts'));
+}
 process.exitCode = await main(process.argv.slice(2));
