@@ -18,7 +18,9 @@ import { sendError, type GatewayContext, type RoutingEngine, type RoutingSource 
 import { listModelsHandler, modelEndpointsHandler } from './http/routes/catalog-routes.ts';
 import { chatCompletionsHandler } from './http/routes/chat-completions.ts';
 import { generationHandler } from './http/routes/generation-route.ts';
+import { keyRoutes, type KeyRoutesDependencies } from './http/routes/key-routes.ts';
 import { planHandler } from './http/routes/plan-route.ts';
+import type { RequestAccounting } from './http/request-accounting.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { AdapterRegistry } from './providers/spec.ts';
 import { MemoryGenerationStore, type GenerationStore } from './store/generation-record.ts';
@@ -56,6 +58,10 @@ export interface AppDependencies {
   bodyLimitBytes?: number;
   /** Comment lines while waiting for a stream's first byte. */
   keepAliveIntervalMs?: number;
+  /** Budgets, key credit limits and rate limits on the request path. Default: none. */
+  accounting?: RequestAccounting;
+  /** Stored keys: `/api/v1/key`, `/api/v1/credits`, the management API `/api/v1/keys`. Default: not served. */
+  keyRoutes?: KeyRoutesDependencies;
 }
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -94,6 +100,7 @@ function resolve(dependencies: AppDependencies): GatewayContext {
     logger: dependencies.logger ?? silentLogger,
     cost: dependencies.cost ?? ((usage, pricing, finishReason) => computeCost(usage, pricing, { finishReason }).cost),
     keepAliveIntervalMs: dependencies.keepAliveIntervalMs ?? DEFAULT_KEEP_ALIVE_INTERVAL_MS,
+    ...(dependencies.accounting ? { accounting: dependencies.accounting } : {}),
   };
 }
 
@@ -107,6 +114,8 @@ export function createApp(dependencies: AppDependencies): express.Express {
 
   const json = readJsonBody(dependencies.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES);
 
+  const storedKeys = dependencies.keyRoutes?.verifier;
+
   /** Who is calling, or why they may not. */
   function identify(request: IncomingMessage): Identity | GatewayError {
     const identity = gateway.keys.verify(request.headers.authorization);
@@ -117,14 +126,28 @@ export function createApp(dependencies: AppDependencies): express.Express {
     return identity;
   }
 
-  function authenticate(request: Request, response: Response, next: NextFunction): void {
+  /** As `identify`, then a look in the key store for a stored key this replica has not mirrored yet. */
+  function identifyOrLookUp(request: IncomingMessage): Identity | GatewayError | Promise<Identity | GatewayError> {
     const identity = identify(request);
-    if (identity instanceof GatewayError) {
-      sendError(gateway, response, identity);
-      return;
-    }
-    response.locals.identity = identity;
-    next();
+    if (!(identity instanceof GatewayError) || identity.errorType !== 'authentication' || !storedKeys) return identity;
+    return storedKeys.lookup(request.headers.authorization).then(
+      (found) => found ?? identity,
+      () => identity,
+    );
+  }
+
+  function authenticate(request: Request, response: Response, next: NextFunction): void {
+    const accept = (identity: Identity | GatewayError): void => {
+      if (identity instanceof GatewayError) {
+        sendError(gateway, response, identity);
+        return;
+      }
+      response.locals.identity = identity;
+      next();
+    };
+    const identity = identifyOrLookUp(request);
+    if (identity instanceof Promise) void identity.then(accept);
+    else accept(identity);
   }
 
   const api = express.Router();
@@ -132,6 +155,14 @@ export function createApp(dependencies: AppDependencies): express.Express {
   api.post('/chat/completions', authenticate, json, (request: Request, response: Response) => chat(request, response, response.locals.identity as Identity));
   api.post('/plan', authenticate, json, planHandler(gateway));
   api.get('/generation', authenticate, generationHandler(gateway));
+  if (dependencies.keyRoutes) {
+    const routes = keyRoutes(gateway, dependencies.keyRoutes);
+    api.use(['/key', '/auth/key', '/credits', '/keys'], authenticate, (request: Request, response: Response, next: NextFunction) => {
+      if (request.method === 'POST' || request.method === 'PATCH') json(request, response, next);
+      else next();
+    });
+    api.use(routes);
+  }
   // The model list is public, as OpenRouter's is.
   api.get('/models', listModelsHandler(gateway));
   api.get('/models/:author/:slug/endpoints', modelEndpointsHandler(gateway));
@@ -154,16 +185,20 @@ export function createApp(dependencies: AppDependencies): express.Express {
       expressHandle(request, response, callback);
       return;
     }
-    const identity = identify(request);
-    if (identity instanceof GatewayError) {
-      request.resume();
-      sendError(gateway, response, identity);
-      return;
-    }
-    json(request, response, (error?: unknown) => {
-      if (error) sendError(gateway, response, error);
-      else void chat(request, response, identity);
-    });
+    const serve = (identity: Identity | GatewayError): void => {
+      if (identity instanceof GatewayError) {
+        request.resume();
+        sendError(gateway, response, identity);
+        return;
+      }
+      json(request, response, (error?: unknown) => {
+        if (error) sendError(gateway, response, error);
+        else void chat(request, response, identity);
+      });
+    };
+    const identity = identifyOrLookUp(request);
+    if (identity instanceof Promise) void identity.then(serve);
+    else serve(identity);
   };
 
   app.use((request: Request, response: Response) => {

@@ -8,18 +8,28 @@
  * gateway keys.
  */
 import { accessSync, readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { Counter } from 'prom-client';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CompiledCatalog, Diagnostic, Snapshot } from '../engine/index.ts';
 import { createApp } from './app.ts';
 import { systemClock } from './clock.ts';
 import { isLoopback, loadConfig, resolveSecret, type ConfigOverrides, type GatewayConfig } from './config/load-config.ts';
+import { addDecimals } from './accounting/decimal.ts';
+import { createAlertNotifier } from './accounting/alerts.ts';
 import { createKeyVerifier, sha256Hex, type GatewayKey } from './http/auth.ts';
+import { RequestAccounting } from './http/request-accounting.ts';
+import { createStoredKeyVerifier } from './http/stored-keys.ts';
+import { openAccountingState } from './state/index.ts';
+import { inRange, type TimeRange } from './store/generation-backend.ts';
+import type { CostSummer } from './store/key-usage.ts';
+import { MemoryKeyStore, type KeyStore } from './store/index.ts';
 import type { Logger } from './logger.ts';
 import { createPinoLogger, Ops, type ReadinessCheck } from './ops/index.ts';
 import { createAdapterRegistry } from './providers/index.ts';
 import { MemoryGenerationStore, type GenerationStore } from './store/generation-record.ts';
-import { openStores } from './store/index.ts';
+import { DEFAULT_POSTGRES_JOURNAL, DEFAULT_SQLITE_PATH, openStores } from './store/index.ts';
 import { setUpTracing, type Tracing } from './telemetry/tracing.ts';
 
 /** Records kept by `storage.kind: memory` (the oldest are dropped). */
@@ -124,23 +134,45 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
-/** Where generation records go, and how to flush it at shutdown. */
-interface Storage {
+/** Where generation records and stored keys go, and how to flush them at shutdown. */
+export interface Storage {
   generations: GenerationStore;
+  keys: KeyStore;
+  /** A key's spend from the generation log (`/api/v1/key`, key-limit counters). */
+  usage: CostSummer;
   close(): Promise<void>;
 }
 
-async function openStorage(config: GatewayConfig, env: Record<string, string | undefined>): Promise<Storage> {
+/** Spend of a key in the in-memory log (its most recent records only). */
+function memoryUsage(generations: MemoryGenerationStore): CostSummer {
+  return {
+    async sumCost(key: string, range: TimeRange) {
+      const records = await generations.list({ limit: MEMORY_STORE_CAPACITY });
+      return addDecimals('0', ...records.filter((record) => record.key === key && inRange(record, range)).map((record) => record.total_cost));
+    },
+  };
+}
+
+/**
+ * The configured storage: SQLite (default `.data/switchyard.db` under the working directory),
+ * Postgres, or memory. Used by `serve` and by the `keys` and `generations` commands.
+ */
+export async function openStorage(config: GatewayConfig, env: Record<string, string | undefined>, cwd: string, logger?: Logger): Promise<Storage> {
   const { storage } = config;
-  if (storage.kind === 'sqlite') return openStores({ kind: 'sqlite', ...(storage.path ? { path: storage.path } : {}) });
+  const batching = { onError: (error: unknown) => logger?.error({ err: error }, 'generation log write failed; records stay buffered and are retried') };
+  if (storage.kind === 'sqlite') {
+    const stores = await openStores({ kind: 'sqlite', path: storage.path ?? resolvePath(cwd, DEFAULT_SQLITE_PATH), batching });
+    return { ...stores, usage: stores.generations };
+  }
   if (storage.kind === 'postgres') {
     const connectionString = storage.url ? resolveSecret(storage.url, env, (path) => readFileSync(path, 'utf8')) : undefined;
     if (!connectionString) throw new Error('storage.url resolves to nothing');
-    return openStores({ kind: 'postgres', connectionString });
+    const stores = await openStores({ kind: 'postgres', connectionString, journalDirectory: resolvePath(cwd, DEFAULT_POSTGRES_JOURNAL), batching });
+    return { ...stores, usage: stores.generations };
   }
   // In memory, the most recent records only: a long-running gateway must not grow without bound.
   const generations = new MemoryGenerationStore(MEMORY_STORE_CAPACITY);
-  return { generations, close: () => generations.close() };
+  return { generations, keys: new MemoryKeyStore(), usage: memoryUsage(generations), close: () => generations.close() };
 }
 
 /** Load everything, then listen. Never exits the process; the CLI decides what to do. */
@@ -164,11 +196,10 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
 
   const credentials = resolveCredentials(config, env, diagnostics);
   const keys = resolveGatewayKeys(config, env, diagnostics, logger);
-  if (keys.length === 0 && !isLoopback(config.server.host)) {
-    diagnostics.push(
-      fileProblem(config.file, 'config_keys_required', `refusing to listen on ${config.server.host} without gateway keys`, 'set a gateway key (gateway_keys / SWITCHYARD_API_KEY) or bind 127.0.0.1'),
-    );
-  }
+  // Stored keys (SQLite, Postgres) may stand in for config keys; checked again once they are read.
+  const keysRequired = (): Diagnostic =>
+    fileProblem(config.file, 'config_keys_required', `refusing to listen on ${config.server.host} without gateway keys`, 'set a gateway key (gateway_keys / SWITCHYARD_API_KEY, or `switchyard keys create`) or bind 127.0.0.1');
+  if (keys.length === 0 && !isLoopback(config.server.host) && config.storage.kind === 'memory') diagnostics.push(keysRequired());
   if (diagnostics.length > 0) return { ok: false, diagnostics };
 
   // Compiles the catalogs and the policy (refusing on any diagnostic) and keeps them reloadable.
@@ -191,10 +222,63 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
     if (!initial.catalog.providers.has(provider)) logger.warn({ provider }, 'credentials name a provider the catalog does not have');
   }
 
-  const stores = await openStorage(config, env);
+  const stores = await openStorage(config, env, cwd, logger);
+  const verifier = await createStoredKeyVerifier({ configKeys: createKeyVerifier(keys), store: stores.keys, refreshMs: config.accounting.keysRefreshMs, logger });
+  if (!verifier.required && !isLoopback(config.server.host)) {
+    verifier.close();
+    ops.close();
+    await stores.close();
+    return { ok: false, diagnostics: [keysRequired()] };
+  }
+  let accounting: RequestAccounting | undefined;
+  let closeAccounting = async (): Promise<void> => {};
+  if (config.accounting.enabled) {
+    const redisUrl = config.accounting.redisUrl ? resolveSecret(config.accounting.redisUrl, env, (path) => readFileSync(path, 'utf8')) : undefined;
+    const onError = (error: unknown): void => logger.error({ err: error }, 'accounting state (Redis) failed; following accounting.fail');
+    const state = await openAccountingState(
+      config.accounting.state === 'redis'
+        ? { kind: 'redis', url: redisUrl ?? '', fail: config.accounting.fail, prefix: config.accounting.redisPrefix, onError }
+        : { kind: 'memory' },
+    ).catch(async (error: unknown) => {
+      verifier.close();
+      ops.close();
+      await stores.close();
+      throw error;
+    });
+    const alertCounter = new Counter({
+      name: 'switchyard_budget_alerts_total',
+      help: 'Budget and key-limit alert thresholds crossed (once per threshold and period), by threshold.',
+      labelNames: ['threshold'],
+      registers: [ops.metrics.registry],
+    });
+    const webhookUrl = config.accounting.alertWebhook ? resolveSecret(config.accounting.alertWebhook, env, (path) => readFileSync(path, 'utf8')) : undefined;
+    const alerts = createAlertNotifier({
+      log: (event) => logger.warn({ event: 'budget_alert', ...event }, `budget alert: ${event.scopeKey} reached ${Math.round(event.threshold * 100)}% (${event.spent} of ${event.limit} USD)`),
+      count: (event) => alertCounter.inc({ threshold: String(event.threshold) }),
+      ...(webhookUrl ? { webhookUrl } : {}),
+      onError: (error, event) => logger.warn({ err: error, scope: event.scopeKey }, 'budget alert webhook failed'),
+    });
+    accounting = new RequestAccounting({
+      state,
+      generations: stores.usage,
+      storedKeyOf: (identity) => verifier.storedKeyOf(identity),
+      rateLimits: {
+        ...(config.accounting.rateLimits.requestsPerMinute !== undefined ? { requestsPerMinute: config.accounting.rateLimits.requestsPerMinute } : {}),
+        ...(config.accounting.rateLimits.tokensPerMinute !== undefined ? { tokensPerMinute: config.accounting.rateLimits.tokensPerMinute } : {}),
+      },
+      alertThresholds: config.accounting.alertThresholds,
+      alerts,
+      logger,
+    });
+    const requestAccounting = accounting;
+    closeAccounting = async () => {
+      await requestAccounting.drain();
+      await alerts.drain();
+      await state.close();
+    };
+  }
   const tracing: Tracing = await setUpTracing({ mode: config.telemetry.traces, serviceName: config.telemetry.serviceName, env });
   const store = ops.observeStore(stores.generations);
-  const verifier = createKeyVerifier(keys);
   const storageCheck: ReadinessCheck = {
     name: 'storage',
     check: async () => {
@@ -214,6 +298,8 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
     logger,
     bodyLimitBytes: config.server.bodyLimitBytes,
     keepAliveIntervalMs: config.server.keepAliveIntervalMs,
+    ...(accounting ? { accounting } : {}),
+    keyRoutes: { store: stores.keys, verifier, usage: stores.usage },
   });
   const server = createServer(ops.listener(app, { store, keys: verifier, readiness: [storageCheck] }));
   // Longer than common load-balancer idle timeouts, so they close first.
@@ -239,12 +325,13 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
       models: initial.catalog.models.size,
       providers: liveState.credentials?.length ?? 0,
       storage: config.storage.kind,
+      accounting: config.accounting.enabled ? config.accounting.state : 'off',
       tracing: tracing.exporting,
       hot_reload: config.server.watch,
     },
     `Switchyard listening on ${url}/api/v1`,
   );
-  if (keys.length === 0) logger.warn({ host: config.server.host }, 'no gateway keys configured: accepting unauthenticated requests on loopback only');
+  if (!verifier.required) logger.warn({ host: config.server.host }, 'no gateway keys configured: accepting unauthenticated requests on loopback only');
 
   return {
     ok: true,
@@ -257,6 +344,9 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
       close: async (reason = 'shutdown') => {
         await ops.drainer.drain(reason);
         ops.close();
+        verifier.close();
+        // Every response has ended: its record is appended and its hold settled (or settling).
+        await closeAccounting();
         await stores.close();
         await tracing.shutdown();
         if (admin) {

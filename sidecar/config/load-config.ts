@@ -51,9 +51,13 @@ export interface GatewayConfig {
 
 /** Budgets, key limits, rate limits and alerts (see sidecar/accounting/README.md). */
 export interface AccountingConfig {
+  /** False: no budgets, key limits or rate limits on the request path (costs are still computed and logged). */
+  enabled: boolean;
   /** Where spend counters live: `memory` (one replica) or `redis` (several). */
   state: 'memory' | 'redis';
   redisUrl: SecretReference | undefined;
+  /** Prepended to every Redis key; default `switchyard:`. */
+  redisPrefix: string;
   /** When Redis is unreachable: refuse (`closed`) or serve unenforced (`open`). */
   fail: 'closed' | 'open';
   /** Per key, per minute; undefined: unlimited. */
@@ -90,6 +94,7 @@ export const CONFIG_ENVIRONMENT = {
   SWITCHYARD_SQLITE_PATH: 'SQLite file (beats storage.path).',
   DATABASE_URL: 'Postgres connection string; storage defaults to postgres when it is set (and storage.kind is not).',
   REDIS_URL: 'Redis for budgets, key limits and rate limits across replicas; accounting.state defaults to redis when it is set.',
+  SWITCHYARD_REDIS_PREFIX: 'Prefix of every Redis key (beats accounting.redis_prefix).',
   SWITCHYARD_ACCOUNTING_STATE: 'memory or redis (beats accounting.state).',
   SWITCHYARD_ACCOUNTING_FAIL: 'closed or open: what happens while Redis is unreachable (beats accounting.fail).',
   SWITCHYARD_TRACES: 'auto, on or off (beats telemetry.traces).',
@@ -118,7 +123,9 @@ interface ConfigDocument {
   gateway_keys?: GatewayKeyReference[];
   storage?: { kind?: StorageKind; path?: string; url?: SecretReference };
   accounting?: {
+    enabled?: boolean;
     state?: 'memory' | 'redis';
+    redis_prefix?: string;
     redis_url?: SecretReference;
     fail?: 'closed' | 'open';
     rate_limits?: { requests_per_minute?: number; tokens_per_minute?: number };
@@ -306,7 +313,9 @@ export function loadConfig(input: { file: string; text: string; env: Record<stri
         url: storageUrl && 'file' in storageUrl ? { file: fromFile(storageUrl.file) } : storageUrl,
       },
       accounting: {
+        enabled: accounting.enabled ?? true,
         state: stateKind,
+        redisPrefix: env.SWITCHYARD_REDIS_PREFIX || accounting.redis_prefix || 'switchyard:',
         redisUrl: redisUrl && 'file' in redisUrl ? { file: fromFile(redisUrl.file) } : redisUrl,
         fail: failMode,
         rateLimits: { requestsPerMinute: accounting.rate_limits?.requests_per_minute, tokensPerMinute: accounting.rate_limits?.tokens_per_minute },

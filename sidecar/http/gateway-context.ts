@@ -21,6 +21,7 @@ import type { AdapterRegistry } from '../providers/spec.ts';
 import type { GenerationRecord, GenerationStore } from '../store/generation-record.ts';
 import { ATTRIBUTES } from '../telemetry/attributes.ts';
 import type { GatewayKeyVerifier } from './auth.ts';
+import type { RequestAccounting } from './request-accounting.ts';
 import { errorResponse, GatewayError } from './errors.ts';
 
 /** The compiled policy and catalog in force. */
@@ -60,6 +61,8 @@ export interface GatewayContext {
   logger: Logger;
   cost: CostFunction;
   keepAliveIntervalMs: number;
+  /** Budgets, key limits and rate limits; absent: none are enforced. */
+  accounting?: RequestAccounting;
 }
 
 /** 32-bit FNV-1a of the generation id: the engine's seed, so a request's draws can be replayed. */
@@ -96,6 +99,22 @@ export function noRouteError(error: NoRouteError): GatewayError {
 
 export type Routed = { ok: true; plan: Plan; facts: RequestFacts; state: RoutingState } | { ok: false; error: GatewayError; facts?: RequestFacts; state: RoutingState };
 
+/** Body + identity -> facts, under the routing state in force. */
+export function requestFactsOf(
+  gateway: GatewayContext,
+  body: Record<string, unknown>,
+  headers: Record<string, string | string[] | undefined>,
+  identity: Identity,
+): { ok: true; facts: RequestFacts; state: RoutingState } | { ok: false; error: GatewayError; state: RoutingState } {
+  const state = gateway.routing.current();
+  const factsResult = gateway.engine.requestFacts(body, headers, identity, { exposeHeaders: state.policy.exposeHeaders });
+  if (!factsResult.ok) {
+    const error = factsResult.error;
+    return { ok: false, error: new GatewayError('invalid_request', error.message, { param: error.param ?? null, reason: error.code }), state };
+  }
+  return { ok: true, facts: factsResult.facts, state };
+}
+
 /** Body + identity -> facts -> plan, inside an `evaluate` span. */
 export function routeRequest(
   gateway: GatewayContext,
@@ -105,17 +124,18 @@ export function routeRequest(
   seed: number,
   parentContext: Context,
 ): Routed {
-  const state = gateway.routing.current();
-  const factsResult = gateway.engine.requestFacts(body, headers, identity, { exposeHeaders: state.policy.exposeHeaders });
-  if (!factsResult.ok) {
-    const error = factsResult.error;
-    return { ok: false, error: new GatewayError('invalid_request', error.message, { param: error.param ?? null, reason: error.code }), state };
-  }
-  const facts = factsResult.facts;
+  const facts = requestFactsOf(gateway, body, headers, identity);
+  if (!facts.ok) return facts;
+  return planRequest(gateway, facts.state, facts.facts, seed, parentContext, undefined);
+}
+
+/** Facts -> plan, inside an `evaluate` span; `spend` (budget scope key -> USD) joins the snapshot. */
+export function planRequest(gateway: GatewayContext, state: RoutingState, facts: RequestFacts, seed: number, parentContext: Context, spend: Record<string, number> | undefined): Routed {
   const span = gateway.tracer.startSpan('evaluate', { attributes: { [ATTRIBUTES.policyId]: state.policy.id, [ATTRIBUTES.policyVersion]: state.policy.version } }, parentContext);
   let result: EvaluateResult;
   try {
-    result = gateway.engine.evaluate(state.policy, state.catalog, facts, gateway.snapshot(), { now: gateway.clock.now(), seed });
+    const snapshot = gateway.snapshot();
+    result = gateway.engine.evaluate(state.policy, state.catalog, facts, spend === undefined ? snapshot : { ...snapshot, spend: { ...snapshot.spend, ...spend } }, { now: gateway.clock.now(), seed });
   } catch (error) {
     span.setStatus({ code: SpanStatusCode.ERROR });
     span.end();
@@ -168,4 +188,5 @@ export function saveRecord(gateway: GatewayContext, record: GenerationRecord): v
   } catch (error) {
     gateway.logger.error({ err: error, id: record.id }, 'could not store the generation record');
   }
+  gateway.accounting?.settle(record);
 }

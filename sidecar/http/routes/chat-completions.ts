@@ -340,11 +340,20 @@ export function chatCompletionsHandler(gateway: GatewayContext) {
     const streamed = typeof request.body === 'object' && request.body !== null && (request.body as { stream?: unknown }).stream === true;
     try {
       const body = parseChatBody(request.body);
-      const routed = routeRequest(gateway, body, request.headers, identity, seedOf(id), spanContext);
+      const accounting = gateway.accounting;
+      const routed = accounting
+        ? await accounting.route(gateway, body, request.headers, identity, seedOf(id), spanContext)
+        : routeRequest(gateway, body, request.headers, identity, seedOf(id), spanContext);
       exchange.facts = routed.facts;
       exchange.policy = { id: routed.state.policy.id, version: routed.state.policy.version };
       if (!routed.ok) {
         fail(gateway, exchange, response, routed.error, [], false, streamed);
+        return;
+      }
+      // Rate limits and the worst-case hold, before any provider is called; settled by saveRecord.
+      const refused = accounting ? await accounting.admit(id, identity, routed.plan, routed.facts, routed.state.policy, routed.state.catalog, response) : undefined;
+      if (refused) {
+        fail(gateway, exchange, response, refused, [], false, streamed);
         return;
       }
       const clientGone = new AbortController();

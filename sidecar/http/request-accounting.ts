@@ -1,0 +1,214 @@
+/**
+ * Budgets, key credit limits and rate limits on the request path.
+ *
+ * 1. Before routing, the spend of every policy budget scope the request counts under (committed +
+ *    held, from the accounting state) joins the snapshot, so the engine excludes, downgrades or
+ *    answers 402 with its reasons, and plans show them.
+ * 2. Before any provider is called, the key's per-minute limits are checked (429 + `Retry-After`,
+ *    `X-RateLimit-*`), then the plan's worst case is held against the key's credit limit and the
+ *    plan's budget scopes, all or nothing (402 saying what `max_tokens` would fit).
+ *    The worst case is the MAXIMUM over the plan's attempts (prompt estimate + max completion
+ *    tokens at each endpoint's prices): only one attempt is billed, but a fallback may serve at a
+ *    dearer endpoint than the first, and the hold must cover whichever serves.
+ * 3. When the generation record is written, the hold is settled with the record's `total_cost`
+ *    (the serving attempt's cost only; failures and empty completions cost 0), the tokens count
+ *    against the token rate, and crossed alert thresholds are notified.
+ */
+import type { Context } from '@opentelemetry/api';
+import type { ServerResponse } from 'node:http';
+import { budgetScopeKey, type CompiledCatalog, type CompiledEndpoint, type CompiledPolicy, type Identity, type Plan, type PlanAttempt, type RequestFacts } from '../../engine/index.ts';
+import { affordableCompletionTokens, insufficientCreditsMessage, worstCaseCost } from '../accounting/cost.ts';
+import { compareDecimals } from '../accounting/decimal.ts';
+import type { AlertNotifier } from '../accounting/alerts.ts';
+import type { Logger } from '../logger.ts';
+import type { AccountingState, RateLimits, Reservation, ScopeLimit } from '../state/accounting-state.ts';
+import { budgetScopeLimit, keyLimitScope } from '../state/index.ts';
+import { rateLimitHeaders } from '../state/rate-limit-headers.ts';
+import type { GenerationRecord } from '../store/generation-record.ts';
+import { keyUsage, type CostSummer } from '../store/key-usage.ts';
+import { usageAgainstLimit, type ApiKeyRecord } from '../store/keys.ts';
+import { GatewayError } from './errors.ts';
+import { planRequest, requestFactsOf, type GatewayContext, type Routed } from './gateway-context.ts';
+
+export interface RequestAccountingOptions {
+  state: AccountingState;
+  /** Sums a key's spend from the generation log (seeds key-limit counters). */
+  generations: CostSummer;
+  /** The stored key behind an identity (limit, reset period); undefined for config keys. */
+  storedKeyOf: (identity: Identity) => ApiKeyRecord | undefined;
+  /** Per key; absent = none. */
+  rateLimits: RateLimits;
+  alertThresholds: readonly number[];
+  alerts: AlertNotifier;
+  logger: Logger;
+  now?: () => number;
+}
+
+interface Hold {
+  reservation: Reservation;
+  subject: string | null;
+}
+
+export class RequestAccounting {
+  readonly state: AccountingState;
+  readonly #options: RequestAccountingOptions;
+  readonly #now: () => number;
+  readonly #holds = new Map<string, Hold>();
+  /** Rate subjects of requests admitted and not yet settled (for the token window). */
+  readonly #subjects = new Map<string, string>();
+  /** Key-limit scopes already started from the generation log in this process. */
+  readonly #seeded = new Set<string>();
+  readonly #endpoints = new WeakMap<CompiledCatalog, Map<string, CompiledEndpoint>>();
+  readonly #rateLimited: boolean;
+  readonly #settling = new Set<Promise<void>>();
+
+  constructor(options: RequestAccountingOptions) {
+    this.state = options.state;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#rateLimited = options.rateLimits.requestsPerMinute !== undefined || options.rateLimits.tokensPerMinute !== undefined;
+  }
+
+  /** Facts -> the spend of the request's budget scopes -> plan. */
+  async route(gateway: GatewayContext, body: Record<string, unknown>, headers: Record<string, string | string[] | undefined>, identity: Identity, seed: number, parentContext: Context): Promise<Routed> {
+    const facts = requestFactsOf(gateway, body, headers, identity);
+    if (!facts.ok) return facts;
+    const now = this.#now();
+    const scopeKeys: string[] = [];
+    for (const budget of facts.state.policy.budgets.values()) {
+      const key = budgetScopeKey(budget, facts.facts, now);
+      if (key !== null) scopeKeys.push(key);
+    }
+    let spend: Record<string, number> | undefined;
+    if (scopeKeys.length > 0) {
+      try {
+        spend = await this.state.snapshotSpend(scopeKeys);
+      } catch (error) {
+        // The reservation below still enforces (or follows `fail`); routing goes on without spend.
+        this.#options.logger.warn({ err: error }, 'could not read budget spend for routing');
+      }
+    }
+    return planRequest(gateway, facts.state, facts.facts, seed, parentContext, spend);
+  }
+
+  /**
+   * Rate limits, then the hold. Sets `X-RateLimit-*` on the response; returns the refusal, or
+   * undefined when the request may go on (settle it through `settle(record)`).
+   */
+  async admit(id: string, identity: Identity, plan: Plan, facts: RequestFacts, policy: CompiledPolicy, catalog: CompiledCatalog, response: ServerResponse): Promise<GatewayError | undefined> {
+    const subject = identity.key ?? null;
+    if (this.#rateLimited && subject !== null) {
+      const rate = await this.state.checkRate(subject, this.#options.rateLimits);
+      for (const [name, value] of Object.entries(rateLimitHeaders(rate))) response.setHeader(name, value);
+      if (!rate.ok) {
+        if (rate.reason === 'state_unavailable') return new GatewayError('accounting_unavailable', 'Rate limits cannot be checked right now (accounting state unreachable).');
+        const window = rate.limited === 'requests' ? rate.requests : rate.tokens;
+        return new GatewayError(
+          'key_rate_limited',
+          `Rate limit of ${window?.limit ?? 0} ${rate.limited} per minute reached for this key; retry in ${rate.retryAfterSeconds} s.`,
+          { limited: rate.limited },
+          rate.retryAfterSeconds,
+        );
+      }
+      this.#subjects.set(id, subject);
+    }
+
+    const now = this.#now();
+    const scopes: ScopeLimit[] = [];
+    const stored = this.#options.storedKeyOf(identity);
+    const keyScope = stored ? keyLimitScope(stored, new Date(now), this.#options.alertThresholds) : null;
+    if (stored && keyScope) {
+      await this.#seed(stored, keyScope, now);
+      scopes.push(keyScope);
+    }
+    for (const checked of plan.budgets) {
+      const budget = policy.budgets.get(checked.id);
+      if (budget) scopes.push(budgetScopeLimit(budget, checked.scope_key, new Date(now)));
+    }
+    if (scopes.length === 0) return undefined;
+
+    const worst = this.worstCase(plan, facts, catalog);
+    const held = await this.state.reserve(scopes, worst.amount);
+    if (!held.ok) {
+      this.#subjects.delete(id);
+      if (held.reason === 'state_unavailable') return new GatewayError('accounting_unavailable', 'Budgets cannot be checked right now (accounting state unreachable).');
+      const affordable = affordableCompletionTokens(worst.attempt.pricing, { promptTokens: facts.prompt_tokens }, held.exceeded.remaining);
+      const message = insufficientCreditsMessage(worst.completionTokens, affordable ?? worst.completionTokens);
+      return new GatewayError('insufficient_credits', message, {
+        scope: held.exceeded.scopeKey,
+        limit: held.exceeded.limit,
+        spent: held.exceeded.spent,
+        reserved: held.exceeded.reserved,
+        remaining: held.exceeded.remaining,
+        worst_case: worst.amount,
+        affordable_max_tokens: affordable,
+      });
+    }
+    this.#holds.set(id, { reservation: held.reservation, subject });
+    return undefined;
+  }
+
+  /** The hold for a plan: the dearest attempt's worst case (exact decimal), and which attempt. */
+  worstCase(plan: Plan, facts: RequestFacts, catalog: CompiledCatalog): { amount: string; attempt: PlanAttempt; completionTokens: number } {
+    let best: { amount: string; attempt: PlanAttempt; completionTokens: number } | undefined;
+    for (const attempt of plan.attempts) {
+      const completionTokens = this.#maxCompletionTokens(attempt, facts, catalog, plan);
+      const amount = worstCaseCost(attempt.pricing, { promptTokens: facts.prompt_tokens, maxCompletionTokens: completionTokens });
+      if (!best || compareDecimals(amount, best.amount) > 0) best = { amount, attempt, completionTokens };
+    }
+    if (!best) throw new Error('a plan without attempts cannot be admitted');
+    return best;
+  }
+
+  /** Settles the request's hold with the record's cost; counts its tokens. Never throws. */
+  settle(record: GenerationRecord): void {
+    const hold = this.#holds.get(record.id);
+    const subject = this.#subjects.get(record.id);
+    this.#holds.delete(record.id);
+    this.#subjects.delete(record.id);
+    if (subject !== undefined && this.#options.rateLimits.tokensPerMinute !== undefined) {
+      const tokens = (record.usage.prompt_tokens ?? 0) + (record.usage.completion_tokens ?? 0);
+      if (tokens > 0) this.state.recordTokens(subject, tokens).catch((error: unknown) => this.#options.logger.warn({ err: error }, 'could not count tokens'));
+    }
+    if (!hold) return;
+    const settling = this.state
+      .settle(hold.reservation, record.total_cost)
+      .then((settled) => {
+        if (!settled.recorded) this.#options.logger.error({ id: record.id, cost: record.total_cost }, 'spend not counted: accounting state unreachable');
+        if (settled.alerts.length > 0) this.#options.alerts.notify(settled.alerts);
+      })
+      .catch((error: unknown) => this.#options.logger.error({ err: error, id: record.id }, 'could not settle the request'))
+      .finally(() => this.#settling.delete(settling));
+    this.#settling.add(settling);
+  }
+
+  /** Resolves when every settlement started so far has finished (shutdown, tests). */
+  async drain(): Promise<void> {
+    while (this.#settling.size > 0) await Promise.all([...this.#settling]);
+  }
+
+  /** Holds not yet settled (tests, drain). */
+  get openHolds(): number {
+    return this.#holds.size;
+  }
+
+  async #seed(key: ApiKeyRecord, scope: ScopeLimit, now: number): Promise<void> {
+    if (this.#seeded.has(scope.scopeKey)) return;
+    const usage = await keyUsage(this.#options.generations, key.hash, new Date(now));
+    await this.state.seedSpend(scope, usageAgainstLimit(key, usage));
+    this.#seeded.add(scope.scopeKey);
+  }
+
+  #maxCompletionTokens(attempt: PlanAttempt, facts: RequestFacts, catalog: CompiledCatalog, plan: Plan): number {
+    if (facts.max_tokens !== null) return facts.max_tokens;
+    let endpoints = this.#endpoints.get(catalog);
+    if (!endpoints) {
+      endpoints = new Map(catalog.endpoints.map((endpoint) => [endpoint.id, endpoint]));
+      this.#endpoints.set(catalog, endpoints);
+    }
+    const endpoint = endpoints.get(attempt.endpoint);
+    // Same bound as the engine's estimate: what the endpoint can still produce after the prompt.
+    if (!endpoint) return plan.estimate.max_completion_tokens;
+    return Math.max(0, Math.min(endpoint.max_completion_tokens, endpoint.context_length - facts.prompt_tokens));
+  }
+}
