@@ -1,6 +1,6 @@
 /**
  * The `switchyard` command: `check`, `test`, `plan`, `diff` work offline on files; `serve` runs
- * the gateway (sidecar/cli/serve.ts).
+ * the gateway (sidecar/cli/serve.ts); `keys` and `generations` work on the configured storage.
  *
  * Exit codes, for CI: 0 ok; 1 failures (failing test cases, check errors, no route, changes with
  * `--fail-on-change`); 2 usage errors or invalid input (unknown options, missing files, inputs
@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { formatDiagnostic } from '../../engine/index.ts';
+import type { ExportOptions, KeyCommandOptions } from './accounting-commands.ts';
 import { checkCommand } from './check.ts';
 import { diffCommand } from './diff.ts';
 import { UsageError } from './files.ts';
@@ -112,6 +113,68 @@ function buildProgram(output: Output, setCode: (code: number) => void): Command 
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (options: Parameters<typeof diffCommand>[0]) => {
       setCode(await diffCommand(options, output));
+    });
+
+  const keys = program.command('keys').description('Gateway API keys in the configured storage (SQLite, or Postgres with DATABASE_URL): create, list, update, revoke.');
+  const keyAction = (action: 'create' | 'list' | 'update' | 'revoke') => async (...parameters: unknown[]) => {
+    // Commander passes the positional hash (update, revoke) before the options.
+    const hash = typeof parameters[0] === 'string' ? parameters[0] : undefined;
+    const options = (typeof parameters[0] === 'string' ? parameters[1] : parameters[0]) as KeyCommandOptions;
+    const { keysCommand } = await import('./accounting-commands.ts');
+    setCode(await keysCommand(action, hash, options, output));
+  };
+  keys
+    .command('create')
+    .description('Create a key; prints the plaintext once (it is stored only as its sha256).')
+    .requiredOption('--name <name>', 'what the key is for')
+    .option('--limit <usd>', 'credit limit in USD (default: none)')
+    .option('--reset <period>', 'daily, weekly or monthly (UTC); default: the limit is for the key\'s lifetime')
+    .option('--management', 'may call the key-management API (/api/v1/keys)')
+    .option('--user <id>', 'user the key belongs to (user budgets)')
+    .option('--team <id>', 'team the key belongs to (team budgets)')
+    .option('--expires <time>', 'ISO 8601 expiry')
+    .option('-c, --config <file>', 'config file (default: $SWITCHYARD_CONFIG or ./switchyard.yaml)')
+    .option('--json', 'machine-readable output')
+    .action(keyAction('create'));
+  keys
+    .command('list')
+    .description('List keys: hash, masked label, name, limit, state.')
+    .option('--all', 'include revoked keys')
+    .option('-c, --config <file>', 'config file')
+    .option('--json', 'machine-readable output')
+    .action(keyAction('list'));
+  keys
+    .command('update')
+    .description('Change a key\'s name, limit, reset period, expiry, or disable/enable it.')
+    .argument('<hash>', 'the key\'s hash (from keys list)')
+    .option('--name <name>', 'new name')
+    .option('--limit <usd>', 'new credit limit in USD, or none')
+    .option('--reset <period>', 'daily, weekly, monthly or none')
+    .option('--expires <time>', 'ISO 8601 expiry, or none')
+    .option('--disable', 'refuse the key until enabled')
+    .option('--enable', 'accept the key again')
+    .option('-c, --config <file>', 'config file')
+    .option('--json', 'machine-readable output')
+    .action(keyAction('update'));
+  keys
+    .command('revoke')
+    .description('Revoke a key for good.')
+    .argument('<hash>', 'the key\'s hash (from keys list)')
+    .option('-c, --config <file>', 'config file')
+    .option('--json', 'machine-readable output')
+    .action(keyAction('revoke'));
+
+  program
+    .command('generations')
+    .description('The generation log in the configured storage.')
+    .command('export')
+    .description('Write generation records as JSONL to standard output (input of `switchyard diff --requests`).')
+    .option('--since <time>', 'first record time, inclusive (ISO 8601)')
+    .option('--until <time>', 'end time, exclusive (ISO 8601)')
+    .option('-c, --config <file>', 'config file')
+    .action(async (options: ExportOptions) => {
+      const { exportGenerationsCommand } = await import('./accounting-commands.ts');
+      setCode(await exportGenerationsCommand(options, process.stdout, output));
     });
 
   program

@@ -3,6 +3,7 @@
  * usage always present.
  */
 import type { PlanAttempt } from '../../engine/index.ts';
+import type { CostDetails } from '../accounting/cost.ts';
 import type { GenerateResult, StreamPart, Usage } from '../providers/spec.ts';
 import type { AttemptRecord } from '../store/generation-record.ts';
 import type { ErrorEnvelope } from './errors.ts';
@@ -16,13 +17,43 @@ export interface WireUsage {
   completion_tokens_details: { reasoning_tokens: number };
   /** USD; present once a cost function is configured. */
   cost?: number;
+  /** OpenRouter's breakdown plus ours (see accounting's `computeCost`). */
+  cost_details?: WireCostDetails;
+}
+
+/** `usage.cost_details` on the wire: USD as numbers, as OpenRouter sends them. */
+export interface WireCostDetails {
+  upstream_inference_cost: number;
+  upstream_inference_prompt_cost: number;
+  upstream_inference_completions_cost: number;
+  components: Record<keyof CostDetails['components'], number>;
+  usage_incomplete: boolean;
+  unknown_usage: string[];
+  insured: boolean;
+  pricing_tier: number | null;
+}
+
+/** The served attempt's cost breakdown for the wire. */
+export function wireCostDetails(details: CostDetails): WireCostDetails {
+  const components = {} as Record<keyof CostDetails['components'], number>;
+  for (const [name, value] of Object.entries(details.components)) components[name as keyof CostDetails['components']] = Number(value);
+  return {
+    upstream_inference_cost: Number(details.upstream_inference_cost),
+    upstream_inference_prompt_cost: Number(details.upstream_inference_prompt_cost),
+    upstream_inference_completions_cost: Number(details.upstream_inference_completions_cost),
+    components,
+    usage_incomplete: details.usage_incomplete,
+    unknown_usage: details.unknown_usage,
+    insured: details.insured,
+    pricing_tier: details.pricing_tier,
+  };
 }
 
 /**
  * Usage as the wire needs it. OpenAI clients expect numbers, so a count the provider did not report
  * is sent as 0 here; the generation record keeps it `undefined`.
  */
-export function wireUsage(usage: Usage, cost: string | undefined): WireUsage {
+export function wireUsage(usage: Usage, cost: string | undefined, details?: CostDetails): WireUsage {
   const prompt = usage.prompt_tokens ?? 0;
   const completion = usage.completion_tokens ?? 0;
   const wire: WireUsage = {
@@ -34,6 +65,7 @@ export function wireUsage(usage: Usage, cost: string | undefined): WireUsage {
   };
   if (usage.cache_write_tokens !== undefined) wire.prompt_tokens_details.cache_write_tokens = usage.cache_write_tokens;
   if (cost !== undefined) wire.cost = Number(cost);
+  if (details !== undefined) wire.cost_details = wireCostDetails(details);
   return wire;
 }
 

@@ -5,6 +5,7 @@
 import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity, PlanAttempt, RequestFacts } from '../../../engine/index.ts';
+import { computeCost, type CostDetails } from '../../accounting/cost.ts';
 import { failureFor, generatePlan, openPlanStream, type AttemptLog, type ExecutionInput, type ExecutorDependencies } from '../../execute/execute-plan.ts';
 import { ProviderCallError, type Usage } from '../../providers/spec.ts';
 import type { GenerationRecord } from '../../store/generation-record.ts';
@@ -121,6 +122,16 @@ function fail(gateway: GatewayContext, exchange: Exchange, response: ServerRespo
   endRequestSpan(exchange.span, status);
 }
 
+/** The served attempt's cost breakdown (`usage.cost_details`); undefined when its prices cannot be read. */
+function costDetails(gateway: GatewayContext, usage: Usage, attempt: PlanAttempt, finishReason: string | null): CostDetails | undefined {
+  try {
+    return computeCost(usage, attempt.pricing, { finishReason }).cost_details;
+  } catch (error) {
+    gateway.logger.error({ err: error, endpoint: attempt.endpoint }, 'could not compute the cost details');
+    return undefined;
+  }
+}
+
 function executorDependencies(gateway: GatewayContext): ExecutorDependencies {
   return { adapters: gateway.adapters, credentials: gateway.credentials, clock: gateway.clock, tracer: gateway.tracer, logger: gateway.logger, cost: gateway.cost };
 }
@@ -216,7 +227,7 @@ async function serveStream(gateway: GatewayContext, exchange: Exchange, response
     return;
   }
   if (!cancelled) {
-    response.write(chunks.usage(wireUsage(usage ?? {}, servedRecord.cost), exchange.wantsAttemptLog ? attempts : undefined));
+    response.write(chunks.usage(wireUsage(usage ?? {}, servedRecord.cost, costDetails(gateway, usage ?? {}, stream.attempt, finishReason)), exchange.wantsAttemptLog ? attempts : undefined));
     response.end(SSE_DONE);
   } else if (!response.writableEnded) {
     response.end();
@@ -291,7 +302,7 @@ async function serveGenerate(gateway: GatewayContext, exchange: Exchange, respon
   const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt };
   const servedEntry = attempts[attempts.length - 1];
   if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
-  sendJson(response, 200, completionBody(served, result, wireUsage(result.usage, servedEntry?.cost), exchange.wantsAttemptLog ? attempts : undefined));
+  sendJson(response, 200, completionBody(served, result, wireUsage(result.usage, servedEntry?.cost, costDetails(gateway, result.usage, attempt, result.finish_reason)), exchange.wantsAttemptLog ? attempts : undefined));
   saveRecord(
     gateway,
     buildRecord(gateway, exchange, {
