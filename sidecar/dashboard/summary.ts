@@ -117,6 +117,11 @@ function spendSeries(names: Map<string, bigint[]>): SpendSeries[] {
     .map(({ name, values, total }) => ({ name, values, total }));
 }
 
+/** By creation time, newest first (ties by id), whatever order the store lists in. */
+export function newestFirst(records: readonly GenerationRecord[]): GenerationRecord[] {
+  return [...records].sort((a, b) => (a.created_at === b.created_at ? (a.id < b.id ? 1 : a.id > b.id ? -1 : 0) : a.created_at < b.created_at ? 1 : -1));
+}
+
 function pair(samples: number[]): { p50: number | null; p90: number | null } {
   const set = percentiles(samples);
   return { p50: set.p50 ?? null, p90: set.p90 ?? null };
@@ -215,7 +220,7 @@ export function dashboardSummary(input: SummaryInput): DashboardSummary {
     providers: [...providers]
       .map(([provider, entry]) => ({ provider, attempts: entry.attempts, served: entry.served, failed: entry.failed, latency_ms: pair(entry.latency), ttft_ms: pair(entry.ttft), spend: formatUnits(entry.spend) }))
       .sort((a, b) => b.attempts - a.attempts || a.provider.localeCompare(b.provider)),
-    recent: records.slice(0, input.recentCount ?? 25).map((record) => ({
+    recent: newestFirst(records).slice(0, input.recentCount ?? 25).map((record) => ({
       id: record.id,
       created_at: record.created_at,
       model: record.model,

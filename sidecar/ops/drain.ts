@@ -120,7 +120,7 @@ export class Drainer {
       logger.error({ err: error }, 'flushing on shutdown failed');
     }
     const report: DrainReport = { inFlightAtStart, cut, durationMs: Math.round(clock.monotonic() - startedAt), flushError };
-    logger.info({ ...report }, 'drained');
+    logger.info({ in_flight_at_start: report.inFlightAtStart, cut: report.cut, duration_ms: report.durationMs, flush_error: report.flushError }, 'drained');
     return report;
   }
 }
