@@ -111,3 +111,24 @@ describe('deploy/kubernetes manifests', () => {
     expect(JSON.stringify(policiesConfigMap()).length).toBeLessThan(1024 * 1024);
   });
 });
+
+describe('deploy/Dockerfile', () => {
+  const dockerfile = readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8');
+  const buildStage = dockerfile.slice(0, dockerfile.indexOf('# --- runtime ---'));
+
+  it('copies every source the install-time build (bin/build.mjs) reads before `npm ci` runs it', () => {
+    const sources = /SOURCE_PATHS = \[([^\]]*)\]/.exec(readFileSync(join(ROOT, 'bin/build.mjs'), 'utf8'))?.[1];
+    expect(sources).toBeDefined();
+    const needed = [...sources!.matchAll(/'([^']+)'/g)].map((match) => match[1]!).concat(['bin', 'package-lock.json']);
+    const beforeInstall = buildStage.slice(0, buildStage.indexOf('RUN npm ci'));
+    const copied = [...beforeInstall.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((match) => match[1]!.split(/\s+/));
+    for (const path of needed) expect(copied, path).toContain(path);
+  });
+
+  it('runs as a non-root user with node as PID 1 (exec form), from node:20-slim', () => {
+    expect(dockerfile).toMatch(/^FROM node:20-slim AS build$/m);
+    expect(dockerfile).toMatch(/^USER 1000:1000$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "bin\/switchyard.mjs", "serve"\]$/m);
+    expect(dockerfile).toContain('npm ci --omit=dev');
+  });
+});
