@@ -167,7 +167,7 @@ export async function openStorage(config: GatewayConfig, env: Record<string, str
   if (storage.kind === 'postgres') {
     const connectionString = storage.url ? resolveSecret(storage.url, env, (path) => readFileSync(path, 'utf8')) : undefined;
     if (!connectionString) throw new Error('storage.url resolves to nothing');
-    const stores = await openStores({ kind: 'postgres', connectionString, journalDirectory: resolvePath(cwd, DEFAULT_POSTGRES_JOURNAL), batching });
+    const stores = await openStores({ kind: 'postgres', connectionString, ...(storage.schema ? { schema: storage.schema } : {}), journalDirectory: resolvePath(cwd, DEFAULT_POSTGRES_JOURNAL), batching });
     return { ...stores, usage: stores.generations };
   }
   // In memory, the most recent records only: a long-running gateway must not grow without bound.
@@ -295,6 +295,7 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
     store,
     tracer: tracing.tracer,
     snapshot: ops.snapshot(() => liveState),
+    endpointHealth: (endpointId) => ops.health.routeHealth(endpointId),
     logger,
     bodyLimitBytes: config.server.bodyLimitBytes,
     keepAliveIntervalMs: config.server.keepAliveIntervalMs,

@@ -43,7 +43,8 @@ export interface GatewayConfig {
   policyFile: string;
   credentials: Record<string, SecretReference>;
   gatewayKeys: GatewayKeyReference[];
-  storage: { kind: StorageKind; path: string | undefined; url: SecretReference | undefined };
+  /** `schema`: Postgres schema of the tables (default public). */
+  storage: { kind: StorageKind; path: string | undefined; url: SecretReference | undefined; schema?: string };
   accounting: AccountingConfig;
   telemetry: { traces: 'auto' | 'on' | 'off'; serviceName: string };
   logLevel: string;
@@ -121,7 +122,7 @@ interface ConfigDocument {
   policy: string;
   credentials?: Record<string, SecretReference>;
   gateway_keys?: GatewayKeyReference[];
-  storage?: { kind?: StorageKind; path?: string; url?: SecretReference };
+  storage?: { kind?: StorageKind; path?: string; url?: SecretReference; schema?: string };
   accounting?: {
     enabled?: boolean;
     state?: 'memory' | 'redis';
@@ -311,6 +312,7 @@ export function loadConfig(input: { file: string; text: string; env: Record<stri
         kind: storageKind,
         path: env.SWITCHYARD_SQLITE_PATH ? fromEnvironment(env.SWITCHYARD_SQLITE_PATH) : document.storage?.path === undefined ? undefined : fromFile(document.storage.path),
         url: storageUrl && 'file' in storageUrl ? { file: fromFile(storageUrl.file) } : storageUrl,
+        ...(document.storage?.schema ? { schema: document.storage.schema } : {}),
       },
       accounting: {
         enabled: accounting.enabled ?? true,

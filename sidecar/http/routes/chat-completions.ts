@@ -226,12 +226,8 @@ async function serveStream(gateway: GatewayContext, exchange: Exchange, response
     writeStreamFailure(gateway, exchange, response, failureFor(streamError, stream.attempt), attempts, { served, chunks, generationTimeMs, usage });
     return;
   }
-  if (!cancelled) {
-    response.write(chunks.usage(wireUsage(usage ?? {}, servedRecord.cost, costDetails(gateway, usage ?? {}, stream.attempt, finishReason)), exchange.wantsAttemptLog ? attempts : undefined));
-    response.end(SSE_DONE);
-  } else if (!response.writableEnded) {
-    response.end();
-  }
+  // The record is appended (journaled) before the last bytes go out: a client that received the
+  // whole response can always fetch its record, even if the process dies right after.
   saveRecord(
     gateway,
     buildRecord(gateway, exchange, {
@@ -248,6 +244,12 @@ async function serveStream(gateway: GatewayContext, exchange: Exchange, response
       error: null,
     }),
   );
+  if (!cancelled) {
+    response.write(chunks.usage(wireUsage(usage ?? {}, servedRecord.cost, costDetails(gateway, usage ?? {}, stream.attempt, finishReason)), exchange.wantsAttemptLog ? attempts : undefined));
+    response.end(SSE_DONE);
+  } else if (!response.writableEnded) {
+    response.end();
+  }
   endRequestSpan(exchange.span, 200);
 }
 
@@ -302,7 +304,8 @@ async function serveGenerate(gateway: GatewayContext, exchange: Exchange, respon
   const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt };
   const servedEntry = attempts[attempts.length - 1];
   if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
-  sendJson(response, 200, completionBody(served, result, wireUsage(result.usage, servedEntry?.cost, costDetails(gateway, result.usage, attempt, result.finish_reason)), exchange.wantsAttemptLog ? attempts : undefined));
+  const body = completionBody(served, result, wireUsage(result.usage, servedEntry?.cost, costDetails(gateway, result.usage, attempt, result.finish_reason)), exchange.wantsAttemptLog ? attempts : undefined);
+  // Appended (journaled) before the response is sent: a client that has the response can fetch its record.
   saveRecord(
     gateway,
     buildRecord(gateway, exchange, {
@@ -319,6 +322,7 @@ async function serveGenerate(gateway: GatewayContext, exchange: Exchange, respon
       error: null,
     }),
   );
+  sendJson(response, 200, body);
   endRequestSpan(exchange.span, 200);
 }
 
