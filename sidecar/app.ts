@@ -20,6 +20,7 @@ import { chatCompletionsHandler } from './http/routes/chat-completions.ts';
 import { generationHandler } from './http/routes/generation-route.ts';
 import { keyRoutes, type KeyRoutesDependencies } from './http/routes/key-routes.ts';
 import { planHandler } from './http/routes/plan-route.ts';
+import type { EndpointHealthFields } from './http/models-view.ts';
 import type { RequestAccounting } from './http/request-accounting.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { AdapterRegistry } from './providers/spec.ts';
@@ -62,6 +63,8 @@ export interface AppDependencies {
   accounting?: RequestAccounting;
   /** Stored keys: `/api/v1/key`, `/api/v1/credits`, the management API `/api/v1/keys`. Default: not served. */
   keyRoutes?: KeyRoutesDependencies;
+  /** Health fields of the endpoints route (uptime over 5 min, 30 min, 1 day...). Default: from `snapshot`. */
+  endpointHealth?: (endpointId: string) => EndpointHealthFields;
 }
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -101,6 +104,7 @@ function resolve(dependencies: AppDependencies): GatewayContext {
     cost: dependencies.cost ?? ((usage, pricing, finishReason) => computeCost(usage, pricing, { finishReason }).cost),
     keepAliveIntervalMs: dependencies.keepAliveIntervalMs ?? DEFAULT_KEEP_ALIVE_INTERVAL_MS,
     ...(dependencies.accounting ? { accounting: dependencies.accounting } : {}),
+    ...(dependencies.endpointHealth ? { endpointHealth: dependencies.endpointHealth } : {}),
   };
 }
 

@@ -21,6 +21,7 @@ import type { AdapterRegistry } from '../providers/spec.ts';
 import type { GenerationRecord, GenerationStore } from '../store/generation-record.ts';
 import { ATTRIBUTES } from '../telemetry/attributes.ts';
 import type { GatewayKeyVerifier } from './auth.ts';
+import type { EndpointHealthFields } from './models-view.ts';
 import type { RequestAccounting } from './request-accounting.ts';
 import { errorResponse, GatewayError } from './errors.ts';
 
@@ -63,6 +64,8 @@ export interface GatewayContext {
   keepAliveIntervalMs: number;
   /** Budgets, key limits and rate limits; absent: none are enforced. */
   accounting?: RequestAccounting;
+  /** Measured health per endpoint id for the endpoints route; absent: taken from the snapshot. */
+  endpointHealth?: (endpointId: string) => EndpointHealthFields;
 }
 
 /** 32-bit FNV-1a of the generation id: the engine's seed, so a request's draws can be replayed. */

@@ -23,7 +23,18 @@ export interface ModelView {
   default_parameters: null;
 }
 
-/** OpenRouter's `Endpoint`; health and performance come from the live snapshot, null until measured. */
+/** Measured health of one endpoint as the endpoints route reports it (the ops area's rolling windows). */
+export interface EndpointHealthFields {
+  uptime_last_5m: number | null;
+  uptime_last_30m: number | null;
+  uptime_last_1d: number | null;
+  /** Time to first token, ms, by percentile. */
+  latency_last_30m: Percentiles | null;
+  /** Tokens per second by percentile. */
+  throughput_last_30m: Percentiles | null;
+}
+
+/** OpenRouter's `Endpoint`; health and performance come from live measurements, null until measured. */
 export interface EndpointView {
   name: string;
   model_id: string;
@@ -37,10 +48,10 @@ export interface EndpointView {
   max_prompt_tokens: number | null;
   supported_parameters: string[];
   status: number;
-  uptime_last_5m: null;
-  /** Percent over the gateway's health window; null until measured. */
+  /** Percent; null until measured. */
+  uptime_last_5m: number | null;
   uptime_last_30m: number | null;
-  uptime_last_1d: null;
+  uptime_last_1d: number | null;
   /** Time to first token, ms, by percentile; null until measured. */
   latency_last_30m: Percentiles | null;
   /** Tokens per second by percentile; null until measured. */

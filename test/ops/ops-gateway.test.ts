@@ -11,7 +11,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../sidecar/app.ts';
 import { systemClock } from '../../sidecar/clock.ts';
-import type { DashboardSummary } from '../../sidecar/dashboard/summary.ts';
+import { newestFirst, type DashboardSummary } from '../../sidecar/dashboard/summary.ts';
 import { createKeyVerifier, sha256Hex } from '../../sidecar/http/auth.ts';
 import type { Logger } from '../../sidecar/logger.ts';
 import { Ops, routeTemplate } from '../../sidecar/ops/index.ts';
@@ -52,6 +52,7 @@ beforeAll(async () => {
     store: observed,
     engine: ops.engine(),
     snapshot: ops.snapshot(() => ({ credentials: ['sim-fast', 'sim-cheap', 'sim-eu'] })),
+    endpointHealth: (endpointId) => ops.health.routeHealth(endpointId),
     logger,
   });
   server = createServer(ops.listener(app, { store: observed, keys }));
@@ -117,8 +118,25 @@ describe('ops around the gateway', () => {
     const { body } = await getJson<DashboardSummary>('/api/v1/dashboard/summary');
     const records = await store.list({ limit: 100 });
     expect(body.totals.requests).toBe(records.length);
-    expect(body.recent.map((row) => row.id)).toEqual(records.slice(0, 25).map((record) => record.id));
+    expect(body.recent.map((row) => row.id)).toEqual(newestFirst(records).slice(0, 25).map((record) => record.id));
     expect(body.policy?.policy.id).toBe('default');
+  });
+
+  it('reports measured uptime, latency and throughput on the endpoints route', async () => {
+    const records = await store.list({ limit: 100 });
+    const served = records.flatMap((record) => record.attempts.filter((attempt) => attempt.outcome === 'ok' && attempt.model === 'openai/gpt-4o'));
+    expect(served.length).toBeGreaterThan(0);
+    const { body } = await getJson<{ data: { endpoints: Array<Record<string, unknown> & { tag: string }> } }>('/api/v1/models/openai/gpt-4o/endpoints');
+    for (const endpoint of body.data.endpoints) {
+      const id = `openai/gpt-4o@${endpoint.tag}`;
+      const count = served.filter((attempt) => attempt.endpoint === id).length;
+      const expected = ops.health.routeHealth(id);
+      expect(endpoint).toMatchObject({ ...expected });
+      // Endpoints that served have time-to-first-token percentiles; the others none.
+      if (count > 0) expect(endpoint.latency_last_30m).toMatchObject({ p50: expect.any(Number), p99: expect.any(Number) });
+      else expect(endpoint.latency_last_30m).toBeNull();
+      expect(endpoint.uptime_last_30m).toBe(count >= 5 ? 100 : null);
+    }
   });
 
   it('answers probes and the policy status', async () => {

@@ -27,7 +27,13 @@ export function modelEndpointsHandler(gateway: GatewayContext) {
       sendError(gateway, response, new GatewayError('model_not_found', `Model '${modelId}' is not in the catalog.`, { model: modelId }));
       return;
     }
-    // Health is live (the snapshot the engine routes with); everything else is cached per catalog.
+    // Health is live; everything else is cached per catalog. The ops windows give every field
+    // (and reading them takes no half-open probe slot, as a routing snapshot would).
+    const measuredHealth = gateway.endpointHealth;
+    if (measuredHealth) {
+      response.json({ data: { ...view, endpoints: view.endpoints.map((endpoint) => ({ ...endpoint, ...measuredHealth(`${modelId}@${endpoint.tag}`) })) } });
+      return;
+    }
     const health = gateway.snapshot().endpoints ?? {};
     const endpoints = view.endpoints.map((endpoint) => {
       const measured = health[`${modelId}@${endpoint.tag}`];
