@@ -85,11 +85,18 @@ export class BucketRing<Counter extends string, Series extends string> {
     return values;
   }
 
+  /** Buckets of the last `spanMs` still holding their own period, newest first (walks only those slots). */
   #live(now: number, spanMs: number): Array<Bucket<Counter, Series>> {
-    const { bucketMs } = this.#options;
-    const current = Math.floor(now / bucketMs) * bucketMs;
-    const oldest = current - Math.min(spanMs, this.spanMs) + bucketMs;
-    return this.#ring.filter((bucket) => bucket.start >= oldest && bucket.start <= current);
+    const { bucketMs, buckets } = this.#options;
+    const current = Math.floor(now / bucketMs);
+    const count = Math.min(buckets, Math.max(1, Math.ceil(spanMs / bucketMs)));
+    const live: Array<Bucket<Counter, Series>> = [];
+    for (let back = 0; back < count; back++) {
+      const period = current - back;
+      const bucket = this.#ring[((period % buckets) + buckets) % buckets]!;
+      if (bucket.start === period * bucketMs) live.push(bucket);
+    }
+    return live;
   }
 
   #bucketAt(now: number): Bucket<Counter, Series> {
