@@ -26,6 +26,30 @@ const CIRCUIT_VALUES: Record<CircuitState, number> = { closed: 0, half_open: 1, 
 /** Outcomes that end an attempt without serving and lead to the next one. */
 const NOT_A_FALLBACK = new Set(['ok', 'cancelled', 'skipped']);
 
+type GenAiLabels = { gen_ai_operation_name: string; gen_ai_provider_name: string; gen_ai_request_model: string };
+
+/** The label children one (operation, provider, model) uses. */
+interface EndpointInstruments {
+  genAi: GenAiLabels;
+  /** By outcome. */
+  attempts: Map<string, Counter.Internal>;
+  /** By error type ('' when served). */
+  duration: Map<string, Histogram.Internal<string>>;
+  timeToFirstChunk: Histogram.Internal<string>;
+  inputTokens: Histogram.Internal<string>;
+  outputTokens: Histogram.Internal<string>;
+  cost: Counter.Internal;
+}
+
+function child<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let found = cache.get(key);
+  if (found === undefined) {
+    found = make();
+    cache.set(key, found);
+  }
+  return found;
+}
+
 export interface MetricsOptions {
   /** Also export Node's process metrics (CPU, memory, event loop lag). Default true. */
   processMetrics?: boolean;
@@ -55,6 +79,7 @@ export class GatewayMetrics {
   readonly #lastReloadSuccessful: Gauge;
   readonly #lastReloadSuccessTime: Gauge;
   readonly #policyInfo: Gauge<'policy_id' | 'policy_version' | 'catalog_version'>;
+  readonly #instruments = new Map<string, EndpointInstruments>();
   /** budget id -> scope key -> headroom; the gauge shows the lowest headroom per budget. */
   readonly #headroom = new Map<string, Map<string, { remaining: number; limit: number }>>();
 
@@ -154,22 +179,43 @@ export class GatewayMetrics {
     const operation = record.api_type === 'embeddings' ? 'embeddings' : 'chat';
     const attempts = madeAttempts(record);
     attempts.forEach((attempt, index) => {
-      this.#attempts.inc({ provider: attempt.provider, model: attempt.model, outcome: attempt.outcome });
-      const genAi = { gen_ai_operation_name: operation, gen_ai_provider_name: attempt.provider, gen_ai_request_model: attempt.model };
+      const instruments = this.#instrumentsOf(operation, attempt.provider, attempt.model);
+      child(instruments.attempts, attempt.outcome, () => this.#attempts.labels({ provider: attempt.provider, model: attempt.model, outcome: attempt.outcome })).inc();
       const served = attempt.outcome === 'ok';
-      this.#operationDuration.observe({ ...genAi, error_type: served || attempt.outcome === 'cancelled' ? '' : attempt.status === null ? attempt.outcome : String(attempt.status) }, attempt.latency_ms / 1000);
+      const errorType = served || attempt.outcome === 'cancelled' ? '' : attempt.status === null ? attempt.outcome : String(attempt.status);
+      child(instruments.duration, errorType, () => this.#operationDuration.labels({ ...instruments.genAi, error_type: errorType })).observe(attempt.latency_ms / 1000);
       if (!NOT_A_FALLBACK.has(attempt.outcome) && index < attempts.length - 1) {
         this.#fallbacks.inc({ provider: attempt.provider, reason: attempt.status === null ? attempt.outcome : `${attempt.outcome} ${attempt.status}` });
       }
       if (!served) return;
-      if (attempt.first_byte_ms !== undefined && record.streamed) this.#timeToFirstChunk.observe(genAi, attempt.first_byte_ms / 1000);
+      if (attempt.first_byte_ms !== undefined && record.streamed) instruments.timeToFirstChunk.observe(attempt.first_byte_ms / 1000);
       const usage = attempt.usage;
-      if (usage?.prompt_tokens !== undefined) this.#tokenUsage.observe({ ...genAi, gen_ai_token_type: 'input' }, usage.prompt_tokens);
-      if (usage?.completion_tokens !== undefined) this.#tokenUsage.observe({ ...genAi, gen_ai_token_type: 'output' }, usage.completion_tokens);
+      if (usage?.prompt_tokens !== undefined) instruments.inputTokens.observe(usage.prompt_tokens);
+      if (usage?.completion_tokens !== undefined) instruments.outputTokens.observe(usage.completion_tokens);
       const cost = Number(attempt.cost);
-      if (Number.isFinite(cost) && cost > 0) this.#cost.inc({ provider: attempt.provider, model: attempt.model }, cost);
+      if (Number.isFinite(cost) && cost > 0) instruments.cost.inc(cost);
     });
     this.#generations.inc({ status_class: `${Math.floor(record.status / 100)}xx`, fallback: String(servedByFallback(record)) });
+  }
+
+  /** Label children per (operation, provider, model), made once: label hashing is most of an observation's cost. */
+  #instrumentsOf(operation: string, provider: string, model: string): EndpointInstruments {
+    const key = `${operation}|${provider}|${model}`;
+    let instruments = this.#instruments.get(key);
+    if (!instruments) {
+      const genAi = { gen_ai_operation_name: operation, gen_ai_provider_name: provider, gen_ai_request_model: model };
+      instruments = {
+        genAi,
+        attempts: new Map(),
+        duration: new Map(),
+        timeToFirstChunk: this.#timeToFirstChunk.labels(genAi),
+        inputTokens: this.#tokenUsage.labels({ ...genAi, gen_ai_token_type: 'input' }),
+        outputTokens: this.#tokenUsage.labels({ ...genAi, gen_ai_token_type: 'output' }),
+        cost: this.#cost.labels({ provider, model }),
+      };
+      this.#instruments.set(key, instruments);
+    }
+    return instruments;
   }
 
   /** The budgets a plan checked, with their headroom. */
