@@ -117,6 +117,20 @@ function benchCatalog(upstreamUrl: string): string {
 
 const BENCH_POLICY = JSON.stringify({ version: 1, id: 'bench', defaults: { retries: { max: 0 }, timeouts: { first_byte_ms: 30_000, attempt_ms: 120_000, total_ms: 300_000 } } });
 
+/**
+ * `BENCH_ACCOUNTING=sqlite|redis` (server gateway only): accounting on, as a deployment with
+ * limits runs it: every request authenticates with a stored key, is rate-checked, holds its worst
+ * case against the key's credit limit and a global policy budget, settles after the response, and
+ * is logged to SQLite; state in memory (`sqlite`) or in Redis at REDIS_URL (`redis`). Default
+ * `off`: storage in memory, accounting disabled.
+ */
+const ACCOUNTING = process.env.BENCH_ACCOUNTING === 'sqlite' || process.env.BENCH_ACCOUNTING === 'redis' ? process.env.BENCH_ACCOUNTING : 'off';
+const ACCOUNTING_POLICY = JSON.stringify({
+  ...(JSON.parse(BENCH_POLICY) as Record<string, unknown>),
+  require: { budgets: ['bench-global'] },
+  budgets: [{ id: 'bench-global', scope: 'global', period: 'month', limit: 1_000_000_000 }],
+});
+
 /** `BENCH_GATEWAY=core`: createApp alone (engine, executor, adapters, memory store), no ops layer. */
 async function startCoreGateway(upstreamUrl: string): Promise<number> {
   const [{ createApp }, engine, { createAdapterRegistry }, { createKeyVerifier }, { MemoryGenerationStore }] = await Promise.all([
@@ -148,23 +162,39 @@ async function startCoreGateway(upstreamUrl: string): Promise<number> {
  * Default: the server exactly as `switchyard serve` runs it (config file, ops layer, request log
  * at info level to a discarded stdout), with a catalog pointing at the loopback upstream.
  */
-async function startServerGateway(upstreamUrl: string): Promise<number> {
+async function startServerGateway(upstreamUrl: string): Promise<{ port: number; key?: string }> {
   const { startServer } = await import('../sidecar/server.ts');
   const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
   writeFileSync(join(directory, 'catalog.yaml'), benchCatalog(upstreamUrl));
-  writeFileSync(join(directory, 'policy.yaml'), BENCH_POLICY);
+  writeFileSync(join(directory, 'policy.yaml'), ACCOUNTING === 'off' ? BENCH_POLICY : ACCOUNTING_POLICY);
+  const accounting =
+    ACCOUNTING === 'off'
+      ? ['storage: { kind: memory }', 'accounting: { enabled: false }']
+      : [
+          'storage: { kind: sqlite, path: bench.db }',
+          `accounting: { state: ${ACCOUNTING === 'redis' ? 'redis' : 'memory'}, rate_limits: { requests_per_minute: 100000000, tokens_per_minute: 1000000000 } }`,
+        ];
   writeFileSync(
     join(directory, 'switchyard.yaml'),
-    ['version: 1', 'server: { host: 127.0.0.1, port: 0, watch: false }', 'catalog: [catalog.yaml]', 'policy: policy.yaml', 'storage: { kind: memory }', 'telemetry: { traces: off }', 'logging: { level: info }', ''].join('\n'),
+    ['version: 1', 'server: { host: 127.0.0.1, port: 0, watch: false }', 'catalog: [catalog.yaml]', 'policy: policy.yaml', ...accounting, 'telemetry: { traces: off }', 'logging: { level: info }', ''].join('\n'),
   );
-  const started = await startServer({ configPath: join(directory, 'switchyard.yaml'), cwd: directory, env: {} });
+  let key: string | undefined;
+  if (ACCOUNTING !== 'off') {
+    // A stored key with a credit limit, made before the server starts (as `switchyard keys create` would).
+    const { openStores } = await import('../sidecar/store/index.ts');
+    const stores = await openStores({ kind: 'sqlite', path: join(directory, 'bench.db') });
+    key = (await stores.keys.create({ name: 'bench', limit: '1000000000' }, new Date())).key;
+    await stores.close();
+  }
+  const env = ACCOUNTING === 'redis' ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', SWITCHYARD_REDIS_PREFIX: `switchyard-bench-${process.pid}:` } : {};
+  const started = await startServer({ configPath: join(directory, 'switchyard.yaml'), cwd: directory, env });
   if (!started.ok) throw new Error(started.diagnostics.map((diagnostic) => diagnostic.message).join('\n'));
-  return started.gateway.port;
+  return { port: started.gateway.port, ...(key ? { key } : {}) };
 }
 
 async function runGateway(upstreamUrl: string): Promise<void> {
-  const port = process.env.BENCH_GATEWAY === 'core' ? await startCoreGateway(upstreamUrl) : await startServerGateway(upstreamUrl);
-  process.send?.({ port });
+  const started = process.env.BENCH_GATEWAY === 'core' ? { port: await startCoreGateway(upstreamUrl) } : await startServerGateway(upstreamUrl);
+  process.send?.(started);
   process.on('message', (message: { type?: string }) => {
     if (message.type === 'rss') {
       const usage = process.memoryUsage();
@@ -190,7 +220,7 @@ const RUNTIME = import.meta.url.endsWith('.ts') ? 'through tsx' : 'compiled';
 /** `server` (default, as deployed) or `core` (createApp without the ops layer). */
 const GATEWAY_KIND = process.env.BENCH_GATEWAY === 'core' ? 'core' : 'server';
 
-function start(role: string, roleArguments: string[]): Promise<{ child: ChildProcess; url: string }> {
+function start(role: string, roleArguments: string[]): Promise<{ child: ChildProcess; url: string; key?: string }> {
   const extra = role === 'gateway' ? (process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '') : [];
   const execArgv = [...process.execArgv, ...extra];
   // The gateway's request log (one JSON line per request) goes nowhere, as a log shipper would take it.
@@ -199,7 +229,7 @@ function start(role: string, roleArguments: string[]): Promise<{ child: ChildPro
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${role} exited with ${String(code)}`)));
-    child.once('message', (message: { port: number }) => resolve({ child, url: `http://127.0.0.1:${message.port}` }));
+    child.once('message', (message: { port: number; key?: string }) => resolve({ child, url: `http://127.0.0.1:${message.port}`, ...(message.key ? { key: message.key } : {}) }));
   });
 }
 
@@ -224,16 +254,18 @@ function askCpu(child: ChildProcess): Promise<number> {
 
 interface Target {
   name: string;
+  headers: Record<string, string>;
   pool: Pool;
   path: string;
   body: string;
   streamBody: string;
 }
 
-function target(name: string, url: string, path: string, model: string): Target {
+function target(name: string, url: string, path: string, model: string, key?: string): Target {
   const base = { model, messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 16 };
   return {
     name,
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
     pool: new Pool(url, { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 }),
     path,
     body: JSON.stringify(base),
@@ -243,7 +275,7 @@ function target(name: string, url: string, path: string, model: string): Target 
 
 async function once(to: Target): Promise<number> {
   const started = performance.now();
-  const response = await to.pool.request({ path: to.path, method: 'POST', headers: { 'content-type': 'application/json' }, body: to.body });
+  const response = await to.pool.request({ path: to.path, method: 'POST', headers: to.headers, body: to.body });
   await response.body.text();
   if (response.statusCode !== 200) throw new Error(`${to.name}: status ${response.statusCode}`);
   return performance.now() - started;
@@ -302,7 +334,7 @@ async function saturation(to: Target): Promise<{ rps: number; completed: number 
 /** Time to the first content byte of a stream, then drain it. */
 async function firstByte(to: Target): Promise<number> {
   const started = performance.now();
-  const response = await to.pool.request({ path: to.path, method: 'POST', headers: { 'content-type': 'application/json' }, body: to.streamBody });
+  const response = await to.pool.request({ path: to.path, method: 'POST', headers: to.headers, body: to.streamBody });
   let ttfb = Number.NaN;
   for await (const piece of response.body) {
     if (Number.isNaN(ttfb) && String(piece).includes('"content"')) ttfb = performance.now() - started;
@@ -317,7 +349,7 @@ async function timeToFirstByte(to: Target): Promise<number> {
 }
 
 /** Opens `OPEN_STREAMS` streams through the gateway, waits for each first chunk, reads the RSS. */
-async function rssWithOpenStreams(gatewayUrl: string, gateway: ChildProcess): Promise<{ idle: number; open: number; heapIdle: number; heapOpen: number }> {
+async function rssWithOpenStreams(gatewayUrl: string, gateway: ChildProcess, headers: Record<string, string>): Promise<{ idle: number; open: number; heapIdle: number; heapOpen: number }> {
   const idleMemory = await askMemory(gateway);
   const idle = idleMemory.rss;
   const agent = new Agent({ connections: OPEN_STREAMS + 10, keepAliveTimeout: 1_000 });
@@ -327,7 +359,7 @@ async function rssWithOpenStreams(gatewayUrl: string, gateway: ChildProcess): Pr
   const opened = Array.from({ length: OPEN_STREAMS }, async () => {
     const response = await request(`${gatewayUrl}/api/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers,
       body,
       dispatcher: agent,
       signal: controller.signal,
@@ -355,14 +387,14 @@ async function main(): Promise<void> {
   const gateway = await start('gateway', [upstream.url]);
   const children = [upstream.child, gateway.child];
   try {
-    console.log(`gateway: ${GATEWAY_KIND === 'core' ? 'createApp alone (BENCH_GATEWAY=core)' : 'startServer, as switchyard serve runs it (BENCH_GATEWAY=core for createApp alone)'}`);
+    console.log(`gateway: ${GATEWAY_KIND === 'core' ? 'createApp alone (BENCH_GATEWAY=core)' : 'startServer, as switchyard serve runs it (BENCH_GATEWAY=core for createApp alone)'}; accounting ${ACCOUNTING} (BENCH_ACCOUNTING=off|sqlite|redis)`);
     const baseline = await start('baseline', []);
     const loaderRss = await askRss(baseline.child);
     baseline.child.kill();
     const startRss = await askRss(gateway.child);
     console.log(`gateway RSS at start: ${(startRss / 1024 / 1024).toFixed(1)} MB (an idle process running this file ${RUNTIME}, nothing started: ${(loaderRss / 1024 / 1024).toFixed(1)} MB)`);
     const direct = target('direct', upstream.url, '/v1/chat/completions', 'bench-model');
-    const through = target('gateway', gateway.url, '/api/v1/chat/completions', 'bench/model');
+    const through = target('gateway', gateway.url, '/api/v1/chat/completions', 'bench/model', gateway.key);
 
     console.log(`warming up (${WARM_UP_REQUESTS} requests each)`);
     for (const to of [direct, through]) await withDeadline(fixedRate(to, WARM_UP_REQUESTS), `${to.name} warm-up`);
@@ -393,7 +425,7 @@ async function main(): Promise<void> {
     const ttfbAdded = ttfbGateway - ttfbDirect;
     console.log(`streaming time to first byte (p50 of ${TTFB_REQUESTS}): direct ${ttfbDirect.toFixed(3)} ms  gateway ${ttfbGateway.toFixed(3)} ms  added ${ttfbAdded.toFixed(3)} ms (target < 1)`);
 
-    const rss = await rssWithOpenStreams(gateway.url, gateway.child);
+    const rss = await rssWithOpenStreams(gateway.url, gateway.child, through.headers);
     const rssMb = rss.open / 1024 / 1024;
     console.log(`gateway RSS: ${(rss.idle / 1024 / 1024).toFixed(1)} MB idle, ${rssMb.toFixed(1)} MB with ${OPEN_STREAMS} open streams (target < 150)`);
     console.log(`gateway heap used: ${(rss.heapIdle / 1024 / 1024).toFixed(1)} MB idle, ${(rss.heapOpen / 1024 / 1024).toFixed(1)} MB with ${OPEN_STREAMS} open streams`);
@@ -420,6 +452,7 @@ async function main(): Promise<void> {
         gateway_cpu_us_per_request: round(gatewayCpuPerRequest, 0),
         offered_rps: RATE_PER_SECOND,
         gateway: GATEWAY_KIND,
+        accounting: ACCOUNTING,
         runtime: RUNTIME,
       }),
     );
