@@ -42,6 +42,13 @@ export interface RequestAccountingOptions {
   alerts: AlertNotifier;
   logger: Logger;
   now?: () => number;
+  /**
+   * How long routing may reuse a budget scope's spend, ms. Default 0 with memory state (exact),
+   * 250 with Redis (one round trip fewer per request). Only the engine's view is cached: the hold
+   * that enforces a budget always reads the live counter, so a stale view can at worst answer 402
+   * where a downgrade would have fit, never overspend.
+   */
+  spendCacheMs?: number;
 }
 
 interface Hold {
@@ -61,12 +68,15 @@ export class RequestAccounting {
   readonly #endpoints = new WeakMap<CompiledCatalog, Map<string, CompiledEndpoint>>();
   readonly #rateLimited: boolean;
   readonly #settling = new Set<Promise<void>>();
+  readonly #spendCacheMs: number;
+  readonly #spendCache = new Map<string, { at: number; spend: Record<string, number> }>();
 
   constructor(options: RequestAccountingOptions) {
     this.state = options.state;
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#rateLimited = options.rateLimits.requestsPerMinute !== undefined || options.rateLimits.tokensPerMinute !== undefined;
+    this.#spendCacheMs = options.spendCacheMs ?? (options.state.kind === 'redis' ? 250 : 0);
   }
 
   /** Facts -> the spend of the request's budget scopes -> plan. */
@@ -82,7 +92,7 @@ export class RequestAccounting {
     let spend: Record<string, number> | undefined;
     if (scopeKeys.length > 0) {
       try {
-        spend = await this.state.snapshotSpend(scopeKeys);
+        spend = await this.#spendOf(scopeKeys, now);
       } catch (error) {
         // The reservation below still enforces (or follows `fail`); routing goes on without spend.
         this.#options.logger.warn({ err: error }, 'could not read budget spend for routing');
@@ -192,11 +202,28 @@ export class RequestAccounting {
     return this.#holds.size;
   }
 
+  async #spendOf(scopeKeys: string[], now: number): Promise<Record<string, number>> {
+    if (this.#spendCacheMs <= 0) return this.state.snapshotSpend(scopeKeys);
+    const cacheKey = scopeKeys.join('\n');
+    const cached = this.#spendCache.get(cacheKey);
+    if (cached && now - cached.at < this.#spendCacheMs) return cached.spend;
+    const spend = await this.state.snapshotSpend(scopeKeys);
+    // Bounded: scope keys change with callers and periods.
+    if (this.#spendCache.size >= 10_000) this.#spendCache.clear();
+    this.#spendCache.set(cacheKey, { at: now, spend });
+    return spend;
+  }
+
   async #seed(key: ApiKeyRecord, scope: ScopeLimit, now: number): Promise<void> {
     if (this.#seeded.has(scope.scopeKey)) return;
-    const usage = await keyUsage(this.#options.generations, key.hash, new Date(now));
-    await this.state.seedSpend(scope, usageAgainstLimit(key, usage));
-    this.#seeded.add(scope.scopeKey);
+    try {
+      const usage = await keyUsage(this.#options.generations, key.hash, new Date(now));
+      await this.state.seedSpend(scope, usageAgainstLimit(key, usage));
+      this.#seeded.add(scope.scopeKey);
+    } catch (error) {
+      // Tried again on the key's next request; the reservation itself follows `fail`.
+      this.#options.logger.warn({ err: error, scope: scope.scopeKey }, 'could not start the key-limit counter from the generation log');
+    }
   }
 
   #maxCompletionTokens(attempt: PlanAttempt, facts: RequestFacts, catalog: CompiledCatalog, plan: Plan): number {

@@ -95,7 +95,10 @@ export async function createStoredKeyVerifier(options: {
     },
     verify(authorization) {
       const token = bearer(authorization);
-      if (token !== undefined && looksLikeKey(token)) return findStored(token);
+      if (token !== undefined && looksLikeKey(token)) {
+        const stored = findStored(token);
+        if (stored) return stored;
+      }
       // Without any key at all the config verifier accepts everyone (loopback only).
       if (!configKeys.required && storedCount > 0) return undefined;
       return configKeys.verify(authorization);
