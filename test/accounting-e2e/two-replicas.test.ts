@@ -126,7 +126,7 @@ async function request(url: string, key: string, stream: boolean): Promise<{ sta
     body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'Tell me a long story.' }], max_tokens: MAX_TOKENS, stream }),
   });
   const text = await reply.text();
-  if (reply.status !== 200) return { status: reply.status, id: null, cost: null };
+  if (reply.status !== 200) return { status: reply.status, id: reply.headers.get('x-generation-id'), cost: null };
   if (!stream) {
     const body = JSON.parse(text) as { id: string; usage: { cost: number } };
     return { status: 200, id: body.id, cost: body.usage.cost };
@@ -187,6 +187,8 @@ describe('two replicas on one Redis and one Postgres', () => {
     for (const result of served) expect(Number(byId.get(result.id!))).toBe(result.cost);
     // Refusals are logged too, at no cost (Postgres renders NUMERIC zero with its scale).
     expect(records.filter((record) => parseUnits(record.total_cost) !== 0n).length).toBe(served.length);
+    const missing = results.filter((result) => !byId.has(result.id ?? '')).map((result) => `${result.status} ${result.id}`);
+    expect(missing).toEqual([]);
     expect(records.length).toBe(REQUESTS);
   }, 180_000);
 
