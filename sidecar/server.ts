@@ -237,8 +237,8 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
     const onError = (error: unknown): void => logger.error({ err: error }, 'accounting state (Redis) failed; following accounting.fail');
     const state = await openAccountingState(
       config.accounting.state === 'redis'
-        ? // Auto-pipelining: commands of concurrent requests share one write (fewer syscalls under load).
-          { kind: 'redis', url: redisUrl ?? '', fail: config.accounting.fail, prefix: config.accounting.redisPrefix, onError, redis: { enableAutoPipelining: true } }
+        ? // No auto-pipelining: measured slower here (bench/gateway.ts, BENCH_ACCOUNTING=redis).
+          { kind: 'redis', url: redisUrl ?? '', fail: config.accounting.fail, prefix: config.accounting.redisPrefix, onError }
         : { kind: 'memory' },
     ).catch(async (error: unknown) => {
       verifier.close();
