@@ -15,7 +15,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector';
@@ -220,8 +220,15 @@ const RUNTIME = import.meta.url.endsWith('.ts') ? 'through tsx' : 'compiled';
 /** `server` (default, as deployed) or `core` (createApp without the ops layer). */
 const GATEWAY_KIND = process.env.BENCH_GATEWAY === 'core' ? 'core' : 'server';
 
+/** The Node flags `npm start` runs the gateway with (package.json `scripts.start`), so the bench measures the same process. */
+function startScriptFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts?: { start?: string } };
+  const match = /^node((?:\s+--\S+)*)\s+bin\/switchyard\.mjs\b/.exec(manifest.scripts?.start ?? '');
+  return (match?.[1] ?? '').split(/\s+/).filter((flag) => flag !== '');
+}
+
 function start(role: string, roleArguments: string[]): Promise<{ child: ChildProcess; url: string; key?: string }> {
-  const extra = role === 'gateway' ? (process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '') : [];
+  const extra = role === 'gateway' ? [...startScriptFlags(), ...(process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')] : [];
   const execArgv = [...process.execArgv, ...extra];
   // The gateway's request log (one JSON line per request) goes nowhere, as a log shipper would take it.
   const stdout = role === 'gateway' ? 'ignore' : 'inherit';
@@ -387,6 +394,7 @@ async function main(): Promise<void> {
   const gateway = await start('gateway', [upstream.url]);
   const children = [upstream.child, gateway.child];
   try {
+    console.log(`gateway Node flags (from npm start): ${startScriptFlags().join(' ') || 'none'}`);
     console.log(`gateway: ${GATEWAY_KIND === 'core' ? 'createApp alone (BENCH_GATEWAY=core)' : 'startServer, as switchyard serve runs it (BENCH_GATEWAY=core for createApp alone)'}; accounting ${ACCOUNTING} (BENCH_ACCOUNTING=off|sqlite|redis)`);
     const baseline = await start('baseline', []);
     const loaderRss = await askRss(baseline.child);
@@ -452,6 +460,7 @@ async function main(): Promise<void> {
         gateway_cpu_us_per_request: round(gatewayCpuPerRequest, 0),
         offered_rps: RATE_PER_SECOND,
         gateway: GATEWAY_KIND,
+        node_flags: [...startScriptFlags(), ...(process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')].join(' '),
         accounting: ACCOUNTING,
         runtime: RUNTIME,
       }),

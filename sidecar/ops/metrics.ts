@@ -68,6 +68,7 @@ export class GatewayMetrics {
   readonly #requests: Counter<'route' | 'method' | 'status'>;
   readonly #requestDuration: Histogram<'route' | 'status'>;
   readonly #inFlight: Gauge;
+  readonly #requestChildren = new Map<string, { count: { inc(): void }; duration: { observe(value: number): void } }>();
   readonly #attempts: Counter<'provider' | 'model' | 'outcome'>;
   readonly #fallbacks: Counter<'provider' | 'reason'>;
   readonly #operationDuration: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model' | 'error_type'>;
@@ -159,8 +160,13 @@ export class GatewayMetrics {
 
   /** One answered HTTP request. `route` is the route template (never the raw path). */
   observeRequest(route: string, method: string, status: number, durationSeconds: number): void {
-    this.#requests.inc({ route, method, status: String(status) });
-    this.#requestDuration.observe({ route, status: String(status) }, durationSeconds);
+    // Label children cached per series: prom-client hashes and validates a label object per call.
+    const children = child(this.#requestChildren, `${route}|${method}|${status}`, () => ({
+      count: this.#requests.labels({ route, method, status: String(status) }),
+      duration: this.#requestDuration.labels({ route, status: String(status) }),
+    }));
+    children.count.inc();
+    children.duration.observe(durationSeconds);
   }
 
   /** Track in-flight requests: call on arrival, and the returned function once when done. */

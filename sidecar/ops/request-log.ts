@@ -71,7 +71,7 @@ export function attemptChain(record: GenerationRecord): string {
 
 /** The generation fields of a request line. */
 export function generationFields(record: GenerationRecord): Record<string, unknown> {
-  return {
+  const fields: Record<string, unknown> = {
     generation_id: record.id,
     model: record.model,
     requested_models: record.requested_models,
@@ -90,8 +90,10 @@ export function generationFields(record: GenerationRecord): Record<string, unkno
     policy: `${record.policy_id}@${record.policy_version}`,
     key: record.key,
     user: record.user,
-    ...(record.error === null ? {} : { error: record.error }),
   };
+  // Plain assignments instead of conditional spreads: this runs once per request.
+  if (record.error !== null) fields.error = record.error;
+  return fields;
 }
 
 export interface RequestLogOptions {
@@ -151,8 +153,8 @@ export class RequestLog {
         route: routeTemplate(path),
         status: response.statusCode,
         duration_ms: Math.round(this.#options.clock.monotonic() - startedAt),
-        ...(response.writableFinished ? {} : { client_closed: true }),
       };
+      if (!response.writableFinished) fields.client_closed = true;
       if (this.#options.logPrompts) {
         const body = request.body as { messages?: unknown } | undefined;
         if (body && body.messages !== undefined) fields.prompt = JSON.stringify(body.messages).slice(0, this.#options.promptLimit ?? 4096);
@@ -201,7 +203,9 @@ export class RequestLog {
   }
 
   #emit(fields: Record<string, unknown>, record: GenerationRecord | undefined): void {
-    const line = record ? { ...fields, ...generationFields(record), http_status: fields.status } : fields;
+    // `fields` is this request's own object, emitted once: extended in place rather than copied.
+    const httpStatus = fields.status;
+    const line = record ? Object.assign(fields, generationFields(record), { http_status: httpStatus }) : fields;
     const status = typeof line.status === 'number' ? line.status : 0;
     if (status >= 500) this.#lines.warn(line, 'request');
     else this.#lines.info(line, 'request');
