@@ -4,6 +4,8 @@
  * per-key rate limits (429 + headers), and policy budgets reaching the engine through the
  * snapshot (downgrade, and the plan's exclusions).
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../sidecar/logger.ts';
@@ -176,5 +178,58 @@ describe('policy budgets through the snapshot', () => {
     expect(plan.body.excluded.some((exclusion) => exclusion.reason === 'budget_exhausted' && exclusion.model === 'openai/gpt-4o')).toBe(true);
     expect(plan.body.budgets[0]?.spent).toBeGreaterThan(0.0006);
     expect(plan.body.attempts[0]?.model).toBe('openai/gpt-4o-mini');
+  });
+});
+
+describe('budget alerts', () => {
+  let fixture: AccountingFixture;
+  let gateway: RunningGateway;
+  let hook: Server;
+  const received: Array<Record<string, unknown>> = [];
+
+  beforeAll(async () => {
+    hook = createServer((request, response) => {
+      let text = '';
+      request.on('data', (chunk: Buffer) => void (text += chunk.toString()));
+      request.on('end', () => {
+        received.push(JSON.parse(text) as Record<string, unknown>);
+        response.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alerts`;
+    fixture = accountingFixture({ accounting: '{ state: memory, alerts: { thresholds: [0.5, 0.8], webhook_url: { env: TEST_ALERT_HOOK } } }' });
+    const capped = await createKey(fixture, ['--name', 'alerted', '--limit', '0.0006']);
+    const started = await startServer({ configPath: fixture.configPath, cwd: fixture.directory, env: { TEST_ALERT_HOOK: hookUrl }, logger: silentLogger });
+    if (!started.ok) throw new Error(JSON.stringify(started.diagnostics));
+    gateway = started.gateway;
+    alertedKey = capped.key;
+  }, 60_000);
+
+  let alertedKey = '';
+
+  afterAll(async () => {
+    await gateway?.close();
+    hook.close();
+    fixture.remove();
+  });
+
+  it('raises each threshold once: webhook and metric', async () => {
+    // About $0.00019 a request (16 tokens at $10/M plus the prompt): 32%, 63%, 95% of $0.0006.
+    for (let index = 0; index < 3; index += 1) {
+      const reply = await chat(gateway, alertedKey, { max_tokens: 16 });
+      expect(reply.status).toBe(200);
+      await reply.arrayBuffer();
+    }
+    const deadline = Date.now() + 5000;
+    while (received.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(received.map((event) => [event.type, event.threshold])).toEqual([
+      ['budget_alert', 0.5],
+      ['budget_alert', 0.8],
+    ]);
+    expect(String(received[0]?.scopeKey)).toMatch(/^key-limit\|key=[0-9a-f]{64}\|lifetime$/);
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metrics).toMatch(/switchyard_budget_alerts_total\{threshold="0.5"\} 1/);
+    expect(metrics).toMatch(/switchyard_budget_alerts_total\{threshold="0.8"\} 1/);
   });
 });
