@@ -222,7 +222,13 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
     if (!initial.catalog.providers.has(provider)) logger.warn({ provider }, 'credentials name a provider the catalog does not have');
   }
 
-  const stores = await openStorage(config, env, cwd, logger);
+  let stores: Storage;
+  try {
+    stores = await openStorage(config, env, cwd, logger);
+  } catch (error) {
+    ops.close();
+    return { ok: false, diagnostics: [fileProblem(config.file, 'config_storage_unavailable', `storage (${config.storage.kind}) cannot be opened: ${(error as Error).message}`)] };
+  }
   const verifier = await createStoredKeyVerifier({ configKeys: createKeyVerifier(keys), store: stores.keys, refreshMs: config.accounting.keysRefreshMs, logger });
   if (!verifier.required && !isLoopback(config.server.host)) {
     verifier.close();
@@ -235,17 +241,19 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
   if (config.accounting.enabled) {
     const redisUrl = config.accounting.redisUrl ? resolveSecret(config.accounting.redisUrl, env, (path) => readFileSync(path, 'utf8')) : undefined;
     const onError = (error: unknown): void => logger.error({ err: error }, 'accounting state (Redis) failed; following accounting.fail');
-    const state = await openAccountingState(
+    const opened = await openAccountingState(
       config.accounting.state === 'redis'
         ? // No auto-pipelining: measured slower here (bench/gateway.ts, BENCH_ACCOUNTING=redis).
           { kind: 'redis', url: redisUrl ?? '', fail: config.accounting.fail, prefix: config.accounting.redisPrefix, onError }
         : { kind: 'memory' },
-    ).catch(async (error: unknown) => {
+    ).catch((error: unknown) => error as Error);
+    if (opened instanceof Error) {
       verifier.close();
       ops.close();
       await stores.close();
-      throw error;
-    });
+      return { ok: false, diagnostics: [fileProblem(config.file, 'config_state_unavailable', `accounting state cannot be opened: ${opened.message}`, 'start Redis, fix accounting.redis_url / REDIS_URL, or set accounting.state: memory')] };
+    }
+    const state = opened;
     const alertCounter = new Counter({
       name: 'switchyard_budget_alerts_total',
       help: 'Budget and key-limit alert thresholds crossed (once per threshold and period), by threshold.',

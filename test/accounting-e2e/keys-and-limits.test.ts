@@ -233,3 +233,16 @@ describe('budget alerts', () => {
     expect(metrics).toMatch(/switchyard_budget_alerts_total\{threshold="0.8"\} 1/);
   });
 });
+
+describe('start-up with Redis configured but unreachable', () => {
+  it('refuses to start with a diagnostic naming the state store', async () => {
+    const fixture = accountingFixture({ accounting: '{ state: redis, redis_url: { env: TEST_DEAD_REDIS } }' });
+    try {
+      const started = await startServer({ configPath: fixture.configPath, cwd: fixture.directory, env: { TEST_DEAD_REDIS: 'redis://127.0.0.1:1' }, logger: silentLogger });
+      expect(started.ok).toBe(false);
+      if (!started.ok) expect(started.diagnostics.map((diagnostic) => diagnostic.code)).toEqual(['config_state_unavailable']);
+    } finally {
+      fixture.remove();
+    }
+  }, 30_000);
+});
