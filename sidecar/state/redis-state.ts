@@ -20,7 +20,8 @@
  * not arrange (not supported).
  */
 import { randomUUID } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import { formatUnits, parseUnits } from '../accounting/decimal.ts';
 import {
   DEFAULT_HOLD_TTL_MS,
@@ -245,7 +246,9 @@ export class RedisAccountingState implements AccountingState {
     this.#clock = options.clock ?? Date.now;
     this.#onError = options.onError ?? (() => {});
     // Fail fast while disconnected instead of queueing requests behind a dead connection.
-    this.redis = new Redis(options.url, {
+    // Loaded on first use, not at import: only a Redis deployment pays its memory (~15 MB of RSS).
+    const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+    this.redis = new RedisClient(options.url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: options.commandTimeoutMs ?? 1000,

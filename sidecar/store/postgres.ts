@@ -3,7 +3,7 @@
  * every replica. Money columns are NUMERIC(38,18), so sums are exact in the database.
  * Migrations run at open under an advisory lock, so replicas starting together apply each once.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { normalizeDecimal } from '../accounting/decimal.ts';
 import { isLimitReset } from '../accounting/periods.ts';
 import { canonicalTime, type GenerationBackend, type PageCursor, type TimeRange } from './generation-backend.ts';
@@ -41,7 +41,9 @@ const WRITE_CHUNK = 1000;
 export async function openPostgresPool(options: PostgresOptions): Promise<pg.Pool> {
   const schema = options.schema ?? 'public';
   if (!SCHEMA_NAME.test(schema)) throw new RangeError(`invalid schema name: ${schema}`);
-  const pool = new pg.Pool({
+  // Loaded here, not at import: only a Postgres deployment pays its memory (~10 MB of RSS).
+  const { default: postgres } = await import('pg');
+  const pool = new postgres.Pool({
     connectionString: options.connectionString,
     max: options.maxConnections ?? 10,
     options: `-c search_path=${schema}`,
