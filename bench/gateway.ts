@@ -16,7 +16,7 @@ import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
@@ -389,6 +389,19 @@ async function rssWithOpenStreams(gatewayUrl: string, gateway: ChildProcess, hea
 
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
 
+/**
+ * Time a process spent runnable but waiting for a CPU, ms (Linux /proc/PID/schedstat; NaN
+ * elsewhere). Over the fixed-rate phase it tells scheduling delay (other work on the shared cores)
+ * apart from the gateway's own cost when p99 moves between runs.
+ */
+function runQueueWaitMs(pid: number | undefined): number {
+  try {
+    return Number(readFileSync(`/proc/${String(pid)}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function main(): Promise<void> {
   const upstream = await start('upstream', []);
   const gateway = await start('gateway', [upstream.url]);
@@ -408,13 +421,16 @@ async function main(): Promise<void> {
     for (const to of [direct, through]) await withDeadline(fixedRate(to, WARM_UP_REQUESTS), `${to.name} warm-up`);
 
     const fixedDirect = await withDeadline(fixedRate(direct, FIXED_RATE_REQUESTS), 'direct fixed rate');
+    const waitedBefore = [gateway.child.pid, upstream.child.pid, process.pid].map(runQueueWaitMs);
     const fixedGateway = await withDeadline(fixedRate(through, FIXED_RATE_REQUESTS), 'gateway fixed rate');
+    const [gatewayWaited, upstreamWaited, loaderWaited] = [gateway.child.pid, upstream.child.pid, process.pid].map((pid, index) => runQueueWaitMs(pid) - (waitedBefore[index] ?? Number.NaN));
     console.log(`fixed rate ${RATE_PER_SECOND}/s, ${FIXED_RATE_REQUESTS} requests:`);
     console.log(`  direct   ${fixedDirect.rps.toFixed(0)} req/s  p50 ${fixedDirect.p50.toFixed(3)} ms  p99 ${fixedDirect.p99.toFixed(3)} ms`);
     console.log(`  gateway  ${fixedGateway.rps.toFixed(0)} req/s  p50 ${fixedGateway.p50.toFixed(3)} ms  p99 ${fixedGateway.p99.toFixed(3)} ms`);
     const addedP50 = fixedGateway.p50 - fixedDirect.p50;
     const addedP99 = fixedGateway.p99 - fixedDirect.p99;
     console.log(`  added    p50 ${addedP50.toFixed(3)} ms (target < 0.5)  p99 ${addedP99.toFixed(3)} ms (target < 2)`);
+    console.log(`  waiting for a CPU during the gateway run (runnable, not running): gateway ${gatewayWaited?.toFixed(0)} ms, upstream ${upstreamWaited?.toFixed(0)} ms, load generator ${loaderWaited?.toFixed(0)} ms; load average ${loadavg()[0]?.toFixed(2)}`);
 
     const directRps = (await withDeadline(saturation(direct), 'direct saturation')).rps;
     if (PROFILE_DIRECTORY) gateway.child.send({ type: 'profile-start' });
@@ -459,6 +475,8 @@ async function main(): Promise<void> {
         saturation_ratio: round(ratio),
         gateway_cpu_us_per_request: round(gatewayCpuPerRequest, 0),
         offered_rps: RATE_PER_SECOND,
+        gateway_cpu_wait_ms_fixed_rate: round(gatewayWaited ?? Number.NaN, 0),
+        load_average_1m: round(loadavg()[0] ?? Number.NaN, 2),
         gateway: GATEWAY_KIND,
         node_flags: [...startScriptFlags(), ...(process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')].join(' '),
         accounting: ACCOUNTING,
