@@ -49,6 +49,25 @@ export interface PinoOptions {
   destination?: DestinationStream;
 }
 
+/** Stdout lines are written in blocks of this many bytes, or every `LOG_FLUSH_MS`, whichever comes first. */
+export const LOG_BUFFER_BYTES = 4096;
+export const LOG_FLUSH_MS = 50;
+
+/** Stdout, buffered: one write per ~10 request lines instead of one each (a write was ~5% of a request's CPU). */
+function bufferedStdout(): DestinationStream {
+  const destination = pino.destination({ sync: false, minLength: LOG_BUFFER_BYTES });
+  // pino flushes what is left when the process exits; this bounds how late a line shows while it runs.
+  const timer = setInterval(() => {
+    try {
+      destination.flush();
+    } catch {
+      clearInterval(timer); // destroyed: nothing left to flush
+    }
+  }, LOG_FLUSH_MS);
+  timer.unref();
+  return destination;
+}
+
 /** The sidecar's pino logger: JSON lines, ISO times, redaction on. */
 export function createPinoLogger(options: PinoOptions = {}): PinoLogger {
   return pino(
@@ -58,7 +77,7 @@ export function createPinoLogger(options: PinoOptions = {}): PinoLogger {
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     },
-    options.destination ?? pino.destination({ sync: false }),
+    options.destination ?? bufferedStdout(),
   );
 }
 
