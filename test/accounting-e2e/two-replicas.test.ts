@@ -179,6 +179,7 @@ describe('two replicas on one Redis and one Postgres', () => {
     const limit = parseUnits('1');
     // Worst case of one request: the prompt estimate (tiny) + 2000 tokens at $10/M = $0.02 and change.
     const oneWorstCase = parseUnits('0.021');
+    console.log(`two replicas, $1.00 limit: ${served.length} served, ${refused.length} refused (402), ledger ${formatUnits(scope.spent)} USD, generation log ${formatUnits(logged)} USD`);
     expect(scope.reserved).toBe(0n);
     expect(formatUnits(scope.spent)).toBe(formatUnits(logged));
     expect(scope.spent).toBeLessThanOrEqual(limit + oneWorstCase);
