@@ -2,12 +2,10 @@
 // The `switchyard` command. Runs the compiled dist/ (bin/build.mjs, run by `npm install`) when it is
 // newer than every source; otherwise the TypeScript sources through tsx's loader, so an edited
 // checkout never runs stale code. SWITCHYARD_USE_SOURCES=1 forces the sources.
-import { statSync } from 'node:fs';
-import { newestSourceTime, STAMP } from './build.mjs';
+import { isFresh } from './build.mjs';
 
-const built = process.env.SWITCHYARD_USE_SOURCES === '1' ? undefined : statSync(STAMP, { throwIfNoEntry: false });
 let main;
-if (built && built.mtimeMs >= newestSourceTime()) {
+if (process.env.SWITCHYARD_USE_SOURCES !== '1' && isFresh()) {
   ({ main } = await import('../dist/switchyard.js'));
 } else {
   const { register } = await import('tsx/esm/api');
