@@ -432,7 +432,13 @@ async function main(): Promise<void> {
     console.log(`  added    p50 ${addedP50.toFixed(3)} ms (target < 0.5)  p99 ${addedP99.toFixed(3)} ms (target < 2)`);
     console.log(`  waiting for a CPU during the gateway run (runnable, not running): gateway ${gatewayWaited?.toFixed(0)} ms, upstream ${upstreamWaited?.toFixed(0)} ms, load generator ${loaderWaited?.toFixed(0)} ms; load average ${loadavg()[0]?.toFixed(2)}`);
 
+    // Share of one core the load generator itself used while driving the direct baseline: near 1
+    // means the baseline is bounded by the load generator, not the upstream.
+    const loaderCpuBefore = process.cpuUsage();
+    const loaderWallBefore = performance.now();
     const directRps = (await withDeadline(saturation(direct), 'direct saturation')).rps;
+    const loaderCpu = process.cpuUsage(loaderCpuBefore);
+    const loaderCoreShare = (loaderCpu.user + loaderCpu.system) / 1_000 / (performance.now() - loaderWallBefore);
     if (PROFILE_DIRECTORY) gateway.child.send({ type: 'profile-start' });
     const cpuBefore = await askCpu(gateway.child);
     const saturated = await withDeadline(saturation(through), 'gateway saturation');
@@ -442,7 +448,7 @@ async function main(): Promise<void> {
     const ratio = gatewayRps / directRps;
     console.log(`saturation, ${SATURATION_CONCURRENCY} concurrent callers for ${SATURATION_MS} ms:`);
     console.log(`  direct ${directRps.toFixed(0)} req/s  gateway ${gatewayRps.toFixed(0)} req/s  ratio ${(ratio * 100).toFixed(1)}% (target >= 20%)`);
-    console.log(`  gateway CPU per request ${gatewayCpuPerRequest.toFixed(0)} µs`);
+    console.log(`  gateway CPU per request ${gatewayCpuPerRequest.toFixed(0)} µs; load generator used ${(loaderCoreShare * 100).toFixed(0)}% of a core driving the direct baseline`);
 
     const ttfbDirect = await withDeadline(timeToFirstByte(direct), 'direct streams');
     const ttfbGateway = await withDeadline(timeToFirstByte(through), 'gateway streams');
@@ -474,6 +480,7 @@ async function main(): Promise<void> {
         rss_mb_1000_streams: round(rssMb, 1),
         saturation_ratio: round(ratio),
         gateway_cpu_us_per_request: round(gatewayCpuPerRequest, 0),
+        loader_core_share_direct: round(loaderCoreShare, 2),
         offered_rps: RATE_PER_SECOND,
         gateway_cpu_wait_ms_fixed_rate: round(gatewayWaited ?? Number.NaN, 0),
         load_average_1m: round(loadavg()[0] ?? Number.NaN, 2),
