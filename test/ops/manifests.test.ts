@@ -128,7 +128,10 @@ describe('deploy/Dockerfile', () => {
   it('runs as a non-root user with node as PID 1 (exec form), from node:20-slim', () => {
     expect(dockerfile).toMatch(/^FROM node:20-slim AS build$/m);
     expect(dockerfile).toMatch(/^USER 1000:1000$/m);
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "bin\/switchyard.mjs", "serve"\]$/m);
+    // The container starts the gateway exactly as `npm start` does, V8 memory flags included.
+    const start = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    const entrypoint = dockerfile.match(/^ENTRYPOINT (\[.*\])$/m)?.[1];
+    expect(entrypoint && (JSON.parse(entrypoint) as string[]).join(' ')).toBe(start);
     expect(dockerfile).toContain('npm ci --omit=dev');
   });
 });
