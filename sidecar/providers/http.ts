@@ -218,7 +218,8 @@ function matchesAny(haystack: string, patterns: string[]): boolean {
 
 /**
  * The error class for an HTTP status and what the body said (provider-wire-formats.md section 6):
- * 408/409/429/5xx/529 retryable (429 quota is `fallback`), 401/402/403/404 `fallback`,
+ * 408/409/429/5xx/529 retryable (429 quota is `fallback`), 401/403 `final` (a bad or unauthorized
+ * key is the operator's to fix, and trying other endpoints would only hide it), 402/404 `fallback`,
  * context-length and content-policy 400s get their own classes, other 4xx are `final`.
  */
 export function classifyHttpStatus(status: number, details: UpstreamErrorDetails, headers?: UpstreamResponse['headers']): ErrorClass {
@@ -227,7 +228,8 @@ export function classifyHttpStatus(status: number, details: UpstreamErrorDetails
   // A 429 that says when to come back is transient even if it words itself as a quota (Gemini free tier).
   if (status === 429) errorClass = matchesAny(text, QUOTA_PATTERNS) && details.retryAfterMs === undefined ? 'fallback' : 'retryable';
   else if (status === 408 || status === 409 || status >= 500) errorClass = 'retryable';
-  else if (status === 401 || status === 402 || status === 403 || status === 404) errorClass = 'fallback';
+  else if (status === 401 || status === 403) errorClass = 'final';
+  else if (status === 402 || status === 404) errorClass = 'fallback';
   else if (matchesAny(text, CONTEXT_LENGTH_PATTERNS)) errorClass = 'context_length';
   else if (matchesAny(text, CONTENT_POLICY_PATTERNS)) errorClass = 'content_policy';
   else if (status === 413) errorClass = 'fallback';

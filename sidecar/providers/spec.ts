@@ -144,8 +144,9 @@ export interface StreamResult {
  * - `retryable`: retry the same endpoint (with backoff) or fall back (connection, timeout, 408, 409, 429, 5xx, 529).
  * - `context_length`: fall back only to a candidate with a larger context window.
  * - `content_policy`: fall back (another provider may accept it).
- * - `fallback`: do not retry this endpoint, but another may serve (401/403/404 from this provider, 402 quota).
- * - `final`: return to the client (400 invalid request: it fails everywhere).
+ * - `fallback`: do not retry this endpoint, but another may serve (404 from this provider, 402 quota).
+ * - `final`: return to the client, no retry, no fallback (400 invalid request: it fails everywhere;
+ *   401/403: the credential is wrong or lacks access, which the operator must see, not have hidden).
  */
 export type ErrorClass = 'retryable' | 'context_length' | 'content_policy' | 'fallback' | 'final';
 

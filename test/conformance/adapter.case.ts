@@ -447,9 +447,8 @@ export function runAdapterConformance(options: ConformanceOptions): void {
         const { call, handle } = await run('unauthorized-401');
         const error = await expectRejection(adapter.generate(call));
         expect(error.status).toBe(401);
-        // Not retried here; spec.ts lets a provider with other credentials serve (class `fallback`).
-        expect(['final', 'fallback']).toContain(error.errorClass);
-        expect(error.errorClass).not.toBe('retryable');
+        // Issue 5: a 401 is final, neither retried nor fallen back (the operator must see a bad key).
+        expect(error.errorClass).toBe('final');
         if (handle.credential !== undefined) {
           expect(error.raw ?? '').not.toContain(handle.credential);
           expect(error.message).not.toContain(handle.credential);
