@@ -14,10 +14,13 @@ import { withoutParameters } from '../http/chat-body.ts';
 import type { Logger } from '../logger.ts';
 import {
   ProviderCallError,
+  type AdapterCall,
   type AdapterRegistry,
   type ChatRequest,
   type GenerateResult,
+  type ProviderAdapter,
   type StreamPart,
+  type StreamResult,
   type Usage,
 } from '../providers/spec.ts';
 import type { AttemptRecord } from '../store/generation-record.ts';
@@ -56,12 +59,39 @@ export interface ExecutionInput {
   log?: AttemptLog;
 }
 
+/** What plan walking needs, whatever the operation (chat, embeddings, legacy completions). */
+export type PlanInput = Omit<ExecutionInput, 'request'>;
+
+/** The adapter call minus its request: where to send it and how to stop it. */
+export type CallTarget = Omit<AdapterCall, 'request'>;
+
+/**
+ * One adapter operation the executor can walk a plan with. `supports` false skips the attempt
+ * (recorded with a reason), so an adapter without `embed` never receives an embeddings call.
+ */
+export interface PlanOperation {
+  /** Span operation name (`chat`, `embeddings`, `text_completion`). */
+  name: string;
+  supports(adapter: ProviderAdapter): boolean;
+}
+
+/** A non-streaming operation: one call, and what it reports for the attempt record. */
+export interface GenerateOperation<R> extends PlanOperation {
+  call(adapter: ProviderAdapter, target: CallTarget): Promise<R>;
+  summary(result: R): { usage: Usage; finishReason: string | null };
+}
+
+/** A streaming operation: opens the upstream stream. */
+export interface StreamOperation extends PlanOperation {
+  open(adapter: ProviderAdapter, target: CallTarget): Promise<StreamResult>;
+}
+
 /** Every attempt so far, in order; also what the attempt log and the generation record show. */
 export type AttemptLog = AttemptRecord[];
 
 export type ExecutionFailure = { ok: false; error: GatewayError; cancelled: boolean; attempts: AttemptLog };
 
-export type GenerateOutcome = { ok: true; attempt: PlanAttempt; result: GenerateResult; attempts: AttemptLog } | ExecutionFailure;
+export type GenerateOutcome<R = GenerateResult> = { ok: true; attempt: PlanAttempt; result: R; attempts: AttemptLog } | ExecutionFailure;
 
 /** A stream that has produced its first part. */
 export interface OpenedStream {
@@ -95,10 +125,11 @@ class AttemptTry {
     readonly attempt: PlanAttempt,
     readonly index: number,
     readonly retry: number,
-    input: ExecutionInput,
+    input: PlanInput,
     dependencies: ExecutorDependencies,
     fallbackReason: string | undefined,
     streaming: boolean,
+    operation: string,
   ) {
     this.startedAt = dependencies.clock.monotonic();
     const totalLeft = input.startedAt + input.plan.limits.total_ms - this.startedAt;
@@ -113,14 +144,14 @@ class AttemptTry {
       this.#firstByteTimer = setTimeout(() => this.#expire(firstByteLimit === totalLeft ? 'total' : 'first_byte'), Math.max(0, firstByteLimit));
     }
     this.span = dependencies.tracer.startSpan(
-      `chat ${attempt.model}`,
+      `${operation} ${attempt.model}`,
       {
         kind: SpanKind.CLIENT,
         attributes: {
-          [ATTRIBUTES.operationName]: 'chat',
+          [ATTRIBUTES.operationName]: operation,
           [ATTRIBUTES.providerName]: attempt.provider,
           [ATTRIBUTES.requestModel]: attempt.upstream_model,
-          [ATTRIBUTES.requestStream]: input.request.stream === true,
+          [ATTRIBUTES.requestStream]: streaming,
           [ATTRIBUTES.endpoint]: attempt.endpoint,
           [ATTRIBUTES.attempt]: index + 1,
           [ATTRIBUTES.retry]: retry,
@@ -232,9 +263,10 @@ export function failureFor(error: ProviderCallError | undefined, attempt: PlanAt
 
 /** Walks the plan; `serve` performs one try and reports success or a classified error. */
 async function walkPlan<T>(
-  input: ExecutionInput,
+  input: PlanInput,
   dependencies: ExecutorDependencies,
   streaming: boolean,
+  operation: PlanOperation,
   serve: (attemptTry: AttemptTry, log: AttemptLog) => Promise<{ ok: true; value: T } | { ok: false; error: ProviderCallError }>,
 ): Promise<{ ok: true; value: T; attempts: AttemptLog } | ExecutionFailure> {
   const { plan } = input;
@@ -253,13 +285,17 @@ async function walkPlan<T>(
       attempts.push(skipped(attempt, index, `no adapter for protocol ${attempt.protocol}`));
       continue;
     }
+    if (!operation.supports(adapter)) {
+      attempts.push(skipped(attempt, index, `the ${attempt.protocol} adapter does not implement ${operation.name}`));
+      continue;
+    }
     for (let retry = 0; ; retry++) {
       if (input.clientSignal.aborted) return { ok: false, error: failureFor(lastError, lastAttempt), cancelled: true, attempts };
       if (dependencies.clock.monotonic() >= input.startedAt + plan.limits.total_ms) {
         const timeout = new ProviderCallError({ message: 'Total deadline exceeded.', kind: 'timeout', errorClass: 'retryable' });
         return { ok: false, error: failureFor(timeout, lastAttempt ?? attempt), cancelled: false, attempts };
       }
-      const attemptTry = new AttemptTry(attempt, index, retry, input, dependencies, fallbackReason, streaming);
+      const attemptTry = new AttemptTry(attempt, index, retry, input, dependencies, fallbackReason, streaming, operation.name);
       const served = await serve(attemptTry, attempts);
       if (served.ok) return { ok: true, value: served.value, attempts };
       const error = served.error;
@@ -346,22 +382,31 @@ function credentialFor(attempt: PlanAttempt, dependencies: ExecutorDependencies)
   return dependencies.credentials(attempt.provider);
 }
 
-function providerOf(input: ExecutionInput, attempt: PlanAttempt) {
+function providerOf(input: PlanInput, attempt: PlanAttempt) {
   const provider = input.catalog.providers.get(attempt.provider);
   if (!provider) throw new Error(`plan names provider ${attempt.provider}, absent from the catalog`);
   return provider;
 }
 
-/** Non-streaming execution. */
-export async function generatePlan(input: ExecutionInput, dependencies: ExecutorDependencies): Promise<GenerateOutcome> {
-  const walked = await walkPlan<{ attempt: PlanAttempt; result: GenerateResult }>(input, dependencies, false, async (attemptTry, log) => {
+/** Non-streaming chat execution. */
+export function generatePlan(input: ExecutionInput, dependencies: ExecutorDependencies): Promise<GenerateOutcome> {
+  return generatePlanWith(input, dependencies, {
+    name: 'chat',
+    supports: () => true,
+    call: (adapter, target) => adapter.generate({ ...target, request: withoutParameters(input.request, target.attempt.drop_parameters) }),
+    summary: (result) => ({ usage: result.usage, finishReason: result.finish_reason }),
+  });
+}
+
+/** Non-streaming execution of any operation: the first attempt that answers serves. */
+export async function generatePlanWith<R>(input: PlanInput, dependencies: ExecutorDependencies, operation: GenerateOperation<R>): Promise<GenerateOutcome<R>> {
+  const walked = await walkPlan<{ attempt: PlanAttempt; result: R }>(input, dependencies, false, operation, async (attemptTry, log) => {
     const { attempt } = attemptTry;
     const adapter = dependencies.adapters[attempt.protocol];
     try {
       if (!adapter) throw new Error('unreachable: adapter checked by walkPlan');
       const result = await untilAborted(
-        adapter.generate({
-          request: withoutParameters(input.request, attempt.drop_parameters),
+        operation.call(adapter, {
           attempt,
           provider: providerOf(input, attempt),
           credential: credentialFor(attempt, dependencies),
@@ -371,8 +416,9 @@ export async function generatePlan(input: ExecutionInput, dependencies: Executor
       );
       attemptTry.release();
       const now = dependencies.clock.monotonic();
-      log.push(record(attemptTry, now, { status: 200, outcome: 'ok', usage: result.usage, cost: costOf(dependencies, result.usage, attempt, result.finish_reason) }));
-      endServedSpan(attemptTry.span, attempt, result.usage, result.finish_reason, now - attemptTry.startedAt);
+      const { usage, finishReason } = operation.summary(result);
+      log.push(record(attemptTry, now, { status: 200, outcome: 'ok', usage, cost: costOf(dependencies, usage, attempt, finishReason) }));
+      endServedSpan(attemptTry.span, attempt, usage, finishReason ?? undefined, now - attemptTry.startedAt);
       return { ok: true, value: { attempt, result } };
     } catch (thrown) {
       attemptTry.release();
@@ -387,17 +433,25 @@ export async function generatePlan(input: ExecutionInput, dependencies: Executor
   return { ok: true, attempt: walked.value.attempt, result: walked.value.result, attempts: walked.attempts };
 }
 
-/** Streaming execution up to the first part; the caller drains `stream.parts` and calls `finish`. */
-export async function openPlanStream(input: ExecutionInput, dependencies: ExecutorDependencies): Promise<StreamOutcome> {
-  const walked = await walkPlan<OpenedStream>(input, dependencies, true, async (attemptTry, log) => {
+/** Streaming chat execution up to the first part; the caller drains `stream.parts` and calls `finish`. */
+export function openPlanStream(input: ExecutionInput, dependencies: ExecutorDependencies): Promise<StreamOutcome> {
+  return openPlanStreamWith(input, dependencies, {
+    name: 'chat',
+    supports: () => true,
+    open: (adapter, target) => adapter.stream({ ...target, request: withoutParameters(input.request, target.attempt.drop_parameters) }),
+  });
+}
+
+/** Streaming execution of any streaming operation, up to the first part (see `openPlanStream`). */
+export async function openPlanStreamWith(input: PlanInput, dependencies: ExecutorDependencies, operation: StreamOperation): Promise<StreamOutcome> {
+  const walked = await walkPlan<OpenedStream>(input, dependencies, true, operation, async (attemptTry, log) => {
     const { attempt } = attemptTry;
     const adapter = dependencies.adapters[attempt.protocol];
     const signal = attemptTry.controller.signal;
     try {
       if (!adapter) throw new Error('unreachable: adapter checked by walkPlan');
       const result = await untilAborted(
-        adapter.stream({
-          request: withoutParameters(input.request, attempt.drop_parameters),
+        operation.open(adapter, {
           attempt,
           provider: providerOf(input, attempt),
           credential: credentialFor(attempt, dependencies),

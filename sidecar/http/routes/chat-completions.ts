@@ -14,6 +14,7 @@ import { parseChatBody, providerRequest } from '../chat-body.ts';
 import { errorResponse, type GatewayError } from '../errors.ts';
 import { endRequestSpan, routeRequest, saveRecord, seedOf, sendError, sendJson, type GatewayContext } from '../gateway-context.ts';
 import { ChunkWriter, completionBody, SSE_DONE, wireUsage, type ServedBy } from '../response-shape.ts';
+import { gatewayFor, wrongKindError, type RouteKind } from '../route-catalog.ts';
 
 /** The inbound request once its body was read (any Node request listener can call the handler). */
 export type ChatHttpRequest = IncomingMessage & { body?: unknown };
@@ -23,7 +24,8 @@ export const ATTEMPT_LOG_HEADER = 'x-switchyard-attempts';
 const KEEP_ALIVE_COMMENT = ': SWITCHYARD PROCESSING\n\n';
 
 /** One request in flight: what the record, the span and the log need at the end. */
-interface Exchange {
+export interface Exchange {
+  apiType: GenerationRecord['api_type'];
   id: string;
   startedAt: number;
   createdAt: number;
@@ -36,17 +38,17 @@ interface Exchange {
   request: ChatHttpRequest;
 }
 
-function header(request: ChatHttpRequest, name: string): string | null {
+export function header(request: ChatHttpRequest, name: string): string | null {
   const value = request.headers[name];
   return typeof value === 'string' ? value : null;
 }
 
 /** `1:openai:429:retryable:12ms,2:deepinfra:200:ok:40ms`: ASCII, safe in a header. */
-function attemptSummary(attempts: AttemptLog): string {
+export function attemptSummary(attempts: AttemptLog): string {
   return attempts.map((entry) => `${entry.attempt}:${entry.provider}:${entry.status ?? '-'}:${entry.outcome}:${entry.latency_ms}ms`).join(',');
 }
 
-function buildRecord(
+export function buildRecord(
   gateway: GatewayContext,
   exchange: Exchange,
   fields: {
@@ -74,7 +76,7 @@ function buildRecord(
     provider: fields.attempt?.provider ?? null,
     provider_name: fields.attempt?.provider_name ?? null,
     upstream_id: fields.upstreamId,
-    api_type: 'completions',
+    api_type: exchange.apiType,
     streamed: fields.streamed,
     cancelled: fields.cancelled,
     status: fields.status,
@@ -98,7 +100,7 @@ function buildRecord(
 }
 
 /** A failure before anything was streamed: the envelope, the record, the span. */
-function fail(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, error: GatewayError | unknown, attempts: AttemptLog, cancelled: boolean, streamed: boolean): void {
+export function fail(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, error: GatewayError | unknown, attempts: AttemptLog, cancelled: boolean, streamed: boolean): void {
   if (exchange.wantsAttemptLog && !response.headersSent) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
   const status = cancelled ? 499 : sendError(gateway, response, error);
   if (cancelled && !response.writableEnded) response.end();
@@ -123,7 +125,7 @@ function fail(gateway: GatewayContext, exchange: Exchange, response: ServerRespo
 }
 
 /** The served attempt's cost breakdown (`usage.cost_details`); undefined when its prices cannot be read. */
-function costDetails(gateway: GatewayContext, usage: Usage, attempt: PlanAttempt, finishReason: string | null): CostDetails | undefined {
+export function costDetails(gateway: GatewayContext, usage: Usage, attempt: PlanAttempt, finishReason: string | null): CostDetails | undefined {
   try {
     return computeCost(usage, attempt.pricing, { finishReason }).cost_details;
   } catch (error) {
@@ -132,12 +134,12 @@ function costDetails(gateway: GatewayContext, usage: Usage, attempt: PlanAttempt
   }
 }
 
-function executorDependencies(gateway: GatewayContext): ExecutorDependencies {
+export function executorDependencies(gateway: GatewayContext): ExecutorDependencies {
   return { adapters: gateway.adapters, credentials: gateway.credentials, clock: gateway.clock, tracer: gateway.tracer, logger: gateway.logger, cost: gateway.cost };
 }
 
 /** Writes a chunk; waits for `drain` (or the client leaving) when the socket buffer is full. */
-function write(response: ServerResponse, text: string): Promise<void> | undefined {
+export function write(response: ServerResponse, text: string): Promise<void> | undefined {
   // A closed socket takes no more writes and will never drain.
   if (response.destroyed || response.writableEnded) return undefined;
   if (response.write(text) || response.destroyed) return undefined;
@@ -152,7 +154,7 @@ function write(response: ServerResponse, text: string): Promise<void> | undefine
   });
 }
 
-function startEventStream(response: ServerResponse, exchange: Exchange, attempts: AttemptLog): void {
+export function startEventStream(response: ServerResponse, exchange: Exchange, attempts: AttemptLog): void {
   if (response.headersSent) return;
   if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
   response.writeHead(200, {
@@ -326,67 +328,107 @@ async function serveGenerate(gateway: GatewayContext, exchange: Exchange, respon
   endRequestSpan(exchange.span, 200);
 }
 
-/** The handler; authentication already established `identity`, and the body was read. */
-export function chatCompletionsHandler(gateway: GatewayContext) {
-  return async function handleChatCompletions(request: ChatHttpRequest, response: ServerResponse, identity: Identity): Promise<void> {
-    const startedAt = gateway.clock.monotonic();
-    const id = gateway.newId();
-    response.setHeader('X-Generation-Id', id);
-    const parentContext = propagation.extract(ROOT_CONTEXT, request.headers);
-    const span = gateway.tracer.startSpan(
-      'POST /api/v1/chat/completions',
-      { kind: SpanKind.SERVER, attributes: { [ATTRIBUTES.httpMethod]: 'POST', [ATTRIBUTES.httpRoute]: '/api/v1/chat/completions', [ATTRIBUTES.generationId]: id } },
-      parentContext,
-    );
-    const spanContext = trace.setSpan(parentContext, span);
-    const state = gateway.routing.current();
-    const exchange: Exchange = {
-      id,
-      startedAt,
-      createdAt: gateway.clock.now(),
-      identity,
-      span,
-      spanContext,
-      wantsAttemptLog: request.headers[ATTEMPT_LOG_HEADER] === 'true',
-      facts: undefined,
-      policy: { id: state.policy.id, version: state.policy.version },
-      request,
-    };
+/** Opens the exchange for an inference route: generation id header, server span, routing state. */
+export function beginExchange(gateway: GatewayContext, request: ChatHttpRequest, identity: Identity, route: string, apiType: Exchange['apiType']): Exchange {
+  const startedAt = gateway.clock.monotonic();
+  const id = gateway.newId();
+  const parentContext = propagation.extract(ROOT_CONTEXT, request.headers);
+  const span = gateway.tracer.startSpan(
+    `POST ${route}`,
+    { kind: SpanKind.SERVER, attributes: { [ATTRIBUTES.httpMethod]: 'POST', [ATTRIBUTES.httpRoute]: route, [ATTRIBUTES.generationId]: id } },
+    parentContext,
+  );
+  const state = gateway.routing.current();
+  return {
+    apiType,
+    id,
+    startedAt,
+    createdAt: gateway.clock.now(),
+    identity,
+    span,
+    spanContext: trace.setSpan(parentContext, span),
+    wantsAttemptLog: request.headers[ATTEMPT_LOG_HEADER] === 'true',
+    facts: undefined,
+    policy: { id: state.policy.id, version: state.policy.version },
+    request,
+  };
+}
+
+/**
+ * Routes a parsed body and admits it (rate limits, holds). On refusal the error is answered and
+ * recorded and `undefined` returned; otherwise the plan, the catalog and the client-gone signal.
+ */
+export async function routeAndAdmit(
+  gateway: GatewayContext,
+  exchange: Exchange,
+  response: ServerResponse,
+  body: Record<string, unknown>,
+  streamed: boolean,
+): Promise<{ input: Omit<ExecutionInput, 'request'> } | undefined> {
+  const { id, identity, request, spanContext } = exchange;
+  const accounting = gateway.accounting;
+  const routed = accounting
+    ? await accounting.route(gateway, body, request.headers, identity, seedOf(id), spanContext)
+    : routeRequest(gateway, body, request.headers, identity, seedOf(id), spanContext);
+  exchange.facts = routed.facts;
+  exchange.policy = { id: routed.state.policy.id, version: routed.state.policy.version };
+  if (!routed.ok) {
+    fail(gateway, exchange, response, routed.error, [], false, streamed);
+    return undefined;
+  }
+  // Rate limits and the worst-case hold, before any provider is called; settled by saveRecord.
+  const refused = accounting ? await accounting.admit(id, identity, routed.plan, routed.facts, routed.state.policy, routed.state.catalog, response) : undefined;
+  if (refused) {
+    fail(gateway, exchange, response, refused, [], false, streamed);
+    return undefined;
+  }
+  const clientGone = new AbortController();
+  response.on('close', () => {
+    if (!response.writableFinished) clientGone.abort(new Error('client closed the connection'));
+  });
+  return {
+    input: { plan: routed.plan, catalog: routed.state.catalog, clientSignal: clientGone.signal, parentContext: spanContext, startedAt: exchange.startedAt },
+  };
+}
+
+/**
+ * The common frame of every inference route: exchange, body parsing, the wrong-kind check, routing
+ * against the route's catalog view, admission; `serve` executes the plan. Anything thrown is answered.
+ */
+export function inferenceHandler(
+  gateway: GatewayContext,
+  options: { route: string; apiType: Exchange['apiType']; kind: RouteKind; parse: (body: unknown) => Record<string, unknown> },
+  serve: (gateway: GatewayContext, exchange: Exchange, response: ServerResponse, body: Record<string, unknown>, input: Omit<ExecutionInput, 'request'>) => Promise<void>,
+) {
+  const routing = gatewayFor(gateway, options.kind);
+  return async function handleInference(request: ChatHttpRequest, response: ServerResponse, identity: Identity): Promise<void> {
+    const exchange = beginExchange(routing, request, identity, options.route, options.apiType);
+    response.setHeader('X-Generation-Id', exchange.id);
     const streamed = typeof request.body === 'object' && request.body !== null && (request.body as { stream?: unknown }).stream === true;
     try {
-      const body = parseChatBody(request.body);
-      const accounting = gateway.accounting;
-      const routed = accounting
-        ? await accounting.route(gateway, body, request.headers, identity, seedOf(id), spanContext)
-        : routeRequest(gateway, body, request.headers, identity, seedOf(id), spanContext);
-      exchange.facts = routed.facts;
-      exchange.policy = { id: routed.state.policy.id, version: routed.state.policy.version };
-      if (!routed.ok) {
-        fail(gateway, exchange, response, routed.error, [], false, streamed);
+      const body = options.parse(request.body);
+      const wrongKind = wrongKindError(gateway, body, options.kind, options.route);
+      if (wrongKind) {
+        fail(routing, exchange, response, wrongKind, [], false, streamed);
         return;
       }
-      // Rate limits and the worst-case hold, before any provider is called; settled by saveRecord.
-      const refused = accounting ? await accounting.admit(id, identity, routed.plan, routed.facts, routed.state.policy, routed.state.catalog, response) : undefined;
-      if (refused) {
-        fail(gateway, exchange, response, refused, [], false, streamed);
-        return;
-      }
-      const clientGone = new AbortController();
-      response.on('close', () => {
-        if (!response.writableFinished) clientGone.abort(new Error('client closed the connection'));
-      });
-      const input: ExecutionInput = {
-        plan: routed.plan,
-        catalog: routed.state.catalog,
-        request: providerRequest(body),
-        clientSignal: clientGone.signal,
-        parentContext: spanContext,
-        startedAt,
-      };
-      if (body.stream === true) await serveStream(gateway, exchange, response, input);
-      else await serveGenerate(gateway, exchange, response, input);
+      const admitted = await routeAndAdmit(routing, exchange, response, body, streamed);
+      if (admitted) await serve(routing, exchange, response, body, admitted.input);
     } catch (error) {
-      fail(gateway, exchange, response, error, [], false, streamed);
+      fail(routing, exchange, response, error, [], false, streamed);
     }
   };
+}
+
+/** The handler; authentication already established `identity`, and the body was read. */
+export function chatCompletionsHandler(gateway: GatewayContext) {
+  return inferenceHandler(
+    gateway,
+    { route: '/api/v1/chat/completions', apiType: 'completions', kind: 'text', parse: parseChatBody },
+    async (routing, exchange, response, body, base) => {
+      const input: ExecutionInput = { ...base, request: providerRequest(body) };
+      if (body.stream === true) await serveStream(routing, exchange, response, input);
+      else await serveGenerate(routing, exchange, response, input);
+    },
+  );
 }
