@@ -21,7 +21,7 @@ import { affordableCompletionTokens, insufficientCreditsMessage, worstCaseCost }
 import { compareDecimals } from '../accounting/decimal.ts';
 import type { AlertNotifier } from '../accounting/alerts.ts';
 import type { Logger } from '../logger.ts';
-import type { AccountingState, RateLimits, Reservation, ScopeLimit } from '../state/accounting-state.ts';
+import type { AccountingState, RateLimits, Reservation, ReserveResult, ScopeLimit, TokenCount } from '../state/accounting-state.ts';
 import { budgetScopeLimit, keyLimitScope } from '../state/index.ts';
 import { rateLimitHeaders } from '../state/rate-limit-headers.ts';
 import type { GenerationRecord } from '../store/generation-record.ts';
@@ -107,22 +107,7 @@ export class RequestAccounting {
    */
   async admit(id: string, identity: Identity, plan: Plan, facts: RequestFacts, policy: CompiledPolicy, catalog: CompiledCatalog, response: ServerResponse): Promise<GatewayError | undefined> {
     const subject = identity.key ?? null;
-    if (this.#rateLimited && subject !== null) {
-      const rate = await this.state.checkRate(subject, this.#options.rateLimits);
-      for (const [name, value] of Object.entries(rateLimitHeaders(rate))) response.setHeader(name, value);
-      if (!rate.ok) {
-        if (rate.reason === 'state_unavailable') return new GatewayError('accounting_unavailable', 'Rate limits cannot be checked right now (accounting state unreachable).');
-        const window = rate.limited === 'requests' ? rate.requests : rate.tokens;
-        return new GatewayError(
-          'key_rate_limited',
-          `Rate limit of ${window?.limit ?? 0} ${rate.limited} per minute reached for this key; retry in ${rate.retryAfterSeconds} s.`,
-          { limited: rate.limited },
-          rate.retryAfterSeconds,
-        );
-      }
-      this.#subjects.set(id, subject);
-    }
-
+    const rateSubject = this.#rateLimited ? subject : null;
     const now = this.#now();
     const scopes: ScopeLimit[] = [];
     const stored = this.#options.storedKeyOf(identity);
@@ -135,10 +120,32 @@ export class RequestAccounting {
       const budget = policy.budgets.get(checked.id);
       if (budget) scopes.push(budgetScopeLimit(budget, checked.scope_key, new Date(now)));
     }
-    if (scopes.length === 0) return undefined;
+    const worst = scopes.length > 0 ? this.worstCase(plan, facts, catalog) : undefined;
 
-    const worst = this.worstCase(plan, facts, catalog);
-    const held = await this.state.reserve(scopes, worst.amount);
+    // Rate check and hold in one step (one Redis round trip) when both apply.
+    let held: ReserveResult | undefined;
+    if (rateSubject !== null) {
+      const admitted = worst
+        ? await this.state.admit(rateSubject, this.#options.rateLimits, scopes, worst.amount)
+        : { rate: await this.state.checkRate(rateSubject, this.#options.rateLimits) };
+      const rate = admitted.rate;
+      for (const [name, value] of Object.entries(rateLimitHeaders(rate))) response.setHeader(name, value);
+      if (!rate.ok) {
+        if (rate.reason === 'state_unavailable') return new GatewayError('accounting_unavailable', 'Rate limits cannot be checked right now (accounting state unreachable).');
+        const window = rate.limited === 'requests' ? rate.requests : rate.tokens;
+        return new GatewayError(
+          'key_rate_limited',
+          `Rate limit of ${window?.limit ?? 0} ${rate.limited} per minute reached for this key; retry in ${rate.retryAfterSeconds} s.`,
+          { limited: rate.limited },
+          rate.retryAfterSeconds,
+        );
+      }
+      this.#subjects.set(id, rateSubject);
+      held = admitted.hold;
+    }
+    if (!worst) return undefined;
+
+    held ??= await this.state.reserve(scopes, worst.amount);
     if (!held.ok) {
       this.#subjects.delete(id);
       if (held.reason === 'state_unavailable') return new GatewayError('accounting_unavailable', 'Budgets cannot be checked right now (accounting state unreachable).');
@@ -176,13 +183,17 @@ export class RequestAccounting {
     const subject = this.#subjects.get(record.id);
     this.#holds.delete(record.id);
     this.#subjects.delete(record.id);
+    let tokens: TokenCount | undefined;
     if (subject !== undefined && this.#options.rateLimits.tokensPerMinute !== undefined) {
-      const tokens = (record.usage.prompt_tokens ?? 0) + (record.usage.completion_tokens ?? 0);
-      if (tokens > 0) this.state.recordTokens(subject, tokens).catch((error: unknown) => this.#options.logger.warn({ err: error }, 'could not count tokens'));
+      const count = (record.usage.prompt_tokens ?? 0) + (record.usage.completion_tokens ?? 0);
+      // Counted with the settlement (one Redis round trip) unless there is none, or the count is
+      // not a whole number: then alone, so its refusal cannot cost the settlement.
+      if (hold && Number.isSafeInteger(count) && count > 0) tokens = { subject, tokens: count };
+      else if (count > 0) this.state.recordTokens(subject, count).catch((error: unknown) => this.#options.logger.warn({ err: error }, 'could not count tokens'));
     }
     if (!hold) return;
     const settling = this.state
-      .settle(hold.reservation, record.total_cost)
+      .settle(hold.reservation, record.total_cost, tokens)
       .then((settled) => {
         if (!settled.recorded) this.#options.logger.error({ id: record.id, cost: record.total_cost }, 'spend not counted: accounting state unreachable');
         if (settled.alerts.length > 0) this.#options.alerts.notify(settled.alerts);

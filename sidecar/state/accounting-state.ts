@@ -95,6 +95,22 @@ export type RateResult =
   | { ok: false; reason: 'rate_limited'; limited: 'requests' | 'tokens'; retryAfterSeconds: number; requests?: RateWindow; tokens?: RateWindow }
   | { ok: false; reason: 'state_unavailable'; message: string };
 
+/** Tokens a finished request used, counted against its subject's current token window. */
+export interface TokenCount {
+  subject: string;
+  tokens: number;
+}
+
+/**
+ * The rate check, and the hold when the rate allowed the request (absent when it did not). The
+ * request counts against the rate window even when the hold is then refused, as with separate
+ * `checkRate` and `reserve` calls.
+ */
+export interface AdmitResult {
+  rate: RateResult;
+  hold?: ReserveResult;
+}
+
 /**
  * When the state store (Redis) cannot be reached:
  * - `closed` (default): `reserve` and `checkRate` refuse (`state_unavailable`; answer 503), so no
@@ -109,8 +125,11 @@ export interface AccountingState {
   readonly kind: 'memory' | 'redis';
   /** Holds `worstCaseUsd` against every scope, or says which one cannot fit it. */
   reserve(scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<ReserveResult>;
-  /** Releases the hold and adds the real cost (use "0" for a request that cost nothing). */
-  settle(reservation: Reservation, actualUsd: string): Promise<SettleResult>;
+  /**
+   * Releases the hold and adds the real cost (use "0" for a request that cost nothing); with
+   * `tokens`, also does what `recordTokens` does, in the same step (one Redis round trip).
+   */
+  settle(reservation: Reservation, actualUsd: string, tokens?: TokenCount): Promise<SettleResult>;
   /**
    * Sets a scope's committed spend to `spentUsd` when the scope has no counter yet (a fresh
    * process, a new period, a Redis that lost its data), and does nothing otherwise. Used to start
@@ -123,6 +142,11 @@ export interface AccountingState {
   snapshotSpend(scopeKeys: readonly string[]): Promise<Record<string, number>>;
   /** Counts one request against the subject's per-minute windows, or refuses it. */
   checkRate(subject: string, limits: RateLimits): Promise<RateResult>;
+  /**
+   * `checkRate`, then (when the rate allows it) `reserve`, as one atomic step: one Redis round
+   * trip instead of two on the request path. Failures follow `FailMode` as the two calls would.
+   */
+  admit(subject: string, limits: RateLimits, scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<AdmitResult>;
   /** Adds the tokens a finished request used to the subject's current token window. */
   recordTokens(subject: string, tokens: number): Promise<void>;
   close(): Promise<void>;

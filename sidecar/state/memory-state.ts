@@ -9,6 +9,7 @@ import {
   PERIOD_GRACE_MS,
   rateWindow,
   type AccountingState,
+  type AdmitResult,
   type AlertEvent,
   type RateLimits,
   type RateResult,
@@ -18,6 +19,7 @@ import {
   type ScopeHeadroom,
   type ScopeLimit,
   type SettleResult,
+  type TokenCount,
 } from './accounting-state.ts';
 import { amountUnits, fits, headroomOf, snapshotNumber, thresholdsOf } from './scope-math.ts';
 
@@ -58,6 +60,16 @@ export class MemoryAccountingState implements AccountingState {
   }
 
   async reserve(scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<ReserveResult> {
+    return this.#reserve(scopes, worstCaseUsd);
+  }
+
+  async admit(subject: string, limits: RateLimits, scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<AdmitResult> {
+    // No await between the two: nothing else runs in between, as in one Redis script.
+    const rate = this.#checkRate(subject, limits);
+    return rate.ok ? { rate, hold: this.#reserve(scopes, worstCaseUsd) } : { rate };
+  }
+
+  #reserve(scopes: readonly ScopeLimit[], worstCaseUsd: string | number): ReserveResult {
     const amount = amountUnits(worstCaseUsd);
     const now = this.#clock();
     for (const scope of scopes) {
@@ -76,8 +88,9 @@ export class MemoryAccountingState implements AccountingState {
     return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [...scopes], enforced: true } };
   }
 
-  async settle(reservation: Reservation, actualUsd: string): Promise<SettleResult> {
+  async settle(reservation: Reservation, actualUsd: string, tokens?: TokenCount): Promise<SettleResult> {
     const actual = amountUnits(actualUsd);
+    if (tokens) this.#recordTokens(tokens.subject, tokens.tokens);
     const now = this.#clock();
     const spent: Record<string, string> = {};
     const alerts: AlertEvent[] = [];
@@ -123,6 +136,10 @@ export class MemoryAccountingState implements AccountingState {
   }
 
   async checkRate(subject: string, limits: RateLimits): Promise<RateResult> {
+    return this.#checkRate(subject, limits);
+  }
+
+  #checkRate(subject: string, limits: RateLimits): RateResult {
     const now = this.#clock();
     const window = rateWindow(now);
     const counter = this.#rate(subject, window.start);
@@ -137,6 +154,10 @@ export class MemoryAccountingState implements AccountingState {
   }
 
   async recordTokens(subject: string, tokens: number): Promise<void> {
+    this.#recordTokens(subject, tokens);
+  }
+
+  #recordTokens(subject: string, tokens: number): void {
     if (!Number.isSafeInteger(tokens) || tokens < 0) throw new RangeError(`tokens must be a whole number, got ${tokens}`);
     this.#rate(subject, rateWindow(this.#clock()).start).tokens += tokens;
   }

@@ -1,6 +1,7 @@
 /**
  * Budgets and rate limits in Redis, shared by every replica. Each operation is one Lua script,
- * so reserve/settle/check are atomic across replicas.
+ * so reserve/settle/check are atomic across replicas. A request costs two round trips: `admit`
+ * (rate check + hold) before the call, and `settle` (release + spend + token count) after it.
  *
  * Exact money in Redis: Lua has only doubles, exact for integers below 2^53. An amount is kept as
  * two integer fields, micro-dollars (`*_m`) and the remainder in 10^-18 USD below a micro-dollar
@@ -28,6 +29,7 @@ import {
   PERIOD_GRACE_MS,
   rateWindow,
   type AccountingState,
+  type AdmitResult,
   type AlertEvent,
   type FailMode,
   type RateLimits,
@@ -37,6 +39,7 @@ import {
   type ScopeHeadroom,
   type ScopeLimit,
   type SettleResult,
+  type TokenCount,
 } from './accounting-state.ts';
 import { describeWindows } from './memory-state.ts';
 import { amountUnits, headroomOf, snapshotNumber, thresholdsOf } from './scope-math.ts';
@@ -104,50 +107,93 @@ end
 `;
 
 /**
- * KEYS: per scope, scope/holds/expiry. ARGV: now, id, amount_m, amount_a, hold_until, then per
- * scope limit_m, limit_a, keep_ttl in ms (0 = keep). Returns {1} or {0, index, spent_m, spent_a, reserved_m, reserved_a}.
+ * The hold, shared by the reserve and admit scripts. Scopes are the KEYS after the first
+ * `key_offset` (scope/holds/expiry each); ARGV from `argument_offset + 1`: now, id, amount_m,
+ * amount_a, hold_until, then per scope limit_m, limit_a, keep_ttl in ms (0 = keep).
+ * Returns {1} or {0, index, spent_m, spent_a, reserved_m, reserved_a}.
  */
-const RESERVE_SCRIPT = `${LUA_PAIRS}
-local now = tonumber(ARGV[1])
-local id = ARGV[2]
-local am, aa = tonumber(ARGV[3]), tonumber(ARGV[4])
-local hold_until = tonumber(ARGV[5])
-local count = #KEYS / 3
-for i = 1, count do
-  local scope, holds, expiry = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  purge(scope, holds, expiry, now)
-  local lm, la = tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i])
-  local sm, sa = get(scope, 'spent')
-  local rm, ra = get(scope, 'reserved')
-  local tm, ta = add(sm, sa, rm, ra)
-  tm, ta = add(tm, ta, am, aa)
-  if not less(sm, sa, lm, la) or less(lm, la, tm, ta) then
-    return {0, i, fmt(sm), fmt(sa), fmt(rm), fmt(ra)}
+const LUA_RESERVE = `
+local function reserve(key_offset, argument_offset)
+  local now = tonumber(ARGV[argument_offset + 1])
+  local id = ARGV[argument_offset + 2]
+  local am, aa = tonumber(ARGV[argument_offset + 3]), tonumber(ARGV[argument_offset + 4])
+  local hold_until = tonumber(ARGV[argument_offset + 5])
+  local count = (#KEYS - key_offset) / 3
+  local base = argument_offset + 5
+  for i = 1, count do
+    local scope, holds, expiry = KEYS[key_offset + 3 * i - 2], KEYS[key_offset + 3 * i - 1], KEYS[key_offset + 3 * i]
+    purge(scope, holds, expiry, now)
+    local lm, la = tonumber(ARGV[base + 3 * i - 2]), tonumber(ARGV[base + 3 * i - 1])
+    local sm, sa = get(scope, 'spent')
+    local rm, ra = get(scope, 'reserved')
+    local tm, ta = add(sm, sa, rm, ra)
+    tm, ta = add(tm, ta, am, aa)
+    if not less(sm, sa, lm, la) or less(lm, la, tm, ta) then
+      return {0, i, fmt(sm), fmt(sa), fmt(rm), fmt(ra)}
+    end
   end
+  for i = 1, count do
+    local scope, holds, expiry = KEYS[key_offset + 3 * i - 2], KEYS[key_offset + 3 * i - 1], KEYS[key_offset + 3 * i]
+    local rm, ra = get(scope, 'reserved')
+    rm, ra = add(rm, ra, am, aa)
+    put(scope, 'reserved', rm, ra)
+    redis.call('HSET', holds, id, fmt(am) .. ':' .. fmt(aa))
+    redis.call('ZADD', expiry, hold_until, id)
+    keep({scope, holds, expiry}, tonumber(ARGV[base + 3 * i]))
+  end
+  return {1}
 end
-for i = 1, count do
-  local scope, holds, expiry = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  local rm, ra = get(scope, 'reserved')
-  rm, ra = add(rm, ra, am, aa)
-  put(scope, 'reserved', rm, ra)
-  redis.call('HSET', holds, id, fmt(am) .. ':' .. fmt(aa))
-  redis.call('ZADD', expiry, hold_until, id)
-  keep({scope, holds, expiry}, tonumber(ARGV[5 + 3 * i]))
-end
-return {1}
 `;
 
 /**
- * KEYS: per scope, scope/holds/expiry. ARGV: id, actual_m, actual_a, then per scope a JSON
- * {keep = ms|0, thresholds = {{label, m, a}, ...}}. Returns per scope {spent_m, spent_a, {fired labels}}.
+ * The rate check, shared by the rate and admit scripts. ARGV: requests limit (-1 none), tokens
+ * limit (-1 none), time to live (ms). Returns {allowed 1|0, limited ('requests'|'tokens'|''), requests, tokens}.
+ */
+const LUA_RATE = `
+local function check_rate(requests_key, tokens_key)
+  local requests = tonumber(redis.call('GET', requests_key) or '0')
+  local tokens = tonumber(redis.call('GET', tokens_key) or '0')
+  local request_limit, token_limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+  if request_limit >= 0 and requests + 1 > request_limit then return {0, 'requests', requests, tokens} end
+  if token_limit >= 0 and tokens >= token_limit then return {0, 'tokens', requests, tokens} end
+  requests = redis.call('INCR', requests_key)
+  redis.call('PEXPIRE', requests_key, ARGV[3])
+  return {1, '', requests, tokens}
+end
+`;
+
+/** KEYS: per scope, scope/holds/expiry. ARGV and reply: see LUA_RESERVE. */
+const RESERVE_SCRIPT = `${LUA_PAIRS}${LUA_RESERVE}
+return reserve(0, 0)
+`;
+
+/**
+ * KEYS: requests counter, tokens counter, then per scope scope/holds/expiry. ARGV: the rate
+ * script's three, then the reserve script's. Returns {rate reply} when rate-limited, else {rate reply, reserve reply}.
+ */
+const ADMIT_SCRIPT = `${LUA_PAIRS}${LUA_RESERVE}${LUA_RATE}
+local rate = check_rate(KEYS[1], KEYS[2])
+if rate[1] == 0 then return {rate} end
+return {rate, reserve(2, 3)}
+`;
+
+/**
+ * KEYS: tokens counter (or '' for none), then per scope scope/holds/expiry. ARGV: tokens, tokens
+ * time to live (ms), id, actual_m, actual_a, then per scope a JSON {keep = ms|0, thresholds =
+ * {{label, m, a}, ...}}. Returns per scope {spent_m, spent_a, {fired labels}}.
  */
 const SETTLE_SCRIPT = `${LUA_PAIRS}
-local id = ARGV[1]
-local am, aa = tonumber(ARGV[2]), tonumber(ARGV[3])
+local tokens = tonumber(ARGV[1])
+if KEYS[1] ~= '' and tokens > 0 then
+  redis.call('INCRBY', KEYS[1], tokens)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+local id = ARGV[3]
+local am, aa = tonumber(ARGV[4]), tonumber(ARGV[5])
 local results = {}
-for i = 1, #KEYS / 3 do
-  local scope, holds, expiry = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  local config = cjson.decode(ARGV[3 + i])
+for i = 1, (#KEYS - 1) / 3 do
+  local scope, holds, expiry = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
+  local config = cjson.decode(ARGV[5 + i])
   local held = redis.call('HGET', holds, id)
   if held then
     local hm, ha = parse(held)
@@ -195,19 +241,9 @@ end
 return results
 `;
 
-/**
- * KEYS: requests counter, tokens counter. ARGV: requests limit (-1 none), tokens limit (-1 none), time to live (ms).
- * Returns {allowed 1|0, limited ('requests'|'tokens'|''), requests, tokens}.
- */
-const RATE_SCRIPT = `
-local requests = tonumber(redis.call('GET', KEYS[1]) or '0')
-local tokens = tonumber(redis.call('GET', KEYS[2]) or '0')
-local request_limit, token_limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-if request_limit >= 0 and requests + 1 > request_limit then return {0, 'requests', requests, tokens} end
-if token_limit >= 0 and tokens >= token_limit then return {0, 'tokens', requests, tokens} end
-requests = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {1, '', requests, tokens}
+/** KEYS: requests counter, tokens counter. ARGV and reply: see LUA_RATE. */
+const RATE_SCRIPT = `${LUA_RATE}
+return check_rate(KEYS[1], KEYS[2])
 `;
 
 export interface RedisStateOptions {
@@ -227,8 +263,8 @@ export interface RedisStateOptions {
   redis?: RedisOptions;
 }
 
-type ScriptName = 'reserve' | 'settle' | 'seed' | 'read' | 'rate';
-const SCRIPTS: Record<ScriptName, string> = { reserve: RESERVE_SCRIPT, settle: SETTLE_SCRIPT, seed: SEED_SCRIPT, read: READ_SCRIPT, rate: RATE_SCRIPT };
+type ScriptName = 'reserve' | 'settle' | 'seed' | 'read' | 'rate' | 'admit';
+const SCRIPTS: Record<ScriptName, string> = { reserve: RESERVE_SCRIPT, settle: SETTLE_SCRIPT, seed: SEED_SCRIPT, read: READ_SCRIPT, rate: RATE_SCRIPT, admit: ADMIT_SCRIPT };
 
 export class RedisAccountingState implements AccountingState {
   readonly kind = 'redis';
@@ -278,35 +314,102 @@ export class RedisAccountingState implements AccountingState {
   }
 
   async reserve(scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<ReserveResult> {
+    const hold = this.#holdRequest(scopes, worstCaseUsd);
+    // Nothing to hold against: no round trip, and no outage can refuse it.
+    if (scopes.length === 0) return hold.reply([1]);
+    try {
+      return hold.reply((await this.#run('reserve', this.#scopeKeys(scopes), hold.argumentsList)) as unknown[]);
+    } catch (error) {
+      this.#onError(error);
+      return hold.unreachable(error);
+    }
+  }
+
+  async admit(subject: string, limits: RateLimits, scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<AdmitResult> {
+    if (scopes.length === 0) {
+      const checked = await this.checkRate(subject, limits);
+      return checked.ok ? { rate: checked, hold: await this.reserve(scopes, worstCaseUsd) } : { rate: checked };
+    }
+    const rate = this.#rateRequest(subject, limits);
+    const hold = this.#holdRequest(scopes, worstCaseUsd);
+    let reply: [unknown[], unknown[]?];
+    try {
+      reply = (await this.#run('admit', [...rate.keys, ...this.#scopeKeys(scopes)], [...rate.argumentsList, ...hold.argumentsList])) as [unknown[], unknown[]?];
+    } catch (error) {
+      this.#onError(error);
+      const refused = rate.unreachable(error);
+      return refused.ok ? { rate: refused, hold: hold.unreachable(error) } : { rate: refused };
+    }
+    const [rateReply, holdReply] = reply;
+    const checked = rate.reply(rateReply);
+    return checked.ok ? { rate: checked, hold: hold.reply(holdReply ?? [1]) } : { rate: checked };
+  }
+
+  /** The reserve script's arguments for a hold, and how to read its reply or an outage. */
+  #holdRequest(scopes: readonly ScopeLimit[], worstCaseUsd: string | number) {
     const amount = amountUnits(worstCaseUsd);
     const id = randomUUID();
-    // Nothing to hold against: no round trip, and no outage can refuse it.
-    if (scopes.length === 0) return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [], enforced: true } };
     const now = this.#clock();
     const argumentsList: string[] = [String(now), id, ...toPair(amount), String(now + this.#holdTtlMs)];
     for (const scope of scopes) argumentsList.push(...toPair(parseUnits(scope.limit)), String(this.#keepTtl(scope)));
-    let reply: unknown[];
-    try {
-      reply = (await this.#run('reserve', this.#scopeKeys(scopes), argumentsList)) as unknown[];
-    } catch (error) {
-      this.#onError(error);
-      if (this.#fail === 'open') return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [...scopes], enforced: false } };
-      return { ok: false, reason: 'state_unavailable', message: `budget state unreachable: ${(error as Error).message}` };
-    }
-    if (Number(reply[0]) === 1) return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [...scopes], enforced: true } };
-    const scope = scopes[Number(reply[1]) - 1] as ScopeLimit;
-    const [spentMicro, spentRemainder, reservedMicro, reservedRemainder] = reply.slice(2).map(String);
+    const reservation = (enforced: boolean): ReserveResult => ({ ok: true, reservation: { id, amount: formatUnits(amount), scopes: [...scopes], enforced } });
     return {
-      ok: false,
-      reason: 'limit_exceeded',
-      exceeded: headroomOf(scope.scopeKey, parseUnits(scope.limit), fromPair(spentMicro, spentRemainder), fromPair(reservedMicro, reservedRemainder)),
+      argumentsList,
+      reply: (reply: unknown[]): ReserveResult => {
+        if (Number(reply[0]) === 1) return reservation(true);
+        const scope = scopes[Number(reply[1]) - 1] as ScopeLimit;
+        const [spentMicro, spentRemainder, reservedMicro, reservedRemainder] = reply.slice(2).map(String);
+        return {
+          ok: false,
+          reason: 'limit_exceeded',
+          exceeded: headroomOf(scope.scopeKey, parseUnits(scope.limit), fromPair(spentMicro, spentRemainder), fromPair(reservedMicro, reservedRemainder)),
+        };
+      },
+      unreachable: (error: unknown): ReserveResult =>
+        this.#fail === 'open' ? reservation(false) : { ok: false, reason: 'state_unavailable', message: `budget state unreachable: ${(error as Error).message}` },
     };
   }
 
-  async settle(reservation: Reservation, actualUsd: string): Promise<SettleResult> {
+  /** The rate script's keys and arguments, and how to read its reply or an outage. */
+  #rateRequest(subject: string, limits: RateLimits) {
+    const now = this.#clock();
+    const window = rateWindow(now);
+    return {
+      keys: this.#rateKeys(subject, window.start),
+      argumentsList: [String(limits.requestsPerMinute ?? -1), String(limits.tokensPerMinute ?? -1), String(window.end + 1000 - now)],
+      reply: (reply: unknown[]): RateResult => {
+        const [allowed, limited, requests, tokens] = reply;
+        const windows = describeWindows(limits, Number(requests), Number(tokens), window.end);
+        if (Number(allowed) === 1) return { ok: true, ...windows };
+        return {
+          ok: false,
+          reason: 'rate_limited',
+          limited: limited === 'tokens' ? 'tokens' : 'requests',
+          retryAfterSeconds: Math.max(1, Math.ceil((window.end - now) / 1000)),
+          ...windows,
+        };
+      },
+      unreachable: (error: unknown): RateResult =>
+        this.#fail === 'open' ? { ok: true } : { ok: false, reason: 'state_unavailable', message: `rate-limit state unreachable: ${(error as Error).message}` },
+    };
+  }
+
+  async settle(reservation: Reservation, actualUsd: string, tokens?: TokenCount): Promise<SettleResult> {
     const actual = amountUnits(actualUsd);
-    if (reservation.scopes.length === 0) return { recorded: true, spent: {}, alerts: [] };
-    const argumentsList: string[] = [reservation.id, ...toPair(actual)];
+    if (reservation.scopes.length === 0) {
+      if (tokens) await this.recordTokens(tokens.subject, tokens.tokens);
+      return { recorded: true, spent: {}, alerts: [] };
+    }
+    let tokensKey = '';
+    let tokensTtl = 0;
+    if (tokens) {
+      checkTokens(tokens.tokens);
+      const now = this.#clock();
+      const window = rateWindow(now);
+      tokensKey = this.#rateKeys(tokens.subject, window.start)[1];
+      tokensTtl = window.end + 1000 - now;
+    }
+    const argumentsList: string[] = [String(tokens?.tokens ?? 0), String(tokensTtl), reservation.id, ...toPair(actual)];
     const thresholds = reservation.scopes.map((scope) => thresholdsOf(scope));
     reservation.scopes.forEach((scope, index) => {
       const list = (thresholds[index] ?? []).map((threshold) => [String(threshold.fraction), ...toPair(threshold.units)]);
@@ -314,7 +417,7 @@ export class RedisAccountingState implements AccountingState {
     });
     let reply: Array<[string, string, string[]]>;
     try {
-      reply = (await this.#run('settle', this.#scopeKeys(reservation.scopes), argumentsList)) as Array<[string, string, string[]]>;
+      reply = (await this.#run('settle', [tokensKey, ...this.#scopeKeys(reservation.scopes)], argumentsList)) as Array<[string, string, string[]]>;
     } catch (error) {
       this.#onError(error);
       return { recorded: false, spent: {}, alerts: [] };
@@ -360,34 +463,17 @@ export class RedisAccountingState implements AccountingState {
   }
 
   async checkRate(subject: string, limits: RateLimits): Promise<RateResult> {
-    const now = this.#clock();
-    const window = rateWindow(now);
-    let reply: [number, string, number, number];
+    const rate = this.#rateRequest(subject, limits);
     try {
-      reply = (await this.#run('rate', this.#rateKeys(subject, window.start), [
-        String(limits.requestsPerMinute ?? -1),
-        String(limits.tokensPerMinute ?? -1),
-        String(window.end + 1000 - now),
-      ])) as [number, string, number, number];
+      return rate.reply((await this.#run('rate', rate.keys, rate.argumentsList)) as unknown[]);
     } catch (error) {
       this.#onError(error);
-      if (this.#fail === 'open') return { ok: true };
-      return { ok: false, reason: 'state_unavailable', message: `rate-limit state unreachable: ${(error as Error).message}` };
+      return rate.unreachable(error);
     }
-    const [allowed, limited, requests, tokens] = reply;
-    const windows = describeWindows(limits, Number(requests), Number(tokens), window.end);
-    if (Number(allowed) === 1) return { ok: true, ...windows };
-    return {
-      ok: false,
-      reason: 'rate_limited',
-      limited: limited === 'tokens' ? 'tokens' : 'requests',
-      retryAfterSeconds: Math.max(1, Math.ceil((window.end - now) / 1000)),
-      ...windows,
-    };
   }
 
   async recordTokens(subject: string, tokens: number): Promise<void> {
-    if (!Number.isSafeInteger(tokens) || tokens < 0) throw new RangeError(`tokens must be a whole number, got ${tokens}`);
+    checkTokens(tokens);
     const now = this.#clock();
     const window = rateWindow(now);
     const [, tokensKey] = this.#rateKeys(subject, window.start);
@@ -438,4 +524,8 @@ export class RedisAccountingState implements AccountingState {
   #keepTtl(scope: ScopeLimit): number {
     return scope.periodEndsAt === undefined ? 0 : Math.max(1, scope.periodEndsAt + PERIOD_GRACE_MS - this.#clock());
   }
+}
+
+function checkTokens(tokens: number): void {
+  if (!Number.isSafeInteger(tokens) || tokens < 0) throw new RangeError(`tokens must be a whole number, got ${tokens}`);
 }

@@ -164,6 +164,44 @@ function conformance(name: string, open: Open): void {
       await state.close();
     });
 
+    it('admits in one step: the rate check, then the hold; a refused hold still counts the request', async () => {
+      const clock = manualClock(Date.UTC(2026, 10, 25, 12, 0, 15));
+      const state = await open(clock.now);
+      const subject = uniqueName('key');
+      const limits = { requestsPerMinute: 2, tokensPerMinute: 100 };
+      const budget = scope('0.5');
+      const first = await state.admit(subject, limits, [budget], '0.4');
+      expect(first.rate).toMatchObject({ ok: true, requests: { remaining: 1 }, tokens: { remaining: 100 } });
+      expect(first.hold).toMatchObject({ ok: true, reservation: { amount: '0.4', enforced: true } });
+      const refusedHold = await state.admit(subject, limits, [budget], '0.2');
+      expect(refusedHold.rate).toMatchObject({ ok: true, requests: { remaining: 0 } });
+      expect(refusedHold.hold).toMatchObject({ ok: false, reason: 'limit_exceeded', exceeded: { remaining: '0.1' } });
+      const limited = await state.admit(subject, limits, [budget], '0.05');
+      expect(limited).toEqual({ rate: expect.objectContaining({ ok: false, reason: 'rate_limited', limited: 'requests' }) });
+      // Neither refusal held anything.
+      expect((await state.headroom([budget]))[0]?.reserved).toBe('0.4');
+      await state.close();
+    });
+
+    it('counts tokens with the settlement, in the current window', async () => {
+      const clock = manualClock(Date.UTC(2026, 10, 25, 12, 0, 15));
+      const state = await open(clock.now);
+      const subject = uniqueName('key');
+      const limits = { tokensPerMinute: 100 };
+      const budget = scope('1');
+      const admitted = await state.admit(subject, limits, [budget], '0.3');
+      if (!admitted.hold?.ok) throw new Error('expected a hold');
+      expect(await state.settle(admitted.hold.reservation, '0.2', { subject, tokens: 60 })).toEqual({ recorded: true, spent: { [budget.scopeKey]: '0.2' }, alerts: [] });
+      expect(await state.checkRate(subject, limits)).toMatchObject({ ok: true, tokens: { remaining: 40 } });
+      const next = await state.reserve([budget], '0.1');
+      if (!next.ok) throw new Error('expected a hold');
+      await state.settle(next.reservation, '0.1', { subject, tokens: 40 });
+      expect(await state.checkRate(subject, limits)).toMatchObject({ ok: false, limited: 'tokens' });
+      clock.advance(45_000);
+      expect(await state.checkRate(subject, limits)).toMatchObject({ ok: true, tokens: { remaining: 100 } });
+      await state.close();
+    });
+
     it('never lets 200 concurrent requests overspend a $1.00 limit, and counts settled costs exactly', async () => {
       const state = await open(Date.now);
       const budget = scope('1');
@@ -257,6 +295,7 @@ describe('redis', () => {
       const result = await state.reserve([scope('1')], '0.1');
       expect(result).toMatchObject({ ok: false, reason: 'state_unavailable' });
       expect(await state.checkRate('k', { requestsPerMinute: 1 })).toMatchObject({ ok: false, reason: 'state_unavailable' });
+      expect(await state.admit('k', { requestsPerMinute: 1 }, [scope('1')], '0.1')).toEqual({ rate: expect.objectContaining({ ok: false, reason: 'state_unavailable' }) });
       expect(errors.length).toBeGreaterThan(0);
       state.redis.disconnect();
     });
@@ -267,6 +306,9 @@ describe('redis', () => {
       expect(result).toMatchObject({ ok: true, reservation: { enforced: false, amount: '0.1' } });
       if (result.ok) expect(await state.settle(result.reservation, '0.05')).toEqual({ recorded: false, spent: {}, alerts: [] });
       expect(await state.checkRate('k', { requestsPerMinute: 1 })).toEqual({ ok: true });
+      const admitted = await state.admit('k', { requestsPerMinute: 1 }, [scope('1')], '0.1');
+      expect(admitted).toMatchObject({ rate: { ok: true }, hold: { ok: true, reservation: { enforced: false } } });
+      if (admitted.hold?.ok) expect(await state.settle(admitted.hold.reservation, '0.05', { subject: 'k', tokens: 10 })).toEqual({ recorded: false, spent: {}, alerts: [] });
       state.redis.disconnect();
     });
 
