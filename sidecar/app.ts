@@ -17,6 +17,8 @@ import { readJsonBody } from './http/read-json-body.ts';
 import { sendError, type GatewayContext, type RoutingEngine, type RoutingSource } from './http/gateway-context.ts';
 import { listModelsHandler, modelEndpointsHandler } from './http/routes/catalog-routes.ts';
 import { chatCompletionsHandler } from './http/routes/chat-completions.ts';
+import { completionsHandler } from './http/routes/completions.ts';
+import { embeddingsHandler } from './http/routes/embeddings.ts';
 import { generationHandler } from './http/routes/generation-route.ts';
 import { keyRoutes, type KeyRoutesDependencies } from './http/routes/key-routes.ts';
 import { planHandler } from './http/routes/plan-route.ts';
@@ -157,6 +159,10 @@ export function createApp(dependencies: AppDependencies): express.Express {
   const api = express.Router();
   const chat = chatCompletionsHandler(gateway);
   api.post('/chat/completions', authenticate, json, (request: Request, response: Response) => chat(request, response, response.locals.identity as Identity));
+  const embeddings = embeddingsHandler(gateway);
+  api.post('/embeddings', authenticate, json, (request: Request, response: Response) => embeddings(request, response, response.locals.identity as Identity));
+  const completions = completionsHandler(gateway);
+  api.post('/completions', authenticate, json, (request: Request, response: Response) => completions(request, response, response.locals.identity as Identity));
   api.post('/plan', authenticate, json, planHandler(gateway));
   api.get('/generation', authenticate, generationHandler(gateway));
   if (dependencies.keyRoutes) {

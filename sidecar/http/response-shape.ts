@@ -4,7 +4,7 @@
  */
 import type { PlanAttempt } from '../../engine/index.ts';
 import type { CostDetails } from '../accounting/cost.ts';
-import type { GenerateResult, StreamPart, Usage } from '../providers/spec.ts';
+import type { GenerateResult, StreamPart, TextCompletionResult, Usage } from '../providers/spec.ts';
 import type { AttemptRecord } from '../store/generation-record.ts';
 import type { ErrorEnvelope } from './errors.ts';
 
@@ -99,8 +99,19 @@ export function completionBody(served: ServedBy, result: GenerateResult, usage: 
   };
 }
 
-/** Writes the SSE `data:` lines for one served stream; each method returns the text to send. */
-export class ChunkWriter {
+/** Writes the SSE `data:` lines of one served stream (chat or legacy completions); each method returns the text to send. */
+export interface StreamChunks {
+  /** A content part as a chunk; `undefined` for parts the route does not send. */
+  part(part: StreamPart): string | undefined;
+  finish(finishReason: string, nativeFinishReason: string | null): string;
+  /** The final usage chunk: `choices: []`, usage, and the attempt log when asked for. */
+  usage(usage: WireUsage, attempts: AttemptRecord[] | undefined): string;
+  /** A failure after the first byte: top-level `error` and `finish_reason: "error"`. */
+  error(envelope: ErrorEnvelope): string;
+}
+
+/** The chat completion chunk writer. */
+export class ChunkWriter implements StreamChunks {
   #prefix: string;
   #roleSent = false;
 
@@ -156,6 +167,60 @@ export class ChunkWriter {
   /** A failure after the first byte: top-level `error`, an empty delta with `finish_reason: "error"`. */
   error(envelope: ErrorEnvelope): string {
     return `${this.#prefix}"error":${JSON.stringify(envelope.error)},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error","native_finish_reason":null,"logprobs":null}]}\n\n`;
+  }
+}
+
+/** The legacy `text_completion` body: one choice per prompt, `text` instead of `message`. */
+export function textCompletionBody(served: ServedBy, result: TextCompletionResult, usage: WireUsage, attempts: AttemptRecord[] | undefined) {
+  return {
+    id: served.id,
+    object: 'text_completion',
+    created: served.created,
+    model: served.attempt.model,
+    provider: served.attempt.provider_name,
+    system_fingerprint: null,
+    choices: result.choices.map((choice) => ({
+      index: choice.index,
+      text: choice.text,
+      logprobs: null,
+      finish_reason: choice.finish_reason,
+      native_finish_reason: choice.native_finish_reason,
+    })),
+    usage,
+    ...(attempts ? { switchyard: { attempts } } : {}),
+  };
+}
+
+/** The legacy completions chunk writer: `text_completion` objects with `choices[].text`. */
+export class TextChunkWriter implements StreamChunks {
+  #prefix: string;
+
+  constructor(served: ServedBy) {
+    this.#prefix =
+      `data: {"id":${JSON.stringify(served.id)},"object":"text_completion","created":${served.created},` +
+      `"model":${JSON.stringify(served.attempt.model)},"provider":${JSON.stringify(served.attempt.provider_name)},`;
+  }
+
+  #choice(text: string, finishReason: string | null, nativeFinishReason: string | null): string {
+    return `${this.#prefix}"choices":[{"index":0,"text":${JSON.stringify(text)},"finish_reason":${JSON.stringify(finishReason)},"native_finish_reason":${JSON.stringify(nativeFinishReason)},"logprobs":null}]}\n\n`;
+  }
+
+  part(part: StreamPart): string | undefined {
+    // Legacy completions carry text only; reasoning and tool calls have no place in the shape.
+    return part.type === 'text-delta' ? this.#choice(part.delta, null, null) : undefined;
+  }
+
+  finish(finishReason: string, nativeFinishReason: string | null): string {
+    return this.#choice('', finishReason, nativeFinishReason);
+  }
+
+  usage(usage: WireUsage, attempts: AttemptRecord[] | undefined): string {
+    const log = attempts ? `,"switchyard":${JSON.stringify({ attempts })}` : '';
+    return `${this.#prefix}"choices":[],"usage":${JSON.stringify(usage)}${log}}\n\n`;
+  }
+
+  error(envelope: ErrorEnvelope): string {
+    return `${this.#prefix}"error":${JSON.stringify(envelope.error)},"choices":[{"index":0,"text":"","finish_reason":"error","native_finish_reason":null,"logprobs":null}]}\n\n`;
   }
 }
 

@@ -4,7 +4,7 @@
  * so a chat request never lands on an embeddings-only model (or the reverse), whatever the rules
  * or `auto` pick, and the pure engine needs no notion of routes.
  */
-import type { CatalogModel, CompiledCatalog, CompiledEndpoint } from '../../engine/index.ts';
+import type { CatalogModel, CompiledCatalog, CompiledEndpoint, RequestFacts } from '../../engine/index.ts';
 import { GatewayError } from './errors.ts';
 import type { GatewayContext, RoutingState } from './gateway-context.ts';
 
@@ -38,10 +38,24 @@ export function catalogFor(catalog: CompiledCatalog, kind: RouteKind): CompiledC
   return view;
 }
 
-/** The gateway as one route sees it: the same dependencies, routing against `catalogFor(kind)`. */
-export function gatewayFor(gateway: GatewayContext, kind: RouteKind): GatewayContext {
+/**
+ * The gateway as one route sees it: the same dependencies, routing against `catalogFor(kind)`.
+ * `adjustFacts` corrects what the engine's chat-shaped `requestFacts` cannot know about the route's
+ * body (the prompt-token estimate of an embeddings `input`, for one).
+ */
+export function gatewayFor(gateway: GatewayContext, kind: RouteKind, adjustFacts?: (facts: RequestFacts, body: Record<string, unknown>) => RequestFacts): GatewayContext {
+  const engine: GatewayContext['engine'] = adjustFacts
+    ? {
+        evaluate: gateway.engine.evaluate,
+        requestFacts(body, headers, identity, options) {
+          const result = gateway.engine.requestFacts(body, headers, identity, options);
+          return result.ok ? { ok: true, facts: adjustFacts(result.facts, body as Record<string, unknown>) } : result;
+        },
+      }
+    : gateway.engine;
   return {
     ...gateway,
+    engine,
     routing: {
       current(): RoutingState {
         const state = gateway.routing.current();

@@ -6,14 +6,23 @@ import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opent
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity, PlanAttempt, RequestFacts } from '../../../engine/index.ts';
 import { computeCost, type CostDetails } from '../../accounting/cost.ts';
-import { failureFor, generatePlan, openPlanStream, type AttemptLog, type ExecutionInput, type ExecutorDependencies } from '../../execute/execute-plan.ts';
+import {
+  failureFor,
+  generatePlan,
+  openPlanStream,
+  type AttemptLog,
+  type ExecutionInput,
+  type ExecutorDependencies,
+  type PlanInput,
+  type StreamOutcome,
+} from '../../execute/execute-plan.ts';
 import { ProviderCallError, type Usage } from '../../providers/spec.ts';
 import type { GenerationRecord } from '../../store/generation-record.ts';
 import { ATTRIBUTES } from '../../telemetry/attributes.ts';
 import { parseChatBody, providerRequest } from '../chat-body.ts';
 import { errorResponse, type GatewayError } from '../errors.ts';
 import { endRequestSpan, routeRequest, saveRecord, seedOf, sendError, sendJson, type GatewayContext } from '../gateway-context.ts';
-import { ChunkWriter, completionBody, SSE_DONE, wireUsage, type ServedBy } from '../response-shape.ts';
+import { ChunkWriter, completionBody, SSE_DONE, wireUsage, type ServedBy, type StreamChunks } from '../response-shape.ts';
 import { gatewayFor, wrongKindError, type RouteKind } from '../route-catalog.ts';
 
 /** The inbound request once its body was read (any Node request listener can call the handler). */
@@ -166,7 +175,19 @@ export function startEventStream(response: ServerResponse, exchange: Exchange, a
   response.flushHeaders();
 }
 
-async function serveStream(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, input: ExecutionInput): Promise<void> {
+/** How a streaming route opens its plan and writes its chunks (chat and legacy completions differ only here). */
+export interface StreamShape {
+  open(input: PlanInput, dependencies: ExecutorDependencies): Promise<StreamOutcome>;
+  chunks(served: ServedBy): StreamChunks;
+}
+
+const CHAT_STREAM = (request: ExecutionInput['request']): StreamShape => ({
+  open: (input, dependencies) => openPlanStream({ ...input, request }, dependencies),
+  chunks: (served) => new ChunkWriter(served),
+});
+
+/** Streams a plan: keep-alive comments until a provider answers, then chunks, usage, `[DONE]`, the record. */
+export async function serveStream(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, input: PlanInput, shape: StreamShape): Promise<void> {
   const attemptsSoFar: AttemptLog = [];
   // Comments keep proxies and clients from timing out while no provider has answered yet. Sending
   // one commits the 200, so a later total failure is reported in-band; fallback stays possible.
@@ -177,13 +198,13 @@ async function serveStream(gateway: GatewayContext, exchange: Exchange, response
   }, gateway.keepAliveIntervalMs);
   let outcome;
   try {
-    outcome = await openPlanStream({ ...input, log: attemptsSoFar }, executorDependencies(gateway));
+    outcome = await shape.open({ ...input, log: attemptsSoFar }, executorDependencies(gateway));
   } finally {
     clearInterval(keepAlive);
   }
   if (!outcome.ok) {
     if (response.headersSent && !outcome.cancelled) {
-      writeStreamFailure(gateway, exchange, response, outcome.error, outcome.attempts, undefined);
+      writeStreamFailure(gateway, exchange, response, outcome.error, outcome.attempts, undefined, shape);
       return;
     }
     fail(gateway, exchange, response, outcome.error, outcome.attempts, outcome.cancelled, true);
@@ -193,7 +214,7 @@ async function serveStream(gateway: GatewayContext, exchange: Exchange, response
   const { stream, attempts } = outcome;
   const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt: stream.attempt };
   startEventStream(response, exchange, attempts);
-  const chunks = new ChunkWriter(served);
+  const chunks = shape.chunks(served);
   let usage: Usage | undefined;
   let finishReason: string | null = null;
   let nativeFinishReason: string | null = null;
@@ -225,7 +246,7 @@ async function serveStream(gateway: GatewayContext, exchange: Exchange, response
   const generationTimeMs = Math.round(gateway.clock.monotonic() - stream.firstPartAt);
 
   if (streamError) {
-    writeStreamFailure(gateway, exchange, response, failureFor(streamError, stream.attempt), attempts, { served, chunks, generationTimeMs, usage });
+    writeStreamFailure(gateway, exchange, response, failureFor(streamError, stream.attempt), attempts, { served, chunks, generationTimeMs, usage }, shape);
     return;
   }
   // The record is appended (journaled) before the last bytes go out: a client that received the
@@ -262,10 +283,11 @@ function writeStreamFailure(
   response: ServerResponse,
   error: GatewayError,
   attempts: AttemptLog,
-  servedStream: { served: ServedBy; chunks: ChunkWriter; generationTimeMs: number; usage: Usage | undefined } | undefined,
+  servedStream: { served: ServedBy; chunks: StreamChunks; generationTimeMs: number; usage: Usage | undefined } | undefined,
+  shape: StreamShape,
 ): void {
   const envelope = errorResponse(error, gateway.logger).body;
-  const chunks = servedStream?.chunks ?? new ChunkWriter({ id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt: placeholderAttempt(exchange, attempts) });
+  const chunks = servedStream?.chunks ?? shape.chunks({ id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt: placeholderAttempt(exchange, attempts) });
   if (!response.writableEnded) {
     response.write(chunks.error(envelope));
     response.end(SSE_DONE);
@@ -397,10 +419,16 @@ export async function routeAndAdmit(
  */
 export function inferenceHandler(
   gateway: GatewayContext,
-  options: { route: string; apiType: Exchange['apiType']; kind: RouteKind; parse: (body: unknown) => Record<string, unknown> },
+  options: {
+    route: string;
+    apiType: Exchange['apiType'];
+    kind: RouteKind;
+    parse: (body: unknown) => Record<string, unknown>;
+    adjustFacts?: (facts: RequestFacts, body: Record<string, unknown>) => RequestFacts;
+  },
   serve: (gateway: GatewayContext, exchange: Exchange, response: ServerResponse, body: Record<string, unknown>, input: Omit<ExecutionInput, 'request'>) => Promise<void>,
 ) {
-  const routing = gatewayFor(gateway, options.kind);
+  const routing = gatewayFor(gateway, options.kind, options.adjustFacts);
   return async function handleInference(request: ChatHttpRequest, response: ServerResponse, identity: Identity): Promise<void> {
     const exchange = beginExchange(routing, request, identity, options.route, options.apiType);
     response.setHeader('X-Generation-Id', exchange.id);
@@ -426,9 +454,9 @@ export function chatCompletionsHandler(gateway: GatewayContext) {
     gateway,
     { route: '/api/v1/chat/completions', apiType: 'completions', kind: 'text', parse: parseChatBody },
     async (routing, exchange, response, body, base) => {
-      const input: ExecutionInput = { ...base, request: providerRequest(body) };
-      if (body.stream === true) await serveStream(routing, exchange, response, input);
-      else await serveGenerate(routing, exchange, response, input);
+      const request = providerRequest(body);
+      if (body.stream === true) await serveStream(routing, exchange, response, base, CHAT_STREAM(request));
+      else await serveGenerate(routing, exchange, response, { ...base, request });
     },
   );
 }

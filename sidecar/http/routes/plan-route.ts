@@ -4,8 +4,11 @@ import type { Request, Response } from 'express';
 import type { Identity } from '../../../engine/index.ts';
 import { parseChatBody } from '../chat-body.ts';
 import { routeRequest, seedOf, sendError, type GatewayContext } from '../gateway-context.ts';
+import { gatewayFor } from '../route-catalog.ts';
 
-export function planHandler(gateway: GatewayContext) {
+export function planHandler(fullGateway: GatewayContext) {
+  // A chat body, so the plan is the chat route's: text models only.
+  const gateway = gatewayFor(fullGateway, 'text');
   return async function handlePlan(request: Request, response: Response): Promise<void> {
     try {
       const body = parseChatBody(request.body);

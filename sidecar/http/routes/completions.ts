@@ -1,0 +1,88 @@
+/**
+ * The legacy `POST /api/v1/completions` (a `prompt` instead of `messages`): routed by the same engine
+ * as chat, against the text models of the catalog, served by the first planned endpoint whose adapter
+ * implements `complete` (or `completeStream` when streaming). OpenAI `text_completion` shapes.
+ */
+import type { ServerResponse } from 'node:http';
+import { generatePlanWith, openPlanStreamWith, type PlanInput } from '../../execute/execute-plan.ts';
+import type { TextCompletionRequest, TextCompletionResult } from '../../providers/spec.ts';
+import { estimateInputTokens, parseCompletionsBody, textCompletionRequest } from '../embeddings-and-completions-body.ts';
+import { endRequestSpan, saveRecord, sendJson, type GatewayContext } from '../gateway-context.ts';
+import { TextChunkWriter, textCompletionBody, wireUsage, type ServedBy } from '../response-shape.ts';
+import { attemptSummary, buildRecord, costDetails, executorDependencies, fail, inferenceHandler, serveStream, type Exchange, type StreamShape } from './chat-completions.ts';
+
+function textStream(request: TextCompletionRequest): StreamShape {
+  return {
+    open: (input, dependencies) =>
+      openPlanStreamWith(input, dependencies, {
+        name: 'text_completion',
+        supports: (adapter) => adapter.completeStream !== undefined,
+        open: (adapter, target) => {
+          if (!adapter.completeStream) throw new Error('unreachable: supports() checked completeStream');
+          return adapter.completeStream({ ...target, request });
+        },
+      }),
+    chunks: (served) => new TextChunkWriter(served),
+  };
+}
+
+async function serveCompletion(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, request: TextCompletionRequest, input: PlanInput): Promise<void> {
+  const outcome = await generatePlanWith<TextCompletionResult>(input, executorDependencies(gateway), {
+    name: 'text_completion',
+    supports: (adapter) => adapter.complete !== undefined,
+    call: (adapter, target) => {
+      if (!adapter.complete) throw new Error('unreachable: supports() checked complete');
+      return adapter.complete({ ...target, request });
+    },
+    summary: (result) => ({ usage: result.usage, finishReason: result.choices[0]?.finish_reason ?? null }),
+  });
+  if (!outcome.ok) {
+    fail(gateway, exchange, response, outcome.error, outcome.attempts, outcome.cancelled, false);
+    return;
+  }
+  const { attempt, result, attempts } = outcome;
+  const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt };
+  const servedEntry = attempts[attempts.length - 1];
+  const finishReason = result.choices[0]?.finish_reason ?? null;
+  if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
+  const usage = wireUsage(result.usage, servedEntry?.cost, costDetails(gateway, result.usage, attempt, finishReason));
+  const body = textCompletionBody(served, result, usage, exchange.wantsAttemptLog ? attempts : undefined);
+  saveRecord(
+    gateway,
+    buildRecord(gateway, exchange, {
+      attempt,
+      attempts,
+      status: 200,
+      streamed: false,
+      cancelled: false,
+      finishReason,
+      nativeFinishReason: result.choices[0]?.native_finish_reason ?? null,
+      usage: result.usage,
+      upstreamId: result.upstream_id ?? null,
+      generationTimeMs: servedEntry?.latency_ms ?? null,
+      error: null,
+    }),
+  );
+  sendJson(response, 200, body);
+  endRequestSpan(exchange.span, 200);
+}
+
+/** The handler; authentication already established the identity, and the body was read. */
+export function completionsHandler(gateway: GatewayContext) {
+  return inferenceHandler(
+    gateway,
+    {
+      route: '/api/v1/completions',
+      apiType: 'completions',
+      kind: 'text',
+      parse: parseCompletionsBody,
+      // requestFacts estimates a string prompt only; an array of prompts counts every entry.
+      adjustFacts: (facts, body) => ({ ...facts, prompt_tokens: estimateInputTokens(body.prompt), input_modalities: ['text'] }),
+    },
+    async (routing, exchange, response, body, input) => {
+      const request = textCompletionRequest(body);
+      if (request.stream === true) await serveStream(routing, exchange, response, input, textStream(request));
+      else await serveCompletion(routing, exchange, response, request, input);
+    },
+  );
+}
