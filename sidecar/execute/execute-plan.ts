@@ -316,6 +316,13 @@ async function walkPlan<T>(
       await sleep(delay, input.clientSignal);
     }
   }
+  if (!lastError) {
+    // Nothing was called: say why each planned endpoint was passed over (no adapter, no `embed`...).
+    const reasons = attempts.filter((entry) => entry.outcome === 'skipped').map((entry) => `${entry.endpoint}: ${entry.error ?? 'skipped'}`);
+    if (reasons.length > 0) {
+      return { ok: false, error: new GatewayError('provider_unavailable', `No planned endpoint could be called (${reasons.join('; ')}).`), cancelled: false, attempts };
+    }
+  }
   return { ok: false, error: failureFor(lastError, lastAttempt), cancelled: false, attempts };
 }
 

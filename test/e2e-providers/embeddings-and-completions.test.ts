@@ -52,6 +52,7 @@ function catalogSource(openaiUrl: string, anthropicUrl: string): Catalog {
       // Sorted by price: the cheaper endpoint is tried first.
       model('embed/fallback', 'embeddings', [endpoint('openai', 'embed-broken', '0.00000001'), endpoint('simulated', 'sim-embed', '0.00000002')]),
       model('embed/anthropic-first', 'embeddings', [endpoint('anthropic', 'claude-embed', '0.00000001'), endpoint('simulated', 'sim-embed', '0.00000002')]),
+      model('embed/anthropic-only', 'embeddings', [endpoint('anthropic', 'claude-embed', '0.00000001')]),
       model('text/openai', 'text', [endpoint('openai', 'gpt-3.5-turbo-instruct', '0.000001')]),
       model('text/fallback', 'text', [endpoint('openai', 'instruct-broken', '0.000001'), endpoint('simulated', 'sim-instruct', '0.000002')]),
     ],
@@ -183,6 +184,12 @@ describe('POST /api/v1/embeddings', () => {
     expect(attempts[0]).toMatchObject({ provider: 'anthropic', outcome: 'skipped' });
     expect(attempts[0]?.error).toContain('does not implement embeddings');
     expect(anthropicFake.calls.length).toBe(callsBefore);
+  });
+
+  it('answers 503 naming the reason when no planned endpoint implements embed', async () => {
+    const answer = await post('/api/v1/embeddings', { model: 'embed/anthropic-only', input: 'nobody can' });
+    expect(answer.status).toBe(503);
+    expect((answer.body.error as { message: string }).message).toContain('embed/anthropic-only@anthropic: the anthropic adapter does not implement embeddings');
   });
 
   it('answers 404 for an unknown model and 400 for a bad body', async () => {
