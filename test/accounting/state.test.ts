@@ -243,6 +243,41 @@ describe('redis', () => {
     await state.close();
   });
 
+  it('sends settlements started together in one script call, each with its own result', async () => {
+    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix })) as RedisAccountingState;
+    const first = scope('10', { alerts: [0.5] });
+    const second = scope('10');
+    const holds = await Promise.all([state.reserve([first], '1'), state.reserve([first, second], '6'), state.reserve([second], '2')]);
+    const reservations = holds.map((held) => {
+      if (!held.ok) throw new Error('expected a hold');
+      return held.reservation;
+    });
+    const calls: string[] = [];
+    const monitor = await state.redis.monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      // Only this test's calls: the Redis may serve others meanwhile.
+      if (String(args[0]).toLowerCase().startsWith('eval') && args.some((arg) => arg.includes(first.scopeKey) || arg.includes(second.scopeKey))) calls.push(String(args[0]));
+    });
+    const subject = uniqueName('key');
+    const settled = await Promise.all([
+      state.settle(reservations[0]!, '0.5'),
+      state.settle(reservations[1]!, '5', { subject, tokens: 30 }),
+      state.settle(reservations[2]!, '1.25'),
+    ]);
+    // The monitor feed may trail the replies a little.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    monitor.disconnect();
+    expect(calls).toHaveLength(1);
+    expect(settled).toEqual([
+      { recorded: true, spent: { [first.scopeKey]: '0.5' }, alerts: [] },
+      { recorded: true, spent: { [first.scopeKey]: '5.5', [second.scopeKey]: '5' }, alerts: [{ scopeKey: first.scopeKey, threshold: 0.5, spent: '5.5', limit: '10' }] },
+      { recorded: true, spent: { [second.scopeKey]: '6.25' }, alerts: [] },
+    ]);
+    expect(await state.headroom([first, second])).toMatchObject([{ reserved: '0' }, { reserved: '0' }]);
+    expect(await state.checkRate(subject, { tokensPerMinute: 100 })).toMatchObject({ tokens: { remaining: 70 } });
+    await state.close();
+  });
+
   it('shares one ledger between two processes: 200 concurrent requests never overspend $1.00', async () => {
     const budget: ScopeLimit = { scopeKey: `two-process|global=all|${uniqueName('p')}`, limit: '1' };
     const startWorker = (seed: number) => {
