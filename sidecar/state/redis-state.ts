@@ -1,7 +1,8 @@
 /**
  * Budgets and rate limits in Redis, shared by every replica. Each operation is one Lua script,
  * so reserve/settle/check are atomic across replicas. A request costs two round trips: `admit`
- * (rate check + hold) before the call, and `settle` (release + spend + token count) after it.
+ * (rate check + hold) before the call, and `settle` (release + spend + token count) after it;
+ * settlements started in the same event-loop turn share one script call.
  *
  * Exact money in Redis: Lua has only doubles, exact for integers below 2^53. An amount is kept as
  * two integer fields, micro-dollars (`*_m`) and the remainder in 10^-18 USD below a micro-dollar
