@@ -36,6 +36,8 @@ export {
 export { requestFacts, estimatePromptTokens, type FactsResult, type FactsOptions } from './facts/request-facts.ts';
 export { evaluate } from './evaluate/evaluate.ts';
 export { budgetScopeKey } from './evaluate/budgets.ts';
+/** The engine's seeded hash and generator, shared so the sidecar's deterministic parts draw the same way. */
+export { fnv1a, mulberry32 } from './evaluate/random.ts';
 
 export { runPolicyTestFile, type PolicyTestReport, type PolicyTestCaseResult, type LoadText } from './testing/run-policy-tests.ts';
 export {

@@ -14,7 +14,7 @@
  *   (default 1000).
  * A request with no route under a policy counts 0 cost and no latency for that policy.
  */
-import { requestFacts, evaluate, type CompiledCatalog, type CompiledPolicy, type EvaluateResult, type Identity, type Plan, type PlanAttempt, type RequestFacts, type Snapshot } from '../../engine/index.ts';
+import { requestFacts, evaluate, fnv1a, type CompiledCatalog, type CompiledPolicy, type EvaluateResult, type Identity, type Plan, type PlanAttempt, type RequestFacts, type Snapshot } from '../../engine/index.ts';
 
 /** One line of the sample. */
 export interface SampleRequest {
@@ -69,15 +69,8 @@ export interface DiffReport extends Totals {
   settings: { completion_tokens: number; default_latency_ms: number; seed: number };
 }
 
-/** 32-bit FNV-1a. */
-export function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < text.length; index += 1) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash >>> 0;
-}
+/** 32-bit FNV-1a, the engine's (one hash for every seeded choice). */
+export { fnv1a };
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 

@@ -3,6 +3,7 @@
  * support, reading content parts, data URLs, and tool-call ids.
  */
 import type { ChatContentPart, ChatMessage, ChatRequest, Usage } from './spec.ts';
+import { fnv1a } from '../../engine/index.ts';
 
 // OpenRouter parameter names that cover more than one request field.
 const PARAMETER_FIELDS: Record<string, Array<keyof ChatRequest>> = {
@@ -115,14 +116,7 @@ export function toolNameForCallId(messages: readonly ChatMessage[], toolCallId: 
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** 32-bit FNV-1a, for deterministic ids and seeds. */
-export function fnv1a(text: string, seed = 0x811c9dc5): number {
-  let hash = seed >>> 0;
-  for (let index = 0; index < text.length; index += 1) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash;
-}
+export { fnv1a };
 
 /** A deterministic alphanumeric id of `length` characters derived from `source`. */
 export function alphanumericId(source: string, length: number): string {

@@ -3,6 +3,7 @@
  * request and options always give the same tokens, tool calls and usage. Timing and failures
  * live in stream.ts and errors.ts.
  */
+import { mulberry32 } from '../../../engine/index.ts';
 import { contentParts, contentText, fnv1a, requestedMaxTokens, stopList } from '../common.ts';
 import type { ChatRequest, ChatTool, ChatToolCall, EmbeddingRequest, TextCompletionRequest, Usage } from '../spec.ts';
 import type { SimulatedOptions } from './api-types.ts';
@@ -30,16 +31,7 @@ const WORDS = [
 const REASONING_WORDS = ['considering', 'the', 'question', 'first', 'then', 'weighing', 'options', 'carefully', 'before', 'answering'];
 
 /** A small seeded generator (mulberry32): cheap, deterministic, good enough for filler text. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 /** Tokens are whitespace-led words, the way BPE tokenizers mostly split prose. */
 export function splitWordTokens(text: string): string[] {
