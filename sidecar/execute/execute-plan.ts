@@ -356,6 +356,16 @@ function record(attemptTry: AttemptTry, now: number, fields: Partial<AttemptReco
   };
 }
 
+/** An attempt that threw before serving: classified, logged at no cost, its span ended. */
+function failAttempt(attemptTry: AttemptTry, thrown: unknown, dependencies: ExecutorDependencies, log: AttemptLog): ProviderCallError {
+  attemptTry.release();
+  const error = attemptTry.classify(thrown, dependencies.logger);
+  const now = dependencies.clock.monotonic();
+  log.push(record(attemptTry, now, { status: error.status ?? null, outcome: outcomeOf(error), error: error.message, cost: '0' }));
+  endFailedSpan(attemptTry.span, error, now - attemptTry.startedAt);
+  return error;
+}
+
 function endFailedSpan(span: Span, error: ProviderCallError, latencyMs: number): void {
   span.setAttribute(ATTRIBUTES.errorType, error.status === undefined ? error.kind : String(error.status));
   span.setAttribute(ATTRIBUTES.outcome, outcomeOf(error));
@@ -428,12 +438,7 @@ export async function generatePlanWith<R>(input: PlanInput, dependencies: Execut
       endServedSpan(attemptTry.span, attempt, usage, finishReason ?? undefined, now - attemptTry.startedAt);
       return { ok: true, value: { attempt, result } };
     } catch (thrown) {
-      attemptTry.release();
-      const error = attemptTry.classify(thrown, dependencies.logger);
-      const now = dependencies.clock.monotonic();
-      log.push(record(attemptTry, now, { status: error.status ?? null, outcome: outcomeOf(error), error: error.message, cost: '0' }));
-      endFailedSpan(attemptTry.span, error, now - attemptTry.startedAt);
-      return { ok: false, error };
+      return { ok: false, error: failAttempt(attemptTry, thrown, dependencies, log) };
     }
   });
   if (!walked.ok) return walked;
@@ -507,12 +512,7 @@ export async function openPlanStreamWith(input: PlanInput, dependencies: Executo
       };
       return { ok: true, value: stream };
     } catch (thrown) {
-      attemptTry.release();
-      const error = attemptTry.classify(thrown, dependencies.logger);
-      const now = dependencies.clock.monotonic();
-      log.push(record(attemptTry, now, { status: error.status ?? null, outcome: outcomeOf(error), error: error.message, cost: '0' }));
-      endFailedSpan(attemptTry.span, error, now - attemptTry.startedAt);
-      return { ok: false, error };
+      return { ok: false, error: failAttempt(attemptTry, thrown, dependencies, log) };
     }
   });
   if (!walked.ok) return walked;

@@ -329,20 +329,37 @@ async function serveGenerate(gateway: GatewayContext, exchange: Exchange, respon
   const servedEntry = attempts[attempts.length - 1];
   if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
   const body = completionBody(served, result, wireUsage(result.usage, servedEntry?.cost, costDetails(gateway, result.usage, attempt, result.finish_reason)), exchange.wantsAttemptLog ? attempts : undefined);
+  replyServed(gateway, exchange, response, body, {
+    attempt,
+    attempts,
+    finishReason: result.finish_reason,
+    nativeFinishReason: result.native_finish_reason,
+    usage: result.usage,
+    upstreamId: result.upstream_id ?? null,
+  });
+}
+
+/** What a served, non-streamed answer contributes to its generation record. */
+export interface ServedAnswer {
+  attempt: PlanAttempt;
+  attempts: AttemptLog;
+  finishReason: string | null;
+  nativeFinishReason: string | null;
+  usage: Usage;
+  upstreamId: string | null;
+}
+
+/** Records a served, non-streamed answer and sends it; every inference route ends this way. */
+export function replyServed(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, body: unknown, served: ServedAnswer): void {
   // Appended (journaled) before the response is sent: a client that has the response can fetch its record.
   saveRecord(
     gateway,
     buildRecord(gateway, exchange, {
-      attempt,
-      attempts,
+      ...served,
       status: 200,
       streamed: false,
       cancelled: false,
-      finishReason: result.finish_reason,
-      nativeFinishReason: result.native_finish_reason,
-      usage: result.usage,
-      upstreamId: result.upstream_id ?? null,
-      generationTimeMs: servedEntry?.latency_ms ?? null,
+      generationTimeMs: served.attempts[served.attempts.length - 1]?.latency_ms ?? null,
       error: null,
     }),
   );

@@ -7,9 +7,9 @@ import type { ServerResponse } from 'node:http';
 import { generatePlanWith, openPlanStreamWith, type PlanInput } from '../../execute/execute-plan.ts';
 import type { TextCompletionRequest, TextCompletionResult } from '../../providers/spec.ts';
 import { estimateInputTokens, parseCompletionsBody, textCompletionRequest } from '../embeddings-and-completions-body.ts';
-import { endRequestSpan, saveRecord, sendJson, type GatewayContext } from '../gateway-context.ts';
+import type { GatewayContext } from '../gateway-context.ts';
 import { TextChunkWriter, textCompletionBody, wireUsage, type ServedBy } from '../response-shape.ts';
-import { attemptSummary, buildRecord, costDetails, executorDependencies, fail, inferenceHandler, serveStream, type Exchange, type StreamShape } from './chat-completions.ts';
+import { attemptSummary, costDetails, executorDependencies, fail, inferenceHandler, replyServed, serveStream, type Exchange, type StreamShape } from './chat-completions.ts';
 
 function textStream(request: TextCompletionRequest): StreamShape {
   return {
@@ -47,24 +47,14 @@ async function serveCompletion(gateway: GatewayContext, exchange: Exchange, resp
   if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
   const usage = wireUsage(result.usage, servedEntry?.cost, costDetails(gateway, result.usage, attempt, finishReason));
   const body = textCompletionBody(served, result, usage, exchange.wantsAttemptLog ? attempts : undefined);
-  saveRecord(
-    gateway,
-    buildRecord(gateway, exchange, {
-      attempt,
-      attempts,
-      status: 200,
-      streamed: false,
-      cancelled: false,
-      finishReason,
-      nativeFinishReason: result.choices[0]?.native_finish_reason ?? null,
-      usage: result.usage,
-      upstreamId: result.upstream_id ?? null,
-      generationTimeMs: servedEntry?.latency_ms ?? null,
-      error: null,
-    }),
-  );
-  sendJson(response, 200, body);
-  endRequestSpan(exchange.span, 200);
+  replyServed(gateway, exchange, response, body, {
+    attempt,
+    attempts,
+    finishReason,
+    nativeFinishReason: result.choices[0]?.native_finish_reason ?? null,
+    usage: result.usage,
+    upstreamId: result.upstream_id ?? null,
+  });
 }
 
 /** The handler; authentication already established the identity, and the body was read. */

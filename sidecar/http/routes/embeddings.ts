@@ -7,8 +7,8 @@ import type { ServerResponse } from 'node:http';
 import { generatePlanWith } from '../../execute/execute-plan.ts';
 import type { EmbeddingResult } from '../../providers/spec.ts';
 import { embeddingRequest, estimateInputTokens, parseEmbeddingsBody } from '../embeddings-and-completions-body.ts';
-import { endRequestSpan, saveRecord, sendJson, type GatewayContext } from '../gateway-context.ts';
-import { attemptSummary, buildRecord, executorDependencies, fail, inferenceHandler, type Exchange } from './chat-completions.ts';
+import type { GatewayContext } from '../gateway-context.ts';
+import { attemptSummary, executorDependencies, fail, inferenceHandler, replyServed, type Exchange } from './chat-completions.ts';
 
 /** The OpenAI embedding list, plus OpenRouter's `provider` and `id`. */
 export function embeddingsBody(exchange: Exchange, served: { model: string; provider_name: string }, result: EmbeddingResult, cost: string | undefined) {
@@ -44,25 +44,14 @@ async function serveEmbeddings(gateway: GatewayContext, exchange: Exchange, resp
   const servedEntry = attempts[attempts.length - 1];
   if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
   const answer = embeddingsBody(exchange, attempt, result, servedEntry?.cost);
-  // Journaled before the answer goes out, as for chat.
-  saveRecord(
-    gateway,
-    buildRecord(gateway, exchange, {
-      attempt,
-      attempts,
-      status: 200,
-      streamed: false,
-      cancelled: false,
-      finishReason: null,
-      nativeFinishReason: null,
-      usage: result.usage,
-      upstreamId: result.upstream_id ?? null,
-      generationTimeMs: servedEntry?.latency_ms ?? null,
-      error: null,
-    }),
-  );
-  sendJson(response, 200, exchange.wantsAttemptLog ? { ...answer, switchyard: { attempts } } : answer);
-  endRequestSpan(exchange.span, 200);
+  replyServed(gateway, exchange, response, exchange.wantsAttemptLog ? { ...answer, switchyard: { attempts } } : answer, {
+    attempt,
+    attempts,
+    finishReason: null,
+    nativeFinishReason: null,
+    usage: result.usage,
+    upstreamId: result.upstream_id ?? null,
+  });
 }
 
 /** The handler; authentication already established the identity, and the body was read. */
