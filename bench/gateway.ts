@@ -85,12 +85,15 @@ let profiler: Session | undefined;
 async function profile(step: 'profile-start' | 'profile-stop'): Promise<void> {
   const directory = process.env.BENCH_PROFILE_DIR;
   if (!directory) return;
-  const post = (method: string): Promise<unknown> =>
-    new Promise((resolve, reject) => profiler?.post(method, (error, result) => (error ? reject(error) : resolve(result))));
+  const postWith = (method: string, parameters: object): Promise<unknown> =>
+    new Promise((resolve, reject) => profiler?.post(method, parameters, (error, result) => (error ? reject(error) : resolve(result))));
+  const post = (method: string): Promise<unknown> => postWith(method, {});
   if (step === 'profile-start') {
     profiler = new Session();
     profiler.connect();
     await post('Profiler.enable');
+    // 1 ms by default; finer sampling (BENCH_PROFILE_INTERVAL_US) costs the gateway some throughput.
+    if (process.env.BENCH_PROFILE_INTERVAL_US) await postWith('Profiler.setSamplingInterval', { interval: Number(process.env.BENCH_PROFILE_INTERVAL_US) });
     await post('Profiler.start');
     return;
   }
@@ -192,8 +195,42 @@ async function startServerGateway(upstreamUrl: string): Promise<{ port: number; 
   return { port: started.gateway.port, ...(key ? { key } : {}) };
 }
 
+/**
+ * `BENCH_GATEWAY=floor`: the thinnest proxy Node allows (node:http in, one undici Pool out, the
+ * body parsed and re-serialised, the answer parsed and re-serialised): what this machine permits
+ * any Node gateway, against which Switchyard's own cost reads.
+ */
+async function startFloorGateway(upstreamUrl: string): Promise<number> {
+  const pool = new Pool(upstreamUrl, { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 });
+  const server = createServer((incoming, outgoing) => {
+    let text = '';
+    incoming.setEncoding('utf8');
+    incoming.on('data', (piece: string) => (text += piece));
+    incoming.on('end', () => {
+      const body = JSON.parse(text) as { model: string; stream?: boolean };
+      body.model = 'bench-model';
+      void pool.request({ path: body.model === 'bench/hold' ? '/hold/v1/chat/completions' : '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (answer) => {
+        if (body.stream) {
+          outgoing.writeHead(200, { 'content-type': 'text/event-stream' });
+          for await (const piece of answer.body) outgoing.write(piece);
+          outgoing.end();
+          return;
+        }
+        const parsed = (await answer.body.json()) as Record<string, unknown>;
+        const reply = JSON.stringify({ ...parsed, id: 'gen-floor', provider: 'Bench' });
+        outgoing.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) });
+        outgoing.end(reply);
+      });
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
 async function runGateway(upstreamUrl: string): Promise<void> {
-  const started = process.env.BENCH_GATEWAY === 'core' ? { port: await startCoreGateway(upstreamUrl) } : await startServerGateway(upstreamUrl);
+  const kind = process.env.BENCH_GATEWAY;
+  const started = kind === 'core' ? { port: await startCoreGateway(upstreamUrl) } : kind === 'floor' ? { port: await startFloorGateway(upstreamUrl) } : await startServerGateway(upstreamUrl);
   process.send?.(started);
   process.on('message', (message: { type?: string }) => {
     if (message.type === 'rss') {
