@@ -67,6 +67,13 @@ export interface GenerationRecord {
 /** Where generation records go. Appends never block the response path. */
 export interface GenerationStore {
   append(record: GenerationRecord): void;
+  /**
+   * When the records appended so far are crash-safe (journaled or written): `undefined` if they
+   * already are, else a promise that resolves once they are (it never rejects). A store that
+   * journals in batches returns a promise; the routes send a response only after it settles, so a
+   * client that received a response can always fetch its record, even after a kill -9.
+   */
+  durable?(): Promise<void> | undefined;
   get(id: string): Promise<GenerationRecord | null>;
   /** Most recent first. */
   list(options: { limit: number; since?: string }): Promise<GenerationRecord[]>;
