@@ -1,10 +1,11 @@
 /**
  * `npm run bench:gateway`: what Switchyard adds on top of a direct call, measured in one run.
  *
- * Three processes, all on loopback: a minimal OpenAI-shaped upstream, the gateway (startServer, as
+ * Four processes, all on loopback: a minimal OpenAI-shaped upstream, the gateway (startServer, as
  * `switchyard serve` runs it, with the real engine, the openai-compatible adapter and the ops
- * layer; `BENCH_GATEWAY=core` for createApp alone), and this load generator (undici). The same
- * load goes direct to the upstream and through the gateway:
+ * layer; `BENCH_GATEWAY=core` for createApp alone), the floor (the thinnest node:http + undici
+ * proxy, the same Node flags: what any Node gateway costs on this machine) and this load generator
+ * (undici). The same load goes direct to the upstream, through the floor and through the gateway:
  *   1. fixed rate (1,000 requests/s offered): p50/p99 latency, and what the gateway adds;
  *   2. closed loop at fixed concurrency: saturation throughput, gateway / direct;
  *   3. sequential streams: time to the first content byte, and what the gateway adds;
@@ -196,9 +197,9 @@ async function startServerGateway(upstreamUrl: string): Promise<{ port: number; 
 }
 
 /**
- * `BENCH_GATEWAY=floor`: the thinnest proxy Node allows (node:http in, one undici Pool out, the
- * body parsed and re-serialised, the answer parsed and re-serialised): what this machine permits
- * any Node gateway, against which Switchyard's own cost reads.
+ * The floor: the thinnest proxy Node allows (node:http in, one undici Pool out, the body parsed and
+ * re-serialised, the answer parsed and re-serialised, no routing, no records). What this machine
+ * permits any Node gateway; Switchyard's own cost reads against it.
  */
 async function startFloorGateway(upstreamUrl: string): Promise<number> {
   const pool = new Pool(upstreamUrl, { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 });
@@ -208,8 +209,9 @@ async function startFloorGateway(upstreamUrl: string): Promise<number> {
     incoming.on('data', (piece: string) => (text += piece));
     incoming.on('end', () => {
       const body = JSON.parse(text) as { model: string; stream?: boolean };
+      const path = body.model === 'bench/hold' ? '/hold/v1/chat/completions' : '/v1/chat/completions';
       body.model = 'bench-model';
-      void pool.request({ path: body.model === 'bench/hold' ? '/hold/v1/chat/completions' : '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (answer) => {
+      void pool.request({ path, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (answer) => {
         if (body.stream) {
           outgoing.writeHead(200, { 'content-type': 'text/event-stream' });
           for await (const piece of answer.body) outgoing.write(piece);
@@ -228,9 +230,9 @@ async function startFloorGateway(upstreamUrl: string): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-async function runGateway(upstreamUrl: string): Promise<void> {
-  const kind = process.env.BENCH_GATEWAY;
-  const started = kind === 'core' ? { port: await startCoreGateway(upstreamUrl) } : kind === 'floor' ? { port: await startFloorGateway(upstreamUrl) } : await startServerGateway(upstreamUrl);
+async function runGateway(upstreamUrl: string, role: string): Promise<void> {
+  const started =
+    role === 'floor' ? { port: await startFloorGateway(upstreamUrl) } : process.env.BENCH_GATEWAY === 'core' ? { port: await startCoreGateway(upstreamUrl) } : await startServerGateway(upstreamUrl);
   process.send?.(started);
   process.on('message', (message: { type?: string }) => {
     if (message.type === 'rss') {
@@ -265,7 +267,7 @@ function startScriptFlags(): string[] {
 }
 
 function start(role: string, roleArguments: string[]): Promise<{ child: ChildProcess; url: string; key?: string }> {
-  const extra = role === 'gateway' ? [...startScriptFlags(), ...(process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')] : [];
+  const extra = role === 'gateway' || role === 'floor' ? [...startScriptFlags(), ...(process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')] : [];
   const execArgv = [...process.execArgv, ...extra];
   // The gateway's request log (one JSON line per request) goes nowhere, as a log shipper would take it.
   const stdout = role === 'gateway' ? 'ignore' : 'inherit';
@@ -442,7 +444,8 @@ function runQueueWaitMs(pid: number | undefined): number {
 async function main(): Promise<void> {
   const upstream = await start('upstream', []);
   const gateway = await start('gateway', [upstream.url]);
-  const children = [upstream.child, gateway.child];
+  const floor = await start('floor', [upstream.url]);
+  const children = [upstream.child, gateway.child, floor.child];
   try {
     console.log(`gateway Node flags (from npm start): ${startScriptFlags().join(' ') || 'none'}`);
     console.log(`gateway: ${GATEWAY_KIND === 'core' ? 'createApp alone (BENCH_GATEWAY=core)' : 'startServer, as switchyard serve runs it (BENCH_GATEWAY=core for createApp alone)'}; accounting ${ACCOUNTING} (BENCH_ACCOUNTING=off|sqlite|redis)`);
@@ -453,20 +456,26 @@ async function main(): Promise<void> {
     console.log(`gateway RSS at start: ${(startRss / 1024 / 1024).toFixed(1)} MB (an idle process running this file ${RUNTIME}, nothing started: ${(loaderRss / 1024 / 1024).toFixed(1)} MB)`);
     const direct = target('direct', upstream.url, '/v1/chat/completions', 'bench-model');
     const through = target('gateway', gateway.url, '/api/v1/chat/completions', 'bench/model', gateway.key);
+    const thinnest = target('floor', floor.url, '/api/v1/chat/completions', 'bench/model');
 
     console.log(`warming up (${WARM_UP_REQUESTS} requests each)`);
-    for (const to of [direct, through]) await withDeadline(fixedRate(to, WARM_UP_REQUESTS), `${to.name} warm-up`);
+    for (const to of [direct, thinnest, through]) await withDeadline(fixedRate(to, WARM_UP_REQUESTS), `${to.name} warm-up`);
 
     const fixedDirect = await withDeadline(fixedRate(direct, FIXED_RATE_REQUESTS), 'direct fixed rate');
+    const fixedFloor = await withDeadline(fixedRate(thinnest, FIXED_RATE_REQUESTS), 'floor fixed rate');
     const waitedBefore = [gateway.child.pid, upstream.child.pid, process.pid].map(runQueueWaitMs);
     const fixedGateway = await withDeadline(fixedRate(through, FIXED_RATE_REQUESTS), 'gateway fixed rate');
     const [gatewayWaited, upstreamWaited, loaderWaited] = [gateway.child.pid, upstream.child.pid, process.pid].map((pid, index) => runQueueWaitMs(pid) - (waitedBefore[index] ?? Number.NaN));
     console.log(`fixed rate ${RATE_PER_SECOND}/s, ${FIXED_RATE_REQUESTS} requests:`);
     console.log(`  direct   ${fixedDirect.rps.toFixed(0)} req/s  p50 ${fixedDirect.p50.toFixed(3)} ms  p99 ${fixedDirect.p99.toFixed(3)} ms`);
+    console.log(`  floor    ${fixedFloor.rps.toFixed(0)} req/s  p50 ${fixedFloor.p50.toFixed(3)} ms  p99 ${fixedFloor.p99.toFixed(3)} ms  (the thinnest node:http + undici proxy)`);
     console.log(`  gateway  ${fixedGateway.rps.toFixed(0)} req/s  p50 ${fixedGateway.p50.toFixed(3)} ms  p99 ${fixedGateway.p99.toFixed(3)} ms`);
     const addedP50 = fixedGateway.p50 - fixedDirect.p50;
     const addedP99 = fixedGateway.p99 - fixedDirect.p99;
+    const floorAddedP50 = fixedFloor.p50 - fixedDirect.p50;
+    const floorAddedP99 = fixedFloor.p99 - fixedDirect.p99;
     console.log(`  added    p50 ${addedP50.toFixed(3)} ms (target < 0.5)  p99 ${addedP99.toFixed(3)} ms (target < 2)`);
+    console.log(`  the floor adds p50 ${floorAddedP50.toFixed(3)} ms  p99 ${floorAddedP99.toFixed(3)} ms: what two more loopback hops cost any Node proxy here`);
     console.log(`  waiting for a CPU during the gateway run (runnable, not running): gateway ${gatewayWaited?.toFixed(0)} ms, upstream ${upstreamWaited?.toFixed(0)} ms, load generator ${loaderWaited?.toFixed(0)} ms; load average ${loadavg()[0]?.toFixed(2)}`);
 
     // Share of one core the load generator itself used while driving the direct baseline: near 1
@@ -476,6 +485,10 @@ async function main(): Promise<void> {
     const directRps = (await withDeadline(saturation(direct), 'direct saturation')).rps;
     const loaderCpu = process.cpuUsage(loaderCpuBefore);
     const loaderCoreShare = (loaderCpu.user + loaderCpu.system) / 1_000 / (performance.now() - loaderWallBefore);
+    const floorCpuBefore = await askCpu(floor.child);
+    const floorSaturated = await withDeadline(saturation(thinnest), 'floor saturation');
+    const floorCpuPerRequest = ((await askCpu(floor.child)) - floorCpuBefore) / floorSaturated.completed;
+    const floorRps = floorSaturated.rps;
     if (PROFILE_DIRECTORY) gateway.child.send({ type: 'profile-start' });
     const cpuBefore = await askCpu(gateway.child);
     const saturated = await withDeadline(saturation(through), 'gateway saturation');
@@ -485,11 +498,14 @@ async function main(): Promise<void> {
     const ratio = gatewayRps / directRps;
     console.log(`saturation, ${SATURATION_CONCURRENCY} concurrent callers for ${SATURATION_MS} ms:`);
     console.log(`  direct ${directRps.toFixed(0)} req/s  gateway ${gatewayRps.toFixed(0)} req/s  ratio ${(ratio * 100).toFixed(1)}% (target >= 20%)`);
-    console.log(`  gateway CPU per request ${gatewayCpuPerRequest.toFixed(0)} µs; load generator used ${(loaderCoreShare * 100).toFixed(0)}% of a core driving the direct baseline`);
+    console.log(`  floor ${floorRps.toFixed(0)} req/s (${((floorRps / directRps) * 100).toFixed(1)}% of direct); gateway / floor ${((gatewayRps / floorRps) * 100).toFixed(1)}%`);
+    console.log(`  CPU per request: gateway ${gatewayCpuPerRequest.toFixed(0)} µs, floor ${floorCpuPerRequest.toFixed(0)} µs; load generator used ${(loaderCoreShare * 100).toFixed(0)}% of a core driving the direct baseline`);
 
     const ttfbDirect = await withDeadline(timeToFirstByte(direct), 'direct streams');
+    const ttfbFloor = await withDeadline(timeToFirstByte(thinnest), 'floor streams');
     const ttfbGateway = await withDeadline(timeToFirstByte(through), 'gateway streams');
     const ttfbAdded = ttfbGateway - ttfbDirect;
+    console.log(`  (the floor adds ${(ttfbFloor - ttfbDirect).toFixed(3)} ms)`);
     console.log(`streaming time to first byte (p50 of ${TTFB_REQUESTS}): direct ${ttfbDirect.toFixed(3)} ms  gateway ${ttfbGateway.toFixed(3)} ms  added ${ttfbAdded.toFixed(3)} ms (target < 1)`);
 
     const rss = await rssWithOpenStreams(gateway.url, gateway.child, through.headers);
@@ -497,7 +513,7 @@ async function main(): Promise<void> {
     console.log(`gateway RSS: ${(rss.idle / 1024 / 1024).toFixed(1)} MB idle, ${rssMb.toFixed(1)} MB with ${OPEN_STREAMS} open streams (target < 150)`);
     console.log(`gateway heap used: ${(rss.heapIdle / 1024 / 1024).toFixed(1)} MB idle, ${(rss.heapOpen / 1024 / 1024).toFixed(1)} MB with ${OPEN_STREAMS} open streams`);
 
-    await Promise.all([direct.pool.close(), through.pool.close()]);
+    await Promise.all([direct.pool.close(), through.pool.close(), thinnest.pool.close()]);
     console.log(
       JSON.stringify({
         direct_rps: round(directRps, 0),
@@ -516,6 +532,13 @@ async function main(): Promise<void> {
         rss_mb_idle: round(rss.idle / 1024 / 1024, 1),
         rss_mb_1000_streams: round(rssMb, 1),
         saturation_ratio: round(ratio),
+        floor_rps: round(floorRps, 0),
+        floor_ratio: round(floorRps / directRps),
+        gateway_vs_floor: round(gatewayRps / floorRps),
+        floor_added_p50_ms: round(floorAddedP50),
+        floor_added_p99_ms: round(floorAddedP99),
+        floor_ttfb_added_ms: round(ttfbFloor - ttfbDirect),
+        floor_cpu_us_per_request: round(floorCpuPerRequest, 0),
         gateway_cpu_us_per_request: round(gatewayCpuPerRequest, 0),
         loader_core_share_direct: round(loaderCoreShare, 2),
         offered_rps: RATE_PER_SECOND,
@@ -547,5 +570,5 @@ function runBaseline(): void {
 const role = process.argv[2];
 if (role === 'baseline') runBaseline();
 else if (role === 'upstream') await runUpstream();
-else if (role === 'gateway') await runGateway(process.argv[3] ?? '');
+else if (role === 'gateway' || role === 'floor') await runGateway(process.argv[3] ?? '', role);
 else await main();

@@ -70,12 +70,14 @@ export interface AppDependencies {
 }
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const ID_CODES = Buffer.from(ID_ALPHABET, 'latin1');
 
 // Random bytes are drawn in blocks (one system call per 200 ids instead of one per id). This
 // module-level pool is the only state createApp shares between apps; it holds nothing but entropy.
 const RANDOM_BLOCK = 4000;
 let randomPool = Buffer.alloc(0);
 let randomOffset = RANDOM_BLOCK;
+const suffixBytes = Buffer.alloc(20);
 
 /** `gen-1732530000-AbC...`: sortable by time, 20 random base-62 characters. */
 export function newGenerationId(clock: Clock = systemClock): string {
@@ -83,10 +85,9 @@ export function newGenerationId(clock: Clock = systemClock): string {
     randomPool = randomBytes(RANDOM_BLOCK);
     randomOffset = 0;
   }
-  let suffix = '';
-  for (let index = 0; index < 20; index++) suffix += ID_ALPHABET[(randomPool[randomOffset + index] as number) % ID_ALPHABET.length];
+  for (let index = 0; index < 20; index++) suffixBytes[index] = ID_CODES[(randomPool[randomOffset + index] as number) % ID_CODES.length] as number;
   randomOffset += 20;
-  return `gen-${Math.floor(clock.now() / 1000)}-${suffix}`;
+  return `gen-${Math.floor(clock.now() / 1000)}-${suffixBytes.toString('latin1', 0, 20)}`;
 }
 
 function resolve(dependencies: AppDependencies): GatewayContext {

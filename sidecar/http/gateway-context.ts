@@ -134,7 +134,8 @@ export function routeRequest(
 
 /** Facts -> plan, inside an `evaluate` span; `spend` (budget scope key -> USD) joins the snapshot. */
 export function planRequest(gateway: GatewayContext, state: RoutingState, facts: RequestFacts, seed: number, parentContext: Context, spend: Record<string, number> | undefined): Routed {
-  const span = gateway.tracer.startSpan('evaluate', { attributes: { [ATTRIBUTES.policyId]: state.policy.id, [ATTRIBUTES.policyVersion]: state.policy.version } }, parentContext);
+  const span = gateway.tracer.startSpan('evaluate', undefined, parentContext);
+  if (span.isRecording()) span.setAttributes({ [ATTRIBUTES.policyId]: state.policy.id, [ATTRIBUTES.policyVersion]: state.policy.version });
   let result: EvaluateResult;
   try {
     const snapshot = gateway.snapshot();
@@ -144,17 +145,22 @@ export function planRequest(gateway: GatewayContext, state: RoutingState, facts:
     span.end();
     throw error;
   }
+  const recording = span.isRecording();
   if (result.ok) {
-    span.setAttribute(ATTRIBUTES.matchedRules, result.plan.matched_rules);
-    span.setAttribute(ATTRIBUTES.attemptCount, result.plan.attempts.length);
-    span.setAttribute(ATTRIBUTES.excludedCount, result.plan.excluded.length);
+    if (recording) {
+      span.setAttribute(ATTRIBUTES.matchedRules, result.plan.matched_rules);
+      span.setAttribute(ATTRIBUTES.attemptCount, result.plan.attempts.length);
+      span.setAttribute(ATTRIBUTES.excludedCount, result.plan.excluded.length);
+    }
     span.end();
     return { ok: true, plan: result.plan, facts, state };
   }
-  span.setAttribute(ATTRIBUTES.matchedRules, result.error.matched_rules);
-  span.setAttribute(ATTRIBUTES.attemptCount, 0);
-  span.setAttribute(ATTRIBUTES.excludedCount, result.error.excluded.length);
-  span.setAttribute(ATTRIBUTES.errorType, result.error.code);
+  if (recording) {
+    span.setAttribute(ATTRIBUTES.matchedRules, result.error.matched_rules);
+    span.setAttribute(ATTRIBUTES.attemptCount, 0);
+    span.setAttribute(ATTRIBUTES.excludedCount, result.error.excluded.length);
+    span.setAttribute(ATTRIBUTES.errorType, result.error.code);
+  }
   span.end();
   return { ok: false, error: noRouteError(result.error), facts, state };
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity, PlanAttempt, RequestFacts } from '../../../engine/index.ts';
 import { computeCost, type CostDetails } from '../../accounting/cost.ts';
 import {
+  ClientGone,
   failureFor,
   generatePlan,
   openPlanStream,
@@ -372,11 +373,8 @@ export function beginExchange(gateway: GatewayContext, request: ChatHttpRequest,
   const startedAt = gateway.clock.monotonic();
   const id = gateway.newId();
   const parentContext = propagation.extract(ROOT_CONTEXT, request.headers);
-  const span = gateway.tracer.startSpan(
-    `POST ${route}`,
-    { kind: SpanKind.SERVER, attributes: { [ATTRIBUTES.httpMethod]: 'POST', [ATTRIBUTES.httpRoute]: route, [ATTRIBUTES.generationId]: id } },
-    parentContext,
-  );
+  const span = gateway.tracer.startSpan(`POST ${route}`, { kind: SpanKind.SERVER }, parentContext);
+  if (span.isRecording()) span.setAttributes({ [ATTRIBUTES.httpMethod]: 'POST', [ATTRIBUTES.httpRoute]: route, [ATTRIBUTES.generationId]: id });
   const state = gateway.routing.current();
   return {
     apiType,
@@ -421,12 +419,12 @@ export async function routeAndAdmit(
     fail(gateway, exchange, response, refused, [], false, streamed);
     return undefined;
   }
-  const clientGone = new AbortController();
-  response.on('close', () => {
+  const clientGone = new ClientGone();
+  response.once('close', () => {
     if (!response.writableFinished) clientGone.abort(new Error('client closed the connection'));
   });
   return {
-    input: { plan: routed.plan, catalog: routed.state.catalog, clientSignal: clientGone.signal, parentContext: spanContext, startedAt: exchange.startedAt },
+    input: { plan: routed.plan, catalog: routed.state.catalog, clientSignal: clientGone, parentContext: spanContext, startedAt: exchange.startedAt },
   };
 }
 
