@@ -64,15 +64,23 @@ export class Drainer {
 
   /** Count one request until its response closes (streams included). Plain Node objects. */
   observe(response: ServerResponse): void {
+    this.arrived(response);
+    response.once('close', () => this.left());
+  }
+
+  /**
+   * Count one request in (`observe` without the listener): pair it with exactly one `left()` when
+   * its response closes. For a listener that already follows the response.
+   */
+  arrived(response: ServerResponse): void {
     this.#inFlight++;
     if (this.#draining) response.setHeader('Connection', 'close');
-    let done = false;
-    response.once('close', () => {
-      if (done) return;
-      done = true;
-      this.#inFlight--;
-      if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
-    });
+  }
+
+  /** One counted request ended. */
+  left(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   /** Express middleware form of `observe`. */

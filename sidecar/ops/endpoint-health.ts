@@ -70,6 +70,14 @@ type Counter = 'success' | 'error' | 'rate_limited';
 type Series = 'latency' | 'ttft' | 'throughput';
 const COUNTERS: readonly Counter[] = ['success', 'error', 'rate_limited'];
 const SERIES: readonly Series[] = ['latency', 'ttft', 'throughput'];
+/** Positions in `COUNTERS` / `SERIES` (the rings' indexed fast path). */
+const SUCCESS = 0;
+const ERROR = 1;
+const RATE_LIMITED = 2;
+const COUNTER_INDEX: Record<HealthOutcome, number> = { success: SUCCESS, error: ERROR, rate_limited: RATE_LIMITED };
+const LATENCY = 0;
+const TTFT = 1;
+const THROUGHPUT = 2;
 
 /** Everything known about one endpoint over one span. */
 export interface EndpointStatistics {
@@ -125,16 +133,24 @@ const NEUTRAL_OUTCOMES = new Set(['cancelled', 'aborted', 'skipped']);
  * (client went away, skipped, the request was refused as too long / against content policy / 400).
  */
 export function observationFromAttempt(record: AttemptRecord): AttemptObservation | null {
-  if (NEUTRAL_OUTCOMES.has(record.outcome) || CLIENT_FAULT_OUTCOMES.has(record.outcome)) return null;
+  const outcome = healthOutcomeOf(record);
+  if (outcome === null) return null;
   const base = { endpoint: record.endpoint, latencyMs: record.latency_ms, ...(record.first_byte_ms === undefined ? {} : { firstTokenMs: record.first_byte_ms }) };
-  if (record.outcome === 'ok') {
+  if (outcome === 'success') {
     const outputTokens = record.usage?.completion_tokens;
-    return { ...base, outcome: 'success', ...(outputTokens === undefined ? {} : { outputTokens }) };
+    return { ...base, outcome, ...(outputTokens === undefined ? {} : { outputTokens }) };
   }
-  if (record.status === 429) return { ...base, outcome: 'rate_limited' };
+  return { ...base, outcome };
+}
+
+/** The health outcome of an attempt record, or null when it says nothing about the endpoint (see `observationFromAttempt`). */
+function healthOutcomeOf(record: AttemptRecord): HealthOutcome | null {
+  if (NEUTRAL_OUTCOMES.has(record.outcome) || CLIENT_FAULT_OUTCOMES.has(record.outcome)) return null;
+  if (record.outcome === 'ok') return 'success';
+  if (record.status === 429) return 'rate_limited';
   // 400/404/413/422: the request was wrong for this endpoint, not the endpoint broken.
   if (record.status !== null && record.status >= 400 && record.status < 500 && record.status !== 401 && record.status !== 403 && record.status !== 408 && record.status !== 409) return null;
-  return { ...base, outcome: 'error' };
+  return 'error';
 }
 
 function round(value: number, digits: number): number {
@@ -176,41 +192,52 @@ export class EndpointHealthTracker {
 
   /** Record one finished attempt. */
   record(observation: AttemptObservation): void {
+    this.#record(observation.endpoint, observation.outcome, observation.latencyMs, observation.firstTokenMs, observation.outputTokens);
+  }
+
+  /** Record every attempt of a generation record that says something about its endpoint. */
+  recordAttempts(attempts: readonly AttemptRecord[]): void {
+    // As `record(observationFromAttempt(attempt))`, without building the observation.
+    for (let index = 0; index < attempts.length; index++) {
+      const attempt = attempts[index]!;
+      const outcome = healthOutcomeOf(attempt);
+      if (outcome !== null) this.#record(attempt.endpoint, outcome, attempt.latency_ms, attempt.first_byte_ms, outcome === 'success' ? attempt.usage?.completion_tokens : undefined);
+    }
+  }
+
+  #record(endpoint: string, outcome: HealthOutcome, latencyMs: number, firstTokenMs: number | undefined, outputTokens: number | undefined): void {
     const now = this.#clock.now();
-    const state = this.#state(observation.endpoint);
-    state.fine.add(now, observation.outcome);
-    state.coarse.add(now, observation.outcome);
-    if (observation.outcome === 'rate_limited') return;
-    const success = observation.outcome === 'success';
+    const state = this.#state(endpoint);
+    const counter = COUNTER_INDEX[outcome];
+    state.fine.addAt(now, counter);
+    state.coarse.addAt(now, counter);
+    if (outcome === 'rate_limited') return;
+    const success = outcome === 'success';
     if (success) {
       state.failing = false;
-      state.fine.sample(now, 'latency', observation.latencyMs);
-      const firstToken = observation.firstTokenMs ?? observation.latencyMs;
-      state.fine.sample(now, 'ttft', firstToken);
-      const generatingMs = observation.firstTokenMs === undefined ? observation.latencyMs : observation.latencyMs - observation.firstTokenMs;
-      if (observation.outputTokens !== undefined && observation.outputTokens > 0 && generatingMs > 0) {
-        state.fine.sample(now, 'throughput', observation.outputTokens / (generatingMs / 1000));
-      }
+      state.fine.sampleAt(now, LATENCY, latencyMs);
+      state.fine.sampleAt(now, TTFT, firstTokenMs ?? latencyMs);
+      const generatingMs = firstTokenMs === undefined ? latencyMs : latencyMs - firstTokenMs;
+      if (outputTokens !== undefined && outputTokens > 0 && generatingMs > 0) state.fine.sampleAt(now, THROUGHPUT, outputTokens / (generatingMs / 1000));
     } else {
       state.lastFailureAt = now;
       state.failing = true;
       this.#cached = null;
     }
-    const window = state.fine.counts(now, this.#options.circuit.errorRateWindowMs);
-    const transition = state.circuit.record(now, success, window.error, window.error + window.success);
+    // The breaker reads the window's counts only for a failure while closed.
+    let windowErrors = 0;
+    let windowRequests = 0;
+    if (!success && state.circuit.state(now) === 'closed') {
+      const spanMs = this.#options.circuit.errorRateWindowMs;
+      windowErrors = state.fine.count(now, spanMs, ERROR);
+      windowRequests = windowErrors + state.fine.count(now, spanMs, SUCCESS);
+    }
+    const transition = state.circuit.record(now, success, windowErrors, windowRequests);
     if (transition) {
       this.#cached = null;
-      if (transition.to === 'closed') this.#notClosed.delete(observation.endpoint);
-      else this.#notClosed.add(observation.endpoint);
-      for (const listener of this.#listeners) listener(observation.endpoint, transition);
-    }
-  }
-
-  /** Record every attempt of a generation record that says something about its endpoint. */
-  recordAttempts(attempts: readonly AttemptRecord[]): void {
-    for (const attempt of attempts) {
-      const observation = observationFromAttempt(attempt);
-      if (observation) this.record(observation);
+      if (transition.to === 'closed') this.#notClosed.delete(endpoint);
+      else this.#notClosed.add(endpoint);
+      for (const listener of this.#listeners) listener(endpoint, transition);
     }
   }
 

@@ -116,7 +116,7 @@ export class Ops {
 
   /** The store to give `createApp`: appends also go to `observe`. */
   observeStore(store: GenerationStore): GenerationStore {
-    return {
+    const observed: GenerationStore = {
       append: (record) => {
         store.append(record);
         this.observe(record);
@@ -126,6 +126,9 @@ export class Ops {
       flush: () => store.flush(),
       close: () => store.close(),
     };
+    // Present exactly when the inner store has it (routes wait on it before they answer).
+    if (store.durable) observed.durable = () => store.durable?.();
+    return observed;
   }
 
   /** The engine snapshot: live endpoint health merged with the rest of the live state. */
@@ -145,17 +148,26 @@ export class Ops {
     };
   }
 
-  /** Every request: in-flight tracking (drain), the request log, request metrics. Plain Node objects. */
-  #observe(request: IncomingMessage, response: ServerResponse): void {
-    this.drainer.observe(response);
-    this.requestLog.observe(request, response);
-    const startedAt = this.#options.clock.monotonic();
-    const route = routeTemplate(pathOf(request.url));
-    const done = this.metrics.requestStarted();
+  /**
+   * Every request: in-flight tracking (drain), the request log, request metrics, all from one
+   * `close` listener. Plain Node objects. Returns the request's path (without the query).
+   */
+  #observe(request: IncomingMessage, response: ServerResponse): string {
+    const clock = this.#options.clock;
+    const startedAt = clock.monotonic();
+    // Taken now: routers rewrite request.url while they run.
+    const path = pathOf(request.url);
+    const route = routeTemplate(path);
+    this.drainer.arrived(response);
+    this.metrics.requestArrived();
     response.once('close', () => {
-      done();
-      this.metrics.observeRequest(route, request.method ?? 'GET', response.statusCode, (this.#options.clock.monotonic() - startedAt) / 1000);
+      const durationMs = clock.monotonic() - startedAt;
+      this.drainer.left();
+      this.requestLog.ended(request, response, path, route, durationMs);
+      this.metrics.requestLeft();
+      this.metrics.observeRequest(route, request.method ?? 'GET', response.statusCode, durationMs / 1000);
     });
+    return path;
   }
 
   #probes(readiness: readonly ReadinessCheck[]): Router {
@@ -208,8 +220,7 @@ export class Ops {
   listener(gateway: RequestListener, dependencies: FrontDependencies): RequestListener {
     const routes = this.#routes(dependencies);
     return (request, response) => {
-      this.#observe(request, response);
-      if (isOpsPath(pathOf(request.url))) routes(request, response);
+      if (isOpsPath(this.#observe(request, response))) routes(request, response);
       else gateway(request, response);
     };
   }

@@ -33,6 +33,33 @@ describe('gateway metrics', () => {
     expect(sample(text, 'switchyard_generations_total', { status_class: '2xx', fallback: 'false' })).toBe(1);
   });
 
+  it('publishes in-flight requests, request durations and exact totals on every scrape', async () => {
+    const metrics = new GatewayMetrics({ processMetrics: false });
+    const first = metrics.requestStarted();
+    const second = metrics.requestStarted();
+    first();
+    first();
+    metrics.observeRequest('/api/v1/chat/completions', 'POST', 200, 0.03);
+    metrics.observeGeneration(generationRecord({ id: 'gen-1', createdAt: '2026-11-25T12:00:00.000Z', cost: '0.1' }));
+    let text = await metrics.text();
+    expect(sample(text, 'switchyard_http_requests_in_flight')).toBe(1);
+    expect(sample(text, 'switchyard_http_request_duration_seconds_bucket', { route: '/api/v1/chat/completions', status: '200', le: '0.02' })).toBe(0);
+    expect(sample(text, 'switchyard_http_request_duration_seconds_bucket', { route: '/api/v1/chat/completions', status: '200', le: '0.04' })).toBe(1);
+    expect(sample(text, 'switchyard_http_request_duration_seconds_bucket', { route: '/api/v1/chat/completions', status: '200', le: '+Inf' })).toBe(1);
+    expect(sample(text, 'switchyard_http_request_duration_seconds_sum', { route: '/api/v1/chat/completions', status: '200' })).toBe(0.03);
+    expect(sample(text, 'switchyard_cost_usd_total', { provider: 'sim-fast' })).toBe(0.1);
+    second();
+    metrics.observeRequest('/api/v1/chat/completions', 'POST', 200, 0.5);
+    metrics.observeGeneration(generationRecord({ id: 'gen-2', createdAt: '2026-11-25T12:00:01.000Z', cost: '0.2' }));
+    text = await metrics.text();
+    expect(sample(text, 'switchyard_http_requests_in_flight')).toBe(0);
+    expect(sample(text, 'switchyard_http_requests_total', { route: '/api/v1/chat/completions', method: 'POST', status: '200' })).toBe(2);
+    expect(sample(text, 'switchyard_http_request_duration_seconds_count', { route: '/api/v1/chat/completions', status: '200' })).toBe(2);
+    // The same float additions as one running total: 0.1 + 0.2.
+    expect(sample(text, 'switchyard_cost_usd_total', { provider: 'sim-fast' })).toBe(0.1 + 0.2);
+    expect(text.match(/^switchyard_cost_usd_total\{/gm)).toHaveLength(1);
+  });
+
   it('exports budget headroom, circuit states and reload results', async () => {
     const metrics = new GatewayMetrics({ processMetrics: false, circuits: () => [{ endpoint: 'openai/gpt-4o@sim-eu', state: 'open' }] });
     metrics.observeBudgets([

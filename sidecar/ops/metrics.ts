@@ -10,11 +10,11 @@
  * outcomes, budget ids).
  */
 import type { Request, Response } from 'express';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Plan } from '../../engine/index.ts';
 import type { GenerationRecord } from '../store/generation-record.ts';
 import type { CircuitState } from './circuit-breaker.ts';
-import { madeAttempts, servedByFallback } from './record-facts.ts';
+import { CounterSeries, HistogramSeries, LocalCounter, LocalHistogram } from './local-metrics.ts';
 
 /** OTel bucket advice for `gen_ai.client.operation.duration`: 0.01 s doubling to 81.92 s. */
 export const DURATION_BUCKETS_SECONDS = Array.from({ length: 14 }, (_, index) => 0.01 * 2 ** index);
@@ -28,26 +28,17 @@ const NOT_A_FALLBACK = new Set(['ok', 'cancelled', 'skipped']);
 
 type GenAiLabels = { gen_ai_operation_name: string; gen_ai_provider_name: string; gen_ai_request_model: string };
 
-/** The label children one (operation, provider, model) uses. */
+/** The series one (operation, provider, model) uses. */
 interface EndpointInstruments {
   genAi: GenAiLabels;
   /** By outcome. */
-  attempts: Map<string, Counter.Internal>;
+  attempts: Map<string, CounterSeries>;
   /** By error type ('' when served). */
-  duration: Map<string, Histogram.Internal<string>>;
-  timeToFirstChunk: Histogram.Internal<string>;
-  inputTokens: Histogram.Internal<string>;
-  outputTokens: Histogram.Internal<string>;
-  cost: Counter.Internal;
-}
-
-function child<T>(cache: Map<string, T>, key: string, make: () => T): T {
-  let found = cache.get(key);
-  if (found === undefined) {
-    found = make();
-    cache.set(key, found);
-  }
-  return found;
+  duration: Map<string, HistogramSeries>;
+  timeToFirstChunk: HistogramSeries;
+  inputTokens: HistogramSeries;
+  outputTokens: HistogramSeries;
+  cost: CounterSeries;
 }
 
 export interface MetricsOptions {
@@ -65,17 +56,22 @@ export interface PolicyInfo {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<'route' | 'method' | 'status'>;
-  readonly #requestDuration: Histogram<'route' | 'status'>;
-  readonly #inFlight: Gauge;
-  readonly #requestChildren = new Map<string, { count: { inc(): void }; duration: { observe(value: number): void } }>();
-  readonly #attempts: Counter<'provider' | 'model' | 'outcome'>;
-  readonly #fallbacks: Counter<'provider' | 'reason'>;
-  readonly #operationDuration: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model' | 'error_type'>;
-  readonly #timeToFirstChunk: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model'>;
-  readonly #tokenUsage: Histogram<'gen_ai_operation_name' | 'gen_ai_provider_name' | 'gen_ai_request_model' | 'gen_ai_token_type'>;
-  readonly #cost: Counter<'provider' | 'model'>;
-  readonly #generations: Counter<'status_class' | 'fallback'>;
+  readonly #requests: LocalCounter;
+  readonly #requestDuration: LocalHistogram;
+  /** Published by the gauge's `collect()`. */
+  #inFlight = 0;
+  /** By route, method and status: series bound once. */
+  readonly #requestChildren = new Map<string, Map<string, Map<number, { count: CounterSeries; duration: HistogramSeries }>>>();
+  readonly #attempts: LocalCounter;
+  readonly #fallbacks: LocalCounter;
+  readonly #fallbackSeries = new Map<string, CounterSeries>();
+  readonly #operationDuration: LocalHistogram;
+  readonly #timeToFirstChunk: LocalHistogram;
+  readonly #tokenUsage: LocalHistogram;
+  readonly #cost: LocalCounter;
+  readonly #generations: LocalCounter;
+  /** By status, then fallback (0 no, 1 yes). */
+  readonly #generationSeries = new Map<number, [CounterSeries, CounterSeries]>();
   readonly #reloads: Counter<'kind' | 'result'>;
   readonly #lastReloadSuccessful: Gauge;
   readonly #lastReloadSuccessTime: Gauge;
@@ -86,34 +82,42 @@ export class GatewayMetrics {
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
-    this.#requests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route template, method and status.', labelNames: ['route', 'method', 'status'], registers });
-    this.#requestDuration = new Histogram({ name: 'switchyard_http_request_duration_seconds', help: 'Time from request to end of response (streams included).', labelNames: ['route', 'status'], buckets: DURATION_BUCKETS_SECONDS, registers });
-    this.#inFlight = new Gauge({ name: 'switchyard_http_requests_in_flight', help: 'Requests being answered now (streams included).', registers });
-    this.#attempts = new Counter({ name: 'switchyard_attempts_total', help: 'Provider attempts, by provider, model and outcome (ok, retryable, timeout, connection, final, ...).', labelNames: ['provider', 'model', 'outcome'], registers });
-    this.#fallbacks = new Counter({ name: 'switchyard_fallbacks_total', help: 'Attempts that failed and handed the request to the next attempt, by failing provider and reason.', labelNames: ['provider', 'reason'], registers });
-    this.#operationDuration = new Histogram({
+    this.#requests = new LocalCounter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route template, method and status.', labelNames: ['route', 'method', 'status'], registers });
+    this.#requestDuration = new LocalHistogram({ name: 'switchyard_http_request_duration_seconds', help: 'Time from request to end of response (streams included).', labelNames: ['route', 'status'], buckets: DURATION_BUCKETS_SECONDS, registers });
+    const metrics = this;
+    new Gauge({
+      name: 'switchyard_http_requests_in_flight',
+      help: 'Requests being answered now (streams included).',
+      registers,
+      collect() {
+        this.set(metrics.#inFlight);
+      },
+    });
+    this.#attempts = new LocalCounter({ name: 'switchyard_attempts_total', help: 'Provider attempts, by provider, model and outcome (ok, retryable, timeout, connection, final, ...).', labelNames: ['provider', 'model', 'outcome'], registers });
+    this.#fallbacks = new LocalCounter({ name: 'switchyard_fallbacks_total', help: 'Attempts that failed and handed the request to the next attempt, by failing provider and reason.', labelNames: ['provider', 'reason'], registers });
+    this.#operationDuration = new LocalHistogram({
       name: 'gen_ai_client_operation_duration_seconds',
       help: 'GenAI operation duration (one provider attempt), OTel gen_ai.client.operation.duration.',
       labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'error_type'],
       buckets: DURATION_BUCKETS_SECONDS,
       registers,
     });
-    this.#timeToFirstChunk = new Histogram({
+    this.#timeToFirstChunk = new LocalHistogram({
       name: 'gen_ai_client_operation_time_to_first_chunk_seconds',
       help: 'Time to the first streamed chunk of a served attempt, OTel gen_ai.client.operation.time_to_first_chunk.',
       labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model'],
       buckets: DURATION_BUCKETS_SECONDS,
       registers,
     });
-    this.#tokenUsage = new Histogram({
+    this.#tokenUsage = new LocalHistogram({
       name: 'gen_ai_client_token_usage',
       help: 'Billable tokens per served attempt, OTel gen_ai.client.token.usage (gen_ai_token_type input or output).',
       labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_token_type'],
       buckets: TOKEN_BUCKETS,
       registers,
     });
-    this.#cost = new Counter({ name: 'switchyard_cost_usd_total', help: 'Cost of served attempts in USD, by provider and model.', labelNames: ['provider', 'model'], registers });
-    this.#generations = new Counter({ name: 'switchyard_generations_total', help: 'Generation requests finished, by status class and whether a fallback (another endpoint than the first attempt) served them.', labelNames: ['status_class', 'fallback'], registers });
+    this.#cost = new LocalCounter({ name: 'switchyard_cost_usd_total', help: 'Cost of served attempts in USD, by provider and model.', labelNames: ['provider', 'model'], registers });
+    this.#generations = new LocalCounter({ name: 'switchyard_generations_total', help: 'Generation requests finished, by status class and whether a fallback (another endpoint than the first attempt) served them.', labelNames: ['status_class', 'fallback'], registers });
     this.#reloads = new Counter({ name: 'switchyard_policy_reloads_total', help: 'Policy/catalog reloads, by kind (policy, catalog) and result (success, failure).', labelNames: ['kind', 'result'], registers });
     this.#lastReloadSuccessful = new Gauge({ name: 'switchyard_policy_last_reload_successful', help: '1 when the last reload was applied, 0 when it was rejected (the previous version keeps serving).', registers });
     this.#lastReloadSuccessTime = new Gauge({ name: 'switchyard_policy_last_reload_success_timestamp_seconds', help: 'Unix time of the last applied policy/catalog load.', registers });
@@ -160,51 +164,115 @@ export class GatewayMetrics {
 
   /** One answered HTTP request. `route` is the route template (never the raw path). */
   observeRequest(route: string, method: string, status: number, durationSeconds: number): void {
-    // Label children cached per series: prom-client hashes and validates a label object per call.
-    const children = child(this.#requestChildren, `${route}|${method}|${status}`, () => ({
-      count: this.#requests.labels({ route, method, status: String(status) }),
-      duration: this.#requestDuration.labels({ route, status: String(status) }),
-    }));
+    // Series bound once per (route, method, status), looked up without building a key string.
+    let byMethod = this.#requestChildren.get(route);
+    if (byMethod === undefined) {
+      byMethod = new Map();
+      this.#requestChildren.set(route, byMethod);
+    }
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      byMethod.set(method, byStatus);
+    }
+    let children = byStatus.get(status);
+    if (children === undefined) {
+      children = {
+        count: this.#requests.series({ route, method, status: String(status) }),
+        duration: this.#requestDuration.series({ route, status: String(status) }),
+      };
+      byStatus.set(status, children);
+    }
     children.count.inc();
     children.duration.observe(durationSeconds);
   }
 
   /** Track in-flight requests: call on arrival, and the returned function once when done. */
   requestStarted(): () => void {
-    this.#inFlight.inc();
+    this.requestArrived();
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.#inFlight.dec();
+      this.requestLeft();
     };
+  }
+
+  /** One request more in flight (pair with exactly one `requestLeft`). */
+  requestArrived(): void {
+    this.#inFlight++;
+  }
+
+  requestLeft(): void {
+    this.#inFlight--;
   }
 
   /** Everything a finished generation says: attempts, fallbacks, durations, tokens, cost. */
   observeGeneration(record: GenerationRecord): void {
     const operation = record.api_type === 'embeddings' ? 'embeddings' : 'chat';
-    const attempts = madeAttempts(record);
-    attempts.forEach((attempt, index) => {
+    const attempts = record.attempts;
+    // Attempts actually made (skipped plan entries left out): a failure before the last of them handed over.
+    let lastMade = attempts.length - 1;
+    while (lastMade >= 0 && attempts[lastMade]!.outcome === 'skipped') lastMade--;
+    let firstEndpoint: string | undefined;
+    let servedEndpoint: string | undefined;
+    for (let index = 0; index <= lastMade; index++) {
+      const attempt = attempts[index]!;
+      const outcome = attempt.outcome;
+      if (outcome === 'skipped') continue;
+      if (firstEndpoint === undefined) firstEndpoint = attempt.endpoint;
       const instruments = this.#instrumentsOf(operation, attempt.provider, attempt.model);
-      child(instruments.attempts, attempt.outcome, () => this.#attempts.labels({ provider: attempt.provider, model: attempt.model, outcome: attempt.outcome })).inc();
-      const served = attempt.outcome === 'ok';
-      const errorType = served || attempt.outcome === 'cancelled' ? '' : attempt.status === null ? attempt.outcome : String(attempt.status);
-      child(instruments.duration, errorType, () => this.#operationDuration.labels({ ...instruments.genAi, error_type: errorType })).observe(attempt.latency_ms / 1000);
-      if (!NOT_A_FALLBACK.has(attempt.outcome) && index < attempts.length - 1) {
-        this.#fallbacks.inc({ provider: attempt.provider, reason: attempt.status === null ? attempt.outcome : `${attempt.outcome} ${attempt.status}` });
+      let attemptSeries = instruments.attempts.get(outcome);
+      if (attemptSeries === undefined) {
+        attemptSeries = this.#attempts.series({ provider: attempt.provider, model: attempt.model, outcome });
+        instruments.attempts.set(outcome, attemptSeries);
       }
-      if (!served) return;
+      attemptSeries.inc();
+      const served = outcome === 'ok';
+      const errorType = served || outcome === 'cancelled' ? '' : attempt.status === null ? outcome : String(attempt.status);
+      let duration = instruments.duration.get(errorType);
+      if (duration === undefined) {
+        duration = this.#operationDuration.series({ ...instruments.genAi, error_type: errorType });
+        instruments.duration.set(errorType, duration);
+      }
+      duration.observe(attempt.latency_ms / 1000);
+      if (!NOT_A_FALLBACK.has(outcome) && index < lastMade) this.#fallbackOf(attempt.provider, attempt.status === null ? outcome : `${outcome} ${attempt.status}`).inc();
+      if (!served) continue;
+      if (servedEndpoint === undefined) servedEndpoint = attempt.endpoint;
       if (attempt.first_byte_ms !== undefined && record.streamed) instruments.timeToFirstChunk.observe(attempt.first_byte_ms / 1000);
       const usage = attempt.usage;
       if (usage?.prompt_tokens !== undefined) instruments.inputTokens.observe(usage.prompt_tokens);
       if (usage?.completion_tokens !== undefined) instruments.outputTokens.observe(usage.completion_tokens);
       const cost = Number(attempt.cost);
       if (Number.isFinite(cost) && cost > 0) instruments.cost.inc(cost);
-    });
-    this.#generations.inc({ status_class: `${Math.floor(record.status / 100)}xx`, fallback: String(servedByFallback(record)) });
+    }
+    // servedByFallback: the serving attempt is on another endpoint than the first attempt made.
+    const fallback = servedEndpoint !== undefined && firstEndpoint !== undefined && servedEndpoint !== firstEndpoint;
+    this.#generationSeriesOf(record.status)[fallback ? 1 : 0].inc();
   }
 
-  /** Label children per (operation, provider, model), made once: label hashing is most of an observation's cost. */
+  #generationSeriesOf(status: number): [CounterSeries, CounterSeries] {
+    let pair = this.#generationSeries.get(status);
+    if (pair === undefined) {
+      const statusClass = `${Math.floor(status / 100)}xx`;
+      // Bound lazily in use order: a series shows from its first increment, as before.
+      pair = [this.#generations.series({ status_class: statusClass, fallback: 'false' }), this.#generations.series({ status_class: statusClass, fallback: 'true' })];
+      this.#generationSeries.set(status, pair);
+    }
+    return pair;
+  }
+
+  #fallbackOf(provider: string, reason: string): CounterSeries {
+    const key = `${provider}|${reason}`;
+    let series = this.#fallbackSeries.get(key);
+    if (series === undefined) {
+      series = this.#fallbacks.series({ provider, reason });
+      this.#fallbackSeries.set(key, series);
+    }
+    return series;
+  }
+
+  /** Series per (operation, provider, model), bound once: label hashing was most of an observation's cost. */
   #instrumentsOf(operation: string, provider: string, model: string): EndpointInstruments {
     const key = `${operation}|${provider}|${model}`;
     let instruments = this.#instruments.get(key);
@@ -214,10 +282,10 @@ export class GatewayMetrics {
         genAi,
         attempts: new Map(),
         duration: new Map(),
-        timeToFirstChunk: this.#timeToFirstChunk.labels(genAi),
-        inputTokens: this.#tokenUsage.labels({ ...genAi, gen_ai_token_type: 'input' }),
-        outputTokens: this.#tokenUsage.labels({ ...genAi, gen_ai_token_type: 'output' }),
-        cost: this.#cost.labels({ provider, model }),
+        timeToFirstChunk: this.#timeToFirstChunk.series(genAi),
+        inputTokens: this.#tokenUsage.series({ ...genAi, gen_ai_token_type: 'input' }),
+        outputTokens: this.#tokenUsage.series({ ...genAi, gen_ai_token_type: 'output' }),
+        cost: this.#cost.series({ provider, model }),
       };
       this.#instruments.set(key, instruments);
     }

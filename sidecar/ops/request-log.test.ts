@@ -86,6 +86,45 @@ describe('request log', () => {
     expect(output.raw()).not.toContain('confidential prompt');
   });
 
+  it('puts every generation field on the line, in order, with the HTTP status of the response', async () => {
+    const { url, output } = await start(false);
+    await fetch(`${url}/api/v1/chat/completions?stream=false`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'early' }) });
+    await settle(output, 1);
+    const line = output.lines()[0]!;
+    expect(Object.keys(line)).toEqual([
+      'level', 'time', 'service', 'method', 'path', 'route', 'status', 'duration_ms', 'generation_id', 'model', 'requested_models', 'provider', 'latency_ms', 'streamed', 'cancelled', 'finish_reason',
+      'attempts', 'attempt_count', 'fallback', 'prompt_tokens', 'completion_tokens', 'cost', 'policy', 'key', 'user', 'http_status', 'msg',
+    ]);
+    expect(line).toMatchObject({
+      level: 30,
+      service: 'switchyard',
+      method: 'POST',
+      path: '/api/v1/chat/completions',
+      route: '/api/v1/chat/completions',
+      status: 200,
+      generation_id: 'gen-early',
+      model: 'openai/gpt-4o-mini',
+      requested_models: ['openai/gpt-4o-mini'],
+      provider: 'sim-fast',
+      latency_ms: 440,
+      streamed: false,
+      cancelled: false,
+      finish_reason: 'stop',
+      attempts: '1:sim-cheap 503 retryable 40ms > 2:sim-fast 200 ok 400ms',
+      attempt_count: 2,
+      fallback: true,
+      prompt_tokens: 12,
+      completion_tokens: 30,
+      cost: '0.0042',
+      policy: 'default@abc123',
+      key: 'default',
+      user: null,
+      http_status: 200,
+      msg: 'request',
+    });
+    expect(line.duration_ms).toEqual(expect.any(Number));
+  });
+
   it('includes the prompt only when enabled, and redacts secrets anywhere they are logged', async () => {
     const { url, output } = await start(true);
     await fetch(`${url}/api/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'early', messages: [{ role: 'user', content: 'visible prompt' }] }) });

@@ -15,7 +15,7 @@ import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { GenerationRecord } from '../store/generation-record.ts';
-import { madeAttempts, servedByFallback } from './record-facts.ts';
+import { servedByFallback } from './record-facts.ts';
 import { routeTemplate } from './route-template.ts';
 
 /** Paths pino replaces with `[redacted]` in every line. */
@@ -83,34 +83,41 @@ export function createPinoLogger(options: PinoOptions = {}): PinoLogger {
 
 /** `1:sim-cheap 503 retryable 40ms > 2:sim-fast 200 ok 412ms`. */
 export function attemptChain(record: GenerationRecord): string {
-  return madeAttempts(record)
-    .map((attempt) => `${attempt.attempt}${attempt.retry > 0 ? `.${attempt.retry}` : ''}:${attempt.provider} ${attempt.status ?? '-'} ${attempt.outcome} ${attempt.latency_ms}ms`)
-    .join(' > ');
+  // One pass over the attempts (skipped plan entries left out), no intermediate arrays.
+  let chain = '';
+  for (const attempt of record.attempts) {
+    if (attempt.outcome === 'skipped') continue;
+    if (chain !== '') chain += ' > ';
+    chain += `${attempt.attempt}${attempt.retry > 0 ? `.${attempt.retry}` : ''}:${attempt.provider} ${attempt.status ?? '-'} ${attempt.outcome} ${attempt.latency_ms}ms`;
+  }
+  return chain;
 }
 
 /** The generation fields of a request line. */
 export function generationFields(record: GenerationRecord): Record<string, unknown> {
-  const fields: Record<string, unknown> = {
-    generation_id: record.id,
-    model: record.model,
-    requested_models: record.requested_models,
-    provider: record.provider,
-    status: record.status,
-    latency_ms: record.latency_ms,
-    streamed: record.streamed,
-    cancelled: record.cancelled,
-    finish_reason: record.finish_reason,
-    attempts: attemptChain(record),
-    attempt_count: record.attempts.length,
-    fallback: servedByFallback(record),
-    prompt_tokens: record.usage.prompt_tokens ?? null,
-    completion_tokens: record.usage.completion_tokens ?? null,
-    cost: record.total_cost,
-    policy: `${record.policy_id}@${record.policy_version}`,
-    key: record.key,
-    user: record.user,
-  };
-  // Plain assignments instead of conditional spreads: this runs once per request.
+  return assignGenerationFields({}, record);
+}
+
+/** Sets the generation fields on `fields` (in this order; a key already there keeps its place). */
+function assignGenerationFields(fields: Record<string, unknown>, record: GenerationRecord): Record<string, unknown> {
+  fields.generation_id = record.id;
+  fields.model = record.model;
+  fields.requested_models = record.requested_models;
+  fields.provider = record.provider;
+  fields.status = record.status;
+  fields.latency_ms = record.latency_ms;
+  fields.streamed = record.streamed;
+  fields.cancelled = record.cancelled;
+  fields.finish_reason = record.finish_reason;
+  fields.attempts = attemptChain(record);
+  fields.attempt_count = record.attempts.length;
+  fields.fallback = servedByFallback(record);
+  fields.prompt_tokens = record.usage.prompt_tokens ?? null;
+  fields.completion_tokens = record.usage.completion_tokens ?? null;
+  fields.cost = record.total_cost;
+  fields.policy = `${record.policy_id}@${record.policy_version}`;
+  fields.key = record.key;
+  fields.user = record.user;
   if (record.error !== null) fields.error = record.error;
   return fields;
 }
@@ -165,38 +172,45 @@ export class RequestLog {
     const startedAt = this.#options.clock.monotonic();
     // Taken now: routers rewrite request.url while they run.
     const path = pathOf(request.url);
-    response.once('close', () => {
-      const fields: Record<string, unknown> = {
-        method: request.method,
-        path,
-        route: routeTemplate(path),
-        status: response.statusCode,
-        duration_ms: Math.round(this.#options.clock.monotonic() - startedAt),
-      };
-      if (!response.writableFinished) fields.client_closed = true;
-      if (this.#options.logPrompts) {
-        const body = request.body as { messages?: unknown } | undefined;
-        if (body && body.messages !== undefined) fields.prompt = JSON.stringify(body.messages).slice(0, this.#options.promptLimit ?? 4096);
-      }
-      const generationId = response.getHeader('X-Generation-Id');
-      if (typeof generationId !== 'string') {
-        if (QUIET_PATHS.has(path)) this.#lines.debug(fields, 'request');
-        else this.#lines.info(fields, 'request');
-        return;
-      }
-      const record = this.#earlyRecords.get(generationId);
-      if (record) {
-        this.#earlyRecords.delete(generationId);
-        this.#emit(fields, record);
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.#waitingForRecord.delete(generationId);
-        this.#emit({ ...fields, generation_id: generationId }, undefined);
-      }, this.#options.recordWaitMs ?? 2_000);
-      timer.unref();
-      this.#waitingForRecord.set(generationId, { fields, timer });
-    });
+    response.once('close', () => this.ended(request, response, path, routeTemplate(path), this.#options.clock.monotonic() - startedAt));
+  }
+
+  /**
+   * One request's end (its response closed): `path` as it arrived (without the query), its route
+   * template, and how long it took, ms. `observe` calls it; a listener that already follows the
+   * response (ops' `listener()`) calls it from its own close handler.
+   */
+  ended(request: IncomingMessage & { body?: unknown }, response: ServerResponse, path: string, route: string, durationMs: number): void {
+    const fields: Record<string, unknown> = {
+      method: request.method,
+      path,
+      route,
+      status: response.statusCode,
+      duration_ms: Math.round(durationMs),
+    };
+    if (!response.writableFinished) fields.client_closed = true;
+    if (this.#options.logPrompts) {
+      const body = request.body as { messages?: unknown } | undefined;
+      if (body && body.messages !== undefined) fields.prompt = JSON.stringify(body.messages).slice(0, this.#options.promptLimit ?? 4096);
+    }
+    const generationId = response.getHeader('X-Generation-Id');
+    if (typeof generationId !== 'string') {
+      if (QUIET_PATHS.has(path)) this.#lines.debug(fields, 'request');
+      else this.#lines.info(fields, 'request');
+      return;
+    }
+    const record = this.#earlyRecords.get(generationId);
+    if (record) {
+      this.#earlyRecords.delete(generationId);
+      this.#emit(fields, record);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#waitingForRecord.delete(generationId);
+      this.#emit({ ...fields, generation_id: generationId }, undefined);
+    }, this.#options.recordWaitMs ?? 2_000);
+    timer.unref();
+    this.#waitingForRecord.set(generationId, { fields, timer });
   }
 
   /** Express middleware form of `observe`. */
@@ -224,7 +238,11 @@ export class RequestLog {
   #emit(fields: Record<string, unknown>, record: GenerationRecord | undefined): void {
     // `fields` is this request's own object, emitted once: extended in place rather than copied.
     const httpStatus = fields.status;
-    const line = record ? Object.assign(fields, generationFields(record), { http_status: httpStatus }) : fields;
+    const line = fields;
+    if (record) {
+      assignGenerationFields(line, record);
+      line.http_status = httpStatus;
+    }
     const status = typeof line.status === 'number' ? line.status : 0;
     if (status >= 500) this.#lines.warn(line, 'request');
     else this.#lines.info(line, 'request');

@@ -26,14 +26,18 @@ export function percentiles(samples: readonly number[]): PercentileSet {
   return { p50: round(percentile(sorted, 0.5)), p75: round(percentile(sorted, 0.75)), p90: round(percentile(sorted, 0.9)), p99: round(percentile(sorted, 0.99)) };
 }
 
-/** One bucket: integer counters and sample series, all reset when the ring wraps onto it. */
-interface Bucket<Counter extends string, Series extends string> {
+/**
+ * One bucket: counters and bounded sample series in typed arrays, indexed by the position of the
+ * counter / series name in the ring's options; reset in place when the ring wraps onto it.
+ */
+interface Bucket {
   /** Start of the bucket, epoch ms; -1 when never used. */
   start: number;
-  counts: Record<Counter, number>;
-  samples: Record<Series, number[]>;
+  counts: Float64Array;
+  /** `samplesPerBucket` slots per series, series after series. */
+  values: Float64Array;
   /** Samples offered per series (the series keeps at most `samplesPerBucket`). */
-  offered: Record<Series, number>;
+  offered: Float64Array;
 }
 
 export interface RingOptions<Counter extends string, Series extends string> {
@@ -47,11 +51,18 @@ export interface RingOptions<Counter extends string, Series extends string> {
 
 export class BucketRing<Counter extends string, Series extends string> {
   readonly #options: RingOptions<Counter, Series>;
-  readonly #ring: Array<Bucket<Counter, Series>>;
+  readonly #bucketMs: number;
+  readonly #buckets: number;
+  readonly #perBucket: number;
+  /** Slots are made on first use. */
+  readonly #ring: Array<Bucket | undefined>;
 
   constructor(options: RingOptions<Counter, Series>) {
     this.#options = options;
-    this.#ring = Array.from({ length: options.buckets }, () => this.#emptyBucket(-1));
+    this.#bucketMs = options.bucketMs;
+    this.#buckets = options.buckets;
+    this.#perBucket = options.samplesPerBucket;
+    this.#ring = new Array<Bucket | undefined>(options.buckets).fill(undefined);
   }
 
   /** Longest span this ring can answer for, ms. */
@@ -60,64 +71,102 @@ export class BucketRing<Counter extends string, Series extends string> {
   }
 
   add(now: number, counter: Counter, amount = 1): void {
-    this.#bucketAt(now).counts[counter] += amount;
+    this.addAt(now, this.#counterIndex(counter), amount);
+  }
+
+  /** `add` by the counter's position in `options.counters`. */
+  addAt(now: number, counter: number, amount = 1): void {
+    this.#bucketAt(now).counts[counter]! += amount;
   }
 
   sample(now: number, series: Series, value: number): void {
+    this.sampleAt(now, this.#seriesIndex(series), value);
+  }
+
+  /** `sample` by the series' position in `options.series`. */
+  sampleAt(now: number, series: number, value: number): void {
     const bucket = this.#bucketAt(now);
-    const kept = bucket.samples[series];
-    const offered = bucket.offered[series]++;
-    if (kept.length < this.#options.samplesPerBucket) kept.push(value);
-    else kept[offered % this.#options.samplesPerBucket] = value;
+    const offered = bucket.offered[series]!;
+    bucket.offered[series] = offered + 1;
+    // Kept in offer order until full, then overwritten round-robin.
+    bucket.values[series * this.#perBucket + (offered % this.#perBucket)] = value;
   }
 
   /** Counter totals over the last `spanMs` (whole buckets, the current one included). */
   counts(now: number, spanMs: number): Record<Counter, number> {
-    const totals = Object.fromEntries(this.#options.counters.map((name) => [name, 0])) as Record<Counter, number>;
-    for (const bucket of this.#live(now, spanMs)) for (const name of this.#options.counters) totals[name] += bucket.counts[name];
+    const totals = {} as Record<Counter, number>;
+    const counters = this.#options.counters;
+    for (let index = 0; index < counters.length; index++) totals[counters[index]!] = this.count(now, spanMs, index);
     return totals;
   }
 
-  /** Every kept sample of a series over the last `spanMs`. */
+  /** One counter's total over the last `spanMs`, by its position in `options.counters`. */
+  count(now: number, spanMs: number, counter: number): number {
+    const bucketMs = this.#bucketMs;
+    const current = Math.floor(now / bucketMs);
+    const count = this.#spanBuckets(spanMs);
+    let total = 0;
+    for (let back = 0; back < count; back++) {
+      const bucket = this.#live(current - back);
+      if (bucket) total += bucket.counts[counter]!;
+    }
+    return total;
+  }
+
+  /** Every kept sample of a series over the last `spanMs`, newest bucket first. */
   samples(now: number, spanMs: number, series: Series): number[] {
+    const index = this.#seriesIndex(series);
+    const per = this.#perBucket;
+    const current = Math.floor(now / this.#bucketMs);
+    const count = this.#spanBuckets(spanMs);
     const values: number[] = [];
-    for (const bucket of this.#live(now, spanMs)) values.push(...bucket.samples[series]);
+    for (let back = 0; back < count; back++) {
+      const bucket = this.#live(current - back);
+      if (!bucket) continue;
+      const kept = Math.min(bucket.offered[index]!, per);
+      for (let slot = 0; slot < kept; slot++) values.push(bucket.values[index * per + slot]!);
+    }
     return values;
   }
 
-  /** Buckets of the last `spanMs` still holding their own period, newest first (walks only those slots). */
-  #live(now: number, spanMs: number): Array<Bucket<Counter, Series>> {
-    const { bucketMs, buckets } = this.#options;
-    const current = Math.floor(now / bucketMs);
-    const count = Math.min(buckets, Math.max(1, Math.ceil(spanMs / bucketMs)));
-    const live: Array<Bucket<Counter, Series>> = [];
-    for (let back = 0; back < count; back++) {
-      const period = current - back;
-      const bucket = this.#ring[((period % buckets) + buckets) % buckets]!;
-      if (bucket.start === period * bucketMs) live.push(bucket);
-    }
-    return live;
+  #spanBuckets(spanMs: number): number {
+    return Math.min(this.#buckets, Math.max(1, Math.ceil(spanMs / this.#bucketMs)));
   }
 
-  #bucketAt(now: number): Bucket<Counter, Series> {
-    const { bucketMs, buckets } = this.#options;
-    const start = Math.floor(now / bucketMs) * bucketMs;
-    const index = Math.floor(now / bucketMs) % buckets;
-    let bucket = this.#ring[index]!;
-    if (bucket.start !== start) {
-      bucket = this.#emptyBucket(start);
+  /** The bucket of `period` (a bucket number) if its slot still holds that period (walks only the slots asked for). */
+  #live(period: number): Bucket | undefined {
+    const buckets = this.#buckets;
+    const bucket = this.#ring[((period % buckets) + buckets) % buckets];
+    return bucket !== undefined && bucket.start === period * this.#bucketMs ? bucket : undefined;
+  }
+
+  #bucketAt(now: number): Bucket {
+    const bucketMs = this.#bucketMs;
+    const period = Math.floor(now / bucketMs);
+    const start = period * bucketMs;
+    const index = period % this.#buckets;
+    let bucket = this.#ring[index];
+    if (bucket === undefined) {
+      const { counters, series } = this.#options;
+      bucket = { start, counts: new Float64Array(counters.length), values: new Float64Array(series.length * this.#perBucket), offered: new Float64Array(series.length) };
       this.#ring[index] = bucket;
+    } else if (bucket.start !== start) {
+      bucket.start = start;
+      bucket.counts.fill(0);
+      bucket.offered.fill(0);
     }
     return bucket;
   }
 
-  #emptyBucket(start: number): Bucket<Counter, Series> {
-    const { counters, series } = this.#options;
-    return {
-      start,
-      counts: Object.fromEntries(counters.map((name) => [name, 0])) as Record<Counter, number>,
-      samples: Object.fromEntries(series.map((name) => [name, []])) as unknown as Record<Series, number[]>,
-      offered: Object.fromEntries(series.map((name) => [name, 0])) as Record<Series, number>,
-    };
+  #counterIndex(counter: Counter): number {
+    const index = this.#options.counters.indexOf(counter);
+    if (index === -1) throw new Error(`unknown counter ${counter}`);
+    return index;
+  }
+
+  #seriesIndex(series: Series): number {
+    const index = this.#options.series.indexOf(series);
+    if (index === -1) throw new Error(`unknown series ${series}`);
+    return index;
   }
 }

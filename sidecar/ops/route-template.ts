@@ -13,8 +13,19 @@ const ROUTE_TEMPLATES: Array<[RegExp, string]> = [
   [/^\/(healthz|readyz|metrics)$/, ''],
 ];
 
+/** Templates of the exact paths most requests use, looked up before the patterns (same answers). */
+const EXACT_TEMPLATES = new Map<string, string>([
+  ['/api/v1/chat/completions', '/api/v1/chat/completions'],
+  ['/v1/chat/completions', '/api/v1/chat/completions'],
+  ['/healthz', '/healthz'],
+  ['/readyz', '/readyz'],
+  ['/metrics', '/metrics'],
+]);
+
 /** The route template of a path, or `other`. */
 export function routeTemplate(path: string): string {
+  const exact = EXACT_TEMPLATES.get(path);
+  if (exact !== undefined) return exact;
   for (const [pattern, template] of ROUTE_TEMPLATES) if (pattern.test(path)) return template === '' ? path : template;
   return 'other';
 }
