@@ -76,7 +76,8 @@ export class GatewayMetrics {
   readonly #lastReloadSuccessful: Gauge;
   readonly #lastReloadSuccessTime: Gauge;
   readonly #policyInfo: Gauge<'policy_id' | 'policy_version' | 'catalog_version'>;
-  readonly #instruments = new Map<string, EndpointInstruments>();
+  /** By operation, provider, model. */
+  readonly #instruments = new Map<string, Map<string, Map<string, EndpointInstruments>>>();
   /** budget id -> scope key -> headroom; the gauge shows the lowest headroom per budget. */
   readonly #headroom = new Map<string, Map<string, { remaining: number; limit: number }>>();
 
@@ -274,8 +275,18 @@ export class GatewayMetrics {
 
   /** Series per (operation, provider, model), bound once: label hashing was most of an observation's cost. */
   #instrumentsOf(operation: string, provider: string, model: string): EndpointInstruments {
-    const key = `${operation}|${provider}|${model}`;
-    let instruments = this.#instruments.get(key);
+    // Nested maps: no key string built per attempt.
+    let byProvider = this.#instruments.get(operation);
+    if (byProvider === undefined) {
+      byProvider = new Map();
+      this.#instruments.set(operation, byProvider);
+    }
+    let byModel = byProvider.get(provider);
+    if (byModel === undefined) {
+      byModel = new Map();
+      byProvider.set(provider, byModel);
+    }
+    let instruments = byModel.get(model);
     if (!instruments) {
       const genAi = { gen_ai_operation_name: operation, gen_ai_provider_name: provider, gen_ai_request_model: model };
       instruments = {
@@ -287,7 +298,7 @@ export class GatewayMetrics {
         outputTokens: this.#tokenUsage.series({ ...genAi, gen_ai_token_type: 'output' }),
         cost: this.#cost.series({ provider, model }),
       };
-      this.#instruments.set(key, instruments);
+      byModel.set(model, instruments);
     }
     return instruments;
   }
