@@ -190,12 +190,16 @@ export function endRequestSpan(span: Span, status: number): void {
   span.end();
 }
 
-/** Append the record without letting a failing store touch the response. */
-export function saveRecord(gateway: GatewayContext, record: GenerationRecord): void {
+/**
+ * Append the record without letting a failing store touch the response. Returns the store's
+ * `durable()` promise when the record is not crash-safe yet: send the response after it settles.
+ */
+export function saveRecord(gateway: GatewayContext, record: GenerationRecord): Promise<void> | undefined {
   try {
     gateway.store.append(record);
   } catch (error) {
     gateway.logger.error({ err: error, id: record.id }, 'could not store the generation record');
   }
   gateway.accounting?.settle(record);
+  return gateway.store.durable?.();
 }

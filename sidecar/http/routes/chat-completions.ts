@@ -252,7 +252,7 @@ export async function serveStream(gateway: GatewayContext, exchange: Exchange, r
   }
   // The record is appended (journaled) before the last bytes go out: a client that received the
   // whole response can always fetch its record, even if the process dies right after.
-  saveRecord(
+  const durable = saveRecord(
     gateway,
     buildRecord(gateway, exchange, {
       attempt: stream.attempt,
@@ -268,6 +268,7 @@ export async function serveStream(gateway: GatewayContext, exchange: Exchange, r
       error: null,
     }),
   );
+  if (durable) await durable;
   if (!cancelled) {
     response.write(chunks.usage(wireUsage(usage ?? {}, servedRecord.cost, costDetails(gateway, usage ?? {}, stream.attempt, finishReason)), exchange.wantsAttemptLog ? attempts : undefined));
     response.end(SSE_DONE);
@@ -353,7 +354,7 @@ export interface ServedAnswer {
 /** Records a served, non-streamed answer and sends it; every inference route ends this way. */
 export function replyServed(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, body: unknown, served: ServedAnswer): void {
   // Appended (journaled) before the response is sent: a client that has the response can fetch its record.
-  saveRecord(
+  const durable = saveRecord(
     gateway,
     buildRecord(gateway, exchange, {
       ...served,
@@ -364,6 +365,13 @@ export function replyServed(gateway: GatewayContext, exchange: Exchange, respons
       error: null,
     }),
   );
+  if (durable) {
+    void durable.then(() => {
+      sendJson(response, 200, body);
+      endRequestSpan(exchange.span, 200);
+    });
+    return;
+  }
   sendJson(response, 200, body);
   endRequestSpan(exchange.span, 200);
 }
