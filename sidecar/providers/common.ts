@@ -136,11 +136,19 @@ export function syntheticToolCallId(upstreamId: string | undefined, index: numbe
 
 /** Keeps only the usage fields that are numbers, so "not reported" stays `undefined`. */
 export function usageOf(fields: { [K in keyof Usage]: number | null | undefined }): Usage {
+  // Field by field in Usage's order (every caller writes them in that order) rather than through
+  // Object.entries: this runs once per response.
   const usage: Usage = {};
-  for (const [key, value] of Object.entries(fields) as Array<[keyof Usage, number | null | undefined]>) {
-    if (typeof value === 'number' && Number.isFinite(value)) usage[key] = value;
-  }
+  if (isCount(fields.prompt_tokens)) usage.prompt_tokens = fields.prompt_tokens;
+  if (isCount(fields.completion_tokens)) usage.completion_tokens = fields.completion_tokens;
+  if (isCount(fields.cached_tokens)) usage.cached_tokens = fields.cached_tokens;
+  if (isCount(fields.cache_write_tokens)) usage.cache_write_tokens = fields.cache_write_tokens;
+  if (isCount(fields.reasoning_tokens)) usage.reasoning_tokens = fields.reasoning_tokens;
   return usage;
+}
+
+function isCount(value: number | null | undefined): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
 }
 
 /**

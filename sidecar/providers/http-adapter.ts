@@ -5,12 +5,14 @@
  */
 import type { ProtocolKind } from '../../engine/index.ts';
 import {
+  errorFromBody,
   errorFromResponse,
   guardStream,
   headerValue,
   httpError,
+  parseJsonBody,
   postJson,
-  readJson,
+  postJsonBuffered,
   readSse,
   readText,
   redact,
@@ -55,11 +57,11 @@ export async function postAndConvert<Context, Result>(
   convert: (body: unknown) => Result,
   options: HttpAdapterOptions = {},
 ): Promise<Result> {
-  const response = await postJson({ url: prepared.url, headers: prepared.headers, body: prepared.body, signal: call.signal, dispatcher: options.dispatcher });
+  const response = await postJsonBuffered({ url: prepared.url, headers: prepared.headers, body: prepared.body, signal: call.signal, dispatcher: options.dispatcher });
   if (response.status < 200 || response.status >= 300) {
-    throw await errorFromResponse(response, call.signal, { credential: call.credential, providerName: call.provider.name, parseDetails: parseError });
+    throw errorFromBody(response.status, response.headers, response.text, { credential: call.credential, providerName: call.provider.name, parseDetails: parseError });
   }
-  return convert(await readJson(response, call.signal, call.credential));
+  return convert(parseJsonBody(response.text, response.status, call.credential));
 }
 
 /** POSTs a prepared streaming request; resolves once 2xx headers arrived, then yields mapped parts. */
@@ -70,13 +72,7 @@ export async function postAndStream<Context>(
   map: (events: AsyncIterable<SseEvent>) => AsyncIterable<StreamPart>,
   options: HttpAdapterOptions = {},
 ): Promise<StreamResult> {
-  const response = await postJson({
-    url: prepared.url,
-    headers: { accept: 'text/event-stream', ...prepared.headers },
-    body: prepared.body,
-    signal: call.signal,
-    dispatcher: options.dispatcher,
-  });
+  const response = await postJson({ url: prepared.url, headers: prepared.headers, body: prepared.body, signal: call.signal, dispatcher: options.dispatcher }, 'text/event-stream');
   if (response.status < 200 || response.status >= 300) {
     throw await errorFromResponse(response, call.signal, { credential: call.credential, providerName: call.provider.name, parseDetails: parseError });
   }

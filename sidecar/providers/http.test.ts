@@ -1,7 +1,7 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { abortError, classifyHttpStatus, parseDurationMs, postJson, readSse, readText, redact, retryAfterFromHeaders, transportError, type SseEvent } from './http.ts';
+import { abortError, classifyHttpStatus, parseDurationMs, postJson, postJsonBuffered, readSse, readText, redact, retryAfterFromHeaders, transportError, type SseEvent } from './http.ts';
 import { ProviderCallError } from './spec.ts';
 
 async function events(chunks: string[]): Promise<SseEvent[]> {
@@ -132,6 +132,107 @@ describe('postJson', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     const error = await postJson({ url: `http://127.0.0.1:${port}/`, headers: {}, body: {}, signal: new AbortController().signal }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ kind: 'connection', errorClass: 'retryable', status: undefined });
+  });
+});
+
+/** A loopback upstream; `handle` answers each request (after its body was read). */
+async function upstream(handle: (request: IncomingMessage, response: ServerResponse, body: string) => void) {
+  const closed: number[] = [];
+  const server = createServer((request, response) => {
+    let body = '';
+    request.setEncoding('utf8');
+    request.on('data', (piece: string) => (body += piece));
+    request.on('end', () => handle(request, response, body));
+  });
+  server.on('connection', (socket) => socket.on('close', () => closed.push(Date.now())));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    closed,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('postJsonBuffered', () => {
+  it('sends the JSON body with the same headers as postJson and returns status, headers and text', async () => {
+    const seen: Array<{ url: string | undefined; headers: IncomingMessage['headers']; body: string }> = [];
+    const server = await upstream((request, response, body) => {
+      seen.push({ url: request.url, headers: request.headers, body });
+      response.writeHead(429, { 'retry-after': '3', 'content-type': 'application/json' });
+      // A byte-order mark and a body in two writes: undici's body.text() drops the first and joins both.
+      response.write(Buffer.from([0xef, 0xbb, 0xbf]));
+      response.end('{"error":"slow down é"}');
+    });
+    try {
+      const signal = new AbortController().signal;
+      const response = await postJsonBuffered({ url: `${server.url}/v1/chat?x=1`, headers: { authorization: 'Bearer k', 'x-extra': 'y' }, body: { a: 1 }, signal });
+      expect(response.status).toBe(429);
+      expect(response.text).toBe('{"error":"slow down é"}');
+      expect(response.headers['retry-after']).toBe('3');
+      expect(retryAfterFromHeaders(response.headers)).toBe(3000);
+      const streamed = await postJson({ url: `${server.url}/v1/chat?x=1`, headers: { authorization: 'Bearer k', 'x-extra': 'y' }, body: { a: 1 }, signal });
+      expect(await readText(streamed, signal)).toBe('{"error":"slow down é"}');
+      await postJsonBuffered({ url: `${server.url}/v1/chat`, headers: { 'content-type': 'application/json; charset=utf-8' }, body: {}, signal });
+      await postJson({ url: `${server.url}/v1/chat`, headers: { accept: 'application/x-ndjson' }, body: {}, signal }, 'text/event-stream').then((answer) => readText(answer, signal));
+      await postJson({ url: `${server.url}/v1/chat`, headers: {}, body: {}, signal }, 'text/event-stream').then((answer) => readText(answer, signal));
+      expect(seen[0]).toMatchObject({ url: '/v1/chat?x=1', body: '{"a":1}', headers: { 'content-type': 'application/json', authorization: 'Bearer k', 'x-extra': 'y' } });
+      expect(seen[1]).toMatchObject({ url: '/v1/chat?x=1', body: '{"a":1}', headers: { 'content-type': 'application/json', authorization: 'Bearer k', 'x-extra': 'y' } });
+      expect(seen[1]?.headers.accept).toBeUndefined();
+      expect(seen[2]?.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(seen[3]?.headers.accept).toBe('application/x-ndjson');
+      expect(seen[4]?.headers.accept).toBe('text/event-stream');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('classifies aborts before the call, during the headers (timeout reason) and during the body, and closes the socket', async () => {
+    const server = await upstream((request, response) => {
+      if (request.url === '/body') {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.write('{"partial":');
+      }
+      // Otherwise: never answers.
+    });
+    try {
+      const before = new AbortController();
+      before.abort();
+      await expect(postJsonBuffered({ url: `${server.url}/headers`, headers: {}, body: {}, signal: before.signal })).rejects.toMatchObject({ kind: 'aborted', errorClass: 'final' });
+
+      const deadline = new AbortController();
+      const timedOut = postJsonBuffered({ url: `${server.url}/headers`, headers: {}, body: {}, signal: deadline.signal });
+      setTimeout(() => deadline.abort(new DOMException('deadline', 'TimeoutError')), 50);
+      await expect(timedOut).rejects.toMatchObject({ kind: 'timeout', errorClass: 'retryable' });
+
+      const client = new AbortController();
+      const cancelled = postJsonBuffered({ url: `${server.url}/body`, headers: {}, body: {}, signal: client.signal });
+      setTimeout(() => client.abort(), 50);
+      const error = await cancelled.catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ProviderCallError);
+      expect(error).toMatchObject({ kind: 'aborted', errorClass: 'final' });
+      // Both aborted requests closed their sockets.
+      for (let wait = 0; wait < 50 && server.closed.length < 2; wait += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(server.closed.length).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('rejects with connection errors for refused connections and non-HTTP URLs, never leaking headers', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const signal = new AbortController().signal;
+    const refused = await postJsonBuffered({ url: `http://127.0.0.1:${port}/`, headers: { authorization: 'Bearer sk-secret-123456789' }, body: {}, signal }).catch((caught: unknown) => caught);
+    expect(refused).toMatchObject({ kind: 'connection', errorClass: 'retryable', status: undefined });
+    expect(String((refused as Error).message)).not.toContain('sk-secret');
+    await expect(postJsonBuffered({ url: 'ftp://127.0.0.1/', headers: {}, body: {}, signal })).rejects.toMatchObject({ kind: 'connection', message: 'Upstream connection failed (UND_ERR_INVALID_ARG)' });
+    await expect(postJson({ url: 'ftp://127.0.0.1/', headers: {}, body: {}, signal })).rejects.toMatchObject({ kind: 'connection', message: 'Upstream connection failed (UND_ERR_INVALID_ARG)' });
+    await expect(postJsonBuffered({ url: 'not a url', headers: {}, body: {}, signal })).rejects.toMatchObject({ kind: 'connection', message: 'Upstream connection failed (ERR_INVALID_URL)' });
   });
 });
 

@@ -50,22 +50,21 @@ export function convertOpenAICompatibleResponse(body: unknown, preset: OpenAICom
   }
   const upstreamId = wire.id ?? undefined;
   const message = choice.message ?? {};
-  const toolCalls = (message.tool_calls ?? []).map((call, index) => convertToolCall(call, index, upstreamId));
+  const wireCalls = message.tool_calls;
+  const toolCalls = wireCalls === undefined || wireCalls === null ? undefined : wireCalls.map((call, index) => convertToolCall(call, index, upstreamId));
+  const hasToolCalls = toolCalls !== undefined && toolCalls.length > 0;
   const reasoning = message.reasoning_content ?? message.reasoning ?? null;
   const content = message.content ?? (message.refusal !== null && message.refusal !== undefined ? message.refusal : null);
   const usage = convertOpenAICompatibleUsage(wire.usage ?? wire.x_groq?.usage, preset);
-  return {
-    ...(upstreamId === undefined ? {} : { upstream_id: upstreamId }),
-    message: {
-      content,
-      ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
-      ...(reasoning === null ? {} : { reasoning }),
-    },
-    finish_reason: mapOpenAICompatibleFinishReason(choice.finish_reason, toolCalls.length > 0),
-    native_finish_reason: choice.finish_reason ?? null,
-    usage,
-    warnings,
-  };
+  // Built field by field (same keys, same order as before) instead of through spreads: this runs
+  // once per response on the hot path.
+  const resultMessage: GenerateResult['message'] = { content };
+  if (hasToolCalls) resultMessage.tool_calls = toolCalls;
+  if (reasoning !== null) resultMessage.reasoning = reasoning;
+  const nativeFinishReason = choice.finish_reason ?? null;
+  const finishReason = mapOpenAICompatibleFinishReason(choice.finish_reason, hasToolCalls);
+  if (upstreamId === undefined) return { message: resultMessage, finish_reason: finishReason, native_finish_reason: nativeFinishReason, usage, warnings };
+  return { upstream_id: upstreamId, message: resultMessage, finish_reason: finishReason, native_finish_reason: nativeFinishReason, usage, warnings };
 }
 
 /** `POST /embeddings` response -> EmbeddingResult. */
