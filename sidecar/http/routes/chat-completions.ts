@@ -173,7 +173,8 @@ export function startEventStream(response: ServerResponse, exchange: Exchange, a
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
-  response.flushHeaders();
+  // No flushHeaders(): every caller writes a chunk right after, and the head goes out with it in
+  // one segment (one wake-up of the client instead of two before its first byte).
 }
 
 /** How a streaming route opens its plan and writes its chunks (chat and legacy completions differ only here). */
