@@ -311,7 +311,13 @@ export class GatewayMetrics {
         scopes = new Map();
         this.#headroom.set(budget.id, scopes);
       }
-      scopes.set(budget.scope_key, { remaining: budget.remaining, limit: budget.limit });
+      // Updated in place: this runs for every routed request.
+      const scope = scopes.get(budget.scope_key);
+      if (scope === undefined) scopes.set(budget.scope_key, { remaining: budget.remaining, limit: budget.limit });
+      else {
+        scope.remaining = budget.remaining;
+        scope.limit = budget.limit;
+      }
     }
   }
 
