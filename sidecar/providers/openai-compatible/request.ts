@@ -26,10 +26,15 @@ function convertMessage(message: ChatMessage, preset: OpenAICompatiblePreset, ma
     case 'system':
     case 'developer': {
       const role = message.role === 'developer' && !preset.developer_role ? 'system' : message.role;
-      return { role, content: stripPartExtras(message.content), ...(preset.message_name && message.name !== undefined ? { name: message.name } : {}) };
+      const converted: Record<string, unknown> = { role, content: stripPartExtras(message.content) };
+      if (preset.message_name && message.name !== undefined) converted['name'] = message.name;
+      return converted;
     }
-    case 'user':
-      return { role: 'user', content: stripPartExtras(message.content), ...(preset.message_name && message.name !== undefined ? { name: message.name } : {}) };
+    case 'user': {
+      const converted: Record<string, unknown> = { role: 'user', content: stripPartExtras(message.content) };
+      if (preset.message_name && message.name !== undefined) converted['name'] = message.name;
+      return converted;
+    }
     case 'assistant': {
       const converted: Record<string, unknown> = {
         role: 'assistant',
@@ -70,10 +75,11 @@ export function convertToOpenAICompatibleRequest(init: {
   if (init.upstreamModel !== undefined) body['model'] = init.upstreamModel;
   body['messages'] = request.messages.map((message) => convertMessage(message, preset, mapId));
 
-  const rejected = new Set<RequestField>(preset.rejected_parameters);
+  // A preset rejects a handful of fields at most: a list lookup beats building a Set per request.
+  const rejected = preset.rejected_parameters;
   const copyField = (field: RequestField, value: unknown): void => {
     if (value === undefined) return;
-    if (rejected.has(field)) {
+    if (rejected.includes(field)) {
       warnings.push(`dropped parameter \`${field}\`: ${preset.id} does not accept it`);
       return;
     }
@@ -98,7 +104,7 @@ export function convertToOpenAICompatibleRequest(init: {
   copyField('stop', request.stop);
   copyField('tools', request.tools);
   // OpenAI rejects tool_choice and parallel_tool_calls without tools; they mean nothing then anyway.
-  const hasTools = request.tools !== undefined && request.tools.length > 0 && !rejected.has('tools');
+  const hasTools = request.tools !== undefined && request.tools.length > 0 && !rejected.includes('tools');
   if (hasTools) copyField('parallel_tool_calls', request.parallel_tool_calls);
   copyField('response_format', request.response_format);
   copyField('user', request.user);
