@@ -91,45 +91,85 @@ function priceUnits(text: string): bigint {
   return units;
 }
 
-/** Base prices with every long-context tier the prompt size reaches applied, in units of 10^-18 USD. */
-function effectivePrices(pricing: Pricing, promptTokens: number | undefined): { prices: Map<PriceKey, bigint>; tier: number | null } {
-  const prices = new Map<PriceKey, bigint>();
-  const take = (source: Partial<Record<PriceKey, string | undefined>>): void => {
-    // Only the keys the formula uses: a catalog may carry others (web_search, audio...) we do not bill.
-    for (const key of PRICE_KEYS) {
-      const value = source[key];
-      if (typeof value === 'string') prices.set(key, priceUnits(value));
-    }
-  };
-  take(pricing);
-  let tier: number | null = null;
-  if (promptTokens !== undefined) {
-    for (const override of pricing.overrides ?? []) {
-      if (promptTokens > override.min_prompt_tokens) {
-        take(override);
-        tier = override.min_prompt_tokens;
-      }
-    }
-  }
-  return { prices, tier };
-}
+/** The prices a pricing object (or one long-context tier) gives, in units; absent = not given. */
+type PriceSet = Partial<Record<PriceKey, bigint>>;
 
 /** Every price the formula uses, defaults applied, in units of 10^-18 USD per token (or request / image). */
-function resolvePrices(pricing: Pricing, promptTokens: number | undefined) {
-  const { prices, tier } = effectivePrices(pricing, promptTokens);
-  const price = (key: PriceKey, fallback: bigint): bigint => prices.get(key) ?? fallback;
-  const promptPrice = price('prompt', 0n);
-  const completionPrice = price('completion', 0n);
+interface ResolvedPrices {
+  promptPrice: bigint;
+  completionPrice: bigint;
+  cacheReadPrice: bigint;
+  cacheWritePrice: bigint;
+  reasoningPrice: bigint;
+  requestPrice: bigint;
+  imagePrice: bigint;
+  /** `min_prompt_tokens` of the last tier applied; null at base prices. */
+  tier: number | null;
+}
+
+/** A pricing object parsed once: the compiled catalog keeps each endpoint's pricing object for its lifetime. */
+interface ParsedPricing {
+  base: PriceSet;
+  /** The base prices with defaults applied (no tier reached). */
+  atBase: ResolvedPrices;
+}
+
+const PARSED_PRICING = new WeakMap<Pricing, ParsedPricing>();
+/** Tiers are parsed when first reached, so a malformed price in a tier no request reaches never throws. */
+const PARSED_TIERS = new WeakMap<object, PriceSet>();
+
+/** Only the keys the formula uses: a catalog may carry others (web_search, audio...) we do not bill. */
+function priceSetOf(source: Partial<Record<PriceKey, string | undefined>>): PriceSet {
+  const prices: PriceSet = {};
+  for (const key of PRICE_KEYS) {
+    const value = source[key];
+    if (typeof value === 'string') prices[key] = priceUnits(value);
+  }
+  return prices;
+}
+
+function withDefaults(prices: PriceSet, tier: number | null): ResolvedPrices {
+  const promptPrice = prices.prompt ?? 0n;
+  const completionPrice = prices.completion ?? 0n;
   return {
     promptPrice,
     completionPrice,
-    cacheReadPrice: price('input_cache_read', promptPrice),
-    cacheWritePrice: price('input_cache_write', promptPrice),
-    reasoningPrice: price('internal_reasoning', completionPrice),
-    requestPrice: price('request', 0n),
-    imagePrice: price('image', 0n),
+    cacheReadPrice: prices.input_cache_read ?? promptPrice,
+    cacheWritePrice: prices.input_cache_write ?? promptPrice,
+    reasoningPrice: prices.internal_reasoning ?? completionPrice,
+    requestPrice: prices.request ?? 0n,
+    imagePrice: prices.image ?? 0n,
     tier,
   };
+}
+
+/**
+ * Base prices with every long-context tier the prompt size reaches applied (key by key, later
+ * tiers winning), defaults filled in.
+ */
+function resolvePrices(pricing: Pricing, promptTokens: number | undefined): ResolvedPrices {
+  let parsed = PARSED_PRICING.get(pricing);
+  if (parsed === undefined) {
+    const base = priceSetOf(pricing);
+    parsed = { base, atBase: withDefaults(base, null) };
+    PARSED_PRICING.set(pricing, parsed);
+  }
+  const overrides = pricing.overrides;
+  if (promptTokens === undefined || overrides === undefined || overrides.length === 0) return parsed.atBase;
+  let merged: PriceSet | undefined;
+  let tier: number | null = null;
+  for (const override of overrides) {
+    if (promptTokens > override.min_prompt_tokens) {
+      let prices = PARSED_TIERS.get(override);
+      if (prices === undefined) {
+        prices = priceSetOf(override);
+        PARSED_TIERS.set(override, prices);
+      }
+      merged = merged === undefined ? { ...parsed.base, ...prices } : Object.assign(merged, prices);
+      tier = override.min_prompt_tokens;
+    }
+  }
+  return merged === undefined ? parsed.atBase : withDefaults(merged, tier);
 }
 
 /**
@@ -137,73 +177,162 @@ function resolvePrices(pricing: Pricing, promptTokens: number | undefined) {
  * malformed prices (see `parseUnits`) or non-integer counts.
  */
 export function computeCost(usage: Usage, pricing: Pricing, options: CostOptions = {}): CostResult {
-  const { promptPrice, completionPrice, cacheReadPrice, cacheWritePrice, reasoningPrice, requestPrice, imagePrice, tier } = resolvePrices(
-    pricing,
-    usage.prompt_tokens,
-  );
+  const prices = resolvePrices(pricing, usage.prompt_tokens);
+  const { promptPrice, completionPrice, cacheReadPrice, cacheWritePrice, reasoningPrice } = prices;
+  const promptTokens = usage.prompt_tokens;
+  const completionTokens = usage.completion_tokens;
 
+  // Unknown counts that matter, in this order: prompt_tokens, cached_tokens, cache_write_tokens,
+  // completion_tokens, reasoning_tokens, image_count. A detail is noted only when its parent is
+  // known and the endpoint prices its kind differently from the parent.
   const unknown: string[] = [];
-  const noteUnknownDetail = (name: keyof Usage, kindPrice: bigint, parentPrice: bigint, parentKnown: boolean): void => {
-    if (usage[name] === undefined && parentKnown && kindPrice !== parentPrice) unknown.push(name);
-  };
 
   // Prompt side. Cached and written tokens are part of prompt_tokens (the adapter contract).
   const cached = usage.cached_tokens ?? 0;
   const written = usage.cache_write_tokens ?? 0;
   let promptUnits = 0n;
-  if (usage.prompt_tokens === undefined) unknown.push('prompt_tokens');
-  else promptUnits = multiplyUnits(promptPrice, Math.max(0, usage.prompt_tokens - cached - written));
-  noteUnknownDetail('cached_tokens', cacheReadPrice, promptPrice, usage.prompt_tokens !== undefined);
-  noteUnknownDetail('cache_write_tokens', cacheWritePrice, promptPrice, usage.prompt_tokens !== undefined);
+  if (promptTokens === undefined) unknown.push('prompt_tokens');
+  else {
+    promptUnits = multiplyUnits(promptPrice, Math.max(0, promptTokens - cached - written));
+    if (usage.cached_tokens === undefined && cacheReadPrice !== promptPrice) unknown.push('cached_tokens');
+    if (usage.cache_write_tokens === undefined && cacheWritePrice !== promptPrice) unknown.push('cache_write_tokens');
+  }
   const cacheReadUnits = multiplyUnits(cacheReadPrice, cached);
   const cacheWriteUnits = multiplyUnits(cacheWritePrice, written);
 
   // Completion side. Reasoning tokens are part of completion_tokens.
   const reasoning = usage.reasoning_tokens ?? 0;
   let completionUnits = 0n;
-  if (usage.completion_tokens === undefined) unknown.push('completion_tokens');
-  else completionUnits = multiplyUnits(completionPrice, Math.max(0, usage.completion_tokens - reasoning));
-  noteUnknownDetail('reasoning_tokens', reasoningPrice, completionPrice, usage.completion_tokens !== undefined);
+  if (completionTokens === undefined) unknown.push('completion_tokens');
+  else {
+    completionUnits = multiplyUnits(completionPrice, Math.max(0, completionTokens - reasoning));
+    if (usage.reasoning_tokens === undefined && reasoningPrice !== completionPrice) unknown.push('reasoning_tokens');
+  }
   const reasoningUnits = multiplyUnits(reasoningPrice, reasoning);
 
   let imageUnits = 0n;
-  if (imagePrice !== 0n) {
+  if (prices.imagePrice !== 0n) {
     if (options.imageCount === undefined) unknown.push('image_count');
-    else imageUnits = multiplyUnits(imagePrice, options.imageCount);
+    else imageUnits = multiplyUnits(prices.imagePrice, options.imageCount);
   }
 
   const finish = options.finishReason ?? '';
-  const insured = (usage.completion_tokens === undefined || usage.completion_tokens === 0) && (finish === '' || finish === 'error');
+  const insured = (completionTokens === undefined || completionTokens === 0) && (finish === '' || finish === 'error');
+  if (insured) return insuredResult(prices.tier);
 
-  const units: Record<keyof CostComponents, bigint> = insured
-    ? { prompt: 0n, input_cache_read: 0n, input_cache_write: 0n, completion: 0n, internal_reasoning: 0n, request: 0n, image: 0n }
-    : {
-        prompt: promptUnits,
-        input_cache_read: cacheReadUnits,
-        input_cache_write: cacheWriteUnits,
-        completion: completionUnits,
-        internal_reasoning: reasoningUnits,
-        request: requestPrice,
-        image: imageUnits,
-      };
-  const promptSide = units.prompt + units.input_cache_read + units.input_cache_write;
-  const completionSide = units.completion + units.internal_reasoning;
-  const total = promptSide + completionSide + units.request + units.image;
-  const components = Object.fromEntries(Object.entries(units).map(([key, value]) => [key, formatUnits(value)])) as unknown as CostComponents;
-  const unknownUsage = insured ? [] : unknown;
+  const promptSide = promptUnits + cacheReadUnits + cacheWriteUnits;
+  const completionSide = completionUnits + reasoningUnits;
+  const total = promptSide + completionSide + prices.requestPrice + imageUnits;
+  const cost = formatUnits(total);
   return {
-    cost: formatUnits(total),
+    cost,
     cost_details: {
-      upstream_inference_cost: formatUnits(total),
+      upstream_inference_cost: cost,
       upstream_inference_prompt_cost: formatUnits(promptSide),
       upstream_inference_completions_cost: formatUnits(completionSide),
-      components,
-      usage_incomplete: unknownUsage.length > 0,
-      unknown_usage: unknownUsage,
-      insured,
+      components: {
+        prompt: formatUnits(promptUnits),
+        input_cache_read: formatUnits(cacheReadUnits),
+        input_cache_write: formatUnits(cacheWriteUnits),
+        completion: formatUnits(completionUnits),
+        internal_reasoning: formatUnits(reasoningUnits),
+        request: formatUnits(prices.requestPrice),
+        image: formatUnits(imageUnits),
+      },
+      usage_incomplete: unknown.length > 0,
+      unknown_usage: unknown,
+      insured: false,
+      pricing_tier: prices.tier,
+    },
+  };
+}
+
+/** Zero-completion insurance: nothing charged, nothing unknown that matters. */
+function insuredResult(tier: number | null): CostResult {
+  return {
+    cost: '0',
+    cost_details: {
+      upstream_inference_cost: '0',
+      upstream_inference_prompt_cost: '0',
+      upstream_inference_completions_cost: '0',
+      components: { prompt: '0', input_cache_read: '0', input_cache_write: '0', completion: '0', internal_reasoning: '0', request: '0', image: '0' },
+      usage_incomplete: false,
+      unknown_usage: [],
+      insured: true,
       pricing_tier: tier,
     },
   };
+}
+
+interface CostMemo {
+  usage: Usage | undefined;
+  pricing: Pricing | undefined;
+  finishReason: CostOptions['finishReason'];
+  imageCount: number | undefined;
+  prompt: number | undefined;
+  completion: number | undefined;
+  cached: number | undefined;
+  written: number | undefined;
+  reasoning: number | undefined;
+  result: CostResult | undefined;
+}
+
+/**
+ * The last results, by usage object, in a small ring: the two calls of one request are moments
+ * apart, and a ring keeps no usage object alive for long nor costs a WeakMap entry per request.
+ */
+const MEMO_SLOTS = 32;
+const COST_MEMO: CostMemo[] = Array.from({ length: MEMO_SLOTS }, () => ({
+  usage: undefined,
+  pricing: undefined,
+  finishReason: undefined,
+  imageCount: undefined,
+  prompt: undefined,
+  completion: undefined,
+  cached: undefined,
+  written: undefined,
+  reasoning: undefined,
+  result: undefined,
+}));
+let nextMemoSlot = 0;
+
+/**
+ * `computeCost`, computed once per usage object: a second call soon after with the same usage
+ * object (same counts, same pricing object, same finish reason and image count) returns the SAME
+ * result object, so the executor's cost and the route's `cost_details` cost one computation.
+ * Callers must treat the result as read-only. Anything changed computes afresh.
+ */
+export function computeCostOnce(usage: Usage, pricing: Pricing, options: CostOptions = {}): CostResult {
+  for (const memo of COST_MEMO) {
+    if (
+      memo.usage === usage &&
+      memo.result !== undefined &&
+      memo.pricing === pricing &&
+      memo.finishReason === options.finishReason &&
+      memo.imageCount === options.imageCount &&
+      memo.prompt === usage.prompt_tokens &&
+      memo.completion === usage.completion_tokens &&
+      memo.cached === usage.cached_tokens &&
+      memo.written === usage.cache_write_tokens &&
+      memo.reasoning === usage.reasoning_tokens
+    ) {
+      return memo.result;
+    }
+  }
+  const result = computeCost(usage, pricing, options);
+  const memo = COST_MEMO[nextMemoSlot] as CostMemo;
+  nextMemoSlot = (nextMemoSlot + 1) % MEMO_SLOTS;
+  memo.usage = usage;
+  memo.pricing = pricing;
+  memo.finishReason = options.finishReason;
+  memo.imageCount = options.imageCount;
+  memo.prompt = usage.prompt_tokens;
+  memo.completion = usage.completion_tokens;
+  memo.cached = usage.cached_tokens;
+  memo.written = usage.cache_write_tokens;
+  memo.reasoning = usage.reasoning_tokens;
+  memo.result = result;
+  return result;
 }
 
 /** The cost of an attempt that served nothing (error, timeout, cancelled before any usage). */
@@ -219,14 +348,17 @@ export interface WorstCaseInput {
 }
 
 /** Per-token prices a worst case assumes: every prompt token at the dearer of prompt / cache write, every output token at the dearer of completion / reasoning. */
-function worstPrices(pricing: Pricing, input: WorstCaseInput) {
-  const prices = resolvePrices(pricing, input.promptTokens);
-  const larger = (left: bigint, right: bigint): bigint => (left > right ? left : right);
-  const fixed =
-    multiplyUnits(larger(prices.promptPrice, prices.cacheWritePrice), input.promptTokens) +
-    prices.requestPrice +
-    multiplyUnits(prices.imagePrice, input.imageCount ?? 0);
-  return { fixed, perOutputToken: larger(prices.completionPrice, prices.reasoningPrice) };
+function worstPrices(pricing: Pricing, promptTokens: number, imageCount: number | undefined): { fixed: bigint; perOutputToken: bigint } {
+  const prices = resolvePrices(pricing, promptTokens);
+  const promptRate = prices.promptPrice > prices.cacheWritePrice ? prices.promptPrice : prices.cacheWritePrice;
+  const fixed = multiplyUnits(promptRate, promptTokens) + prices.requestPrice + multiplyUnits(prices.imagePrice, imageCount ?? 0);
+  return { fixed, perOutputToken: prices.completionPrice > prices.reasoningPrice ? prices.completionPrice : prices.reasoningPrice };
+}
+
+/** `worstCaseCost` in units of 10^-18 USD (to compare attempts without formatting each). */
+export function worstCaseUnits(pricing: Pricing, input: WorstCaseInput): bigint {
+  const { fixed, perOutputToken } = worstPrices(pricing, input.promptTokens, input.imageCount);
+  return fixed + multiplyUnits(perOutputToken, input.maxCompletionTokens);
 }
 
 /**
@@ -235,8 +367,7 @@ function worstPrices(pricing: Pricing, input: WorstCaseInput) {
  * into a dearer tier than the one reserved for.
  */
 export function worstCaseCost(pricing: Pricing, input: WorstCaseInput): string {
-  const { fixed, perOutputToken } = worstPrices(pricing, input);
-  return formatUnits(fixed + multiplyUnits(perOutputToken, input.maxCompletionTokens));
+  return formatUnits(worstCaseUnits(pricing, input));
 }
 
 /**
@@ -244,7 +375,7 @@ export function worstCaseCost(pricing: Pricing, input: WorstCaseInput): string {
  * null when output is free (any number fits). 0 when not even the prompt fits.
  */
 export function affordableCompletionTokens(pricing: Pricing, input: Omit<WorstCaseInput, 'maxCompletionTokens'>, remainingUsd: string): number | null {
-  const { fixed, perOutputToken } = worstPrices(pricing, { ...input, maxCompletionTokens: 0 });
+  const { fixed, perOutputToken } = worstPrices(pricing, input.promptTokens, input.imageCount);
   const left = parseUnits(remainingUsd) - fixed;
   if (perOutputToken === 0n) return left >= 0n ? null : 0;
   if (left <= 0n) return 0;

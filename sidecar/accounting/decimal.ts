@@ -13,11 +13,64 @@ export const DECIMAL_SCALE = 18;
 const SCALE_FACTOR = 10n ** BigInt(DECIMAL_SCALE);
 const DECIMAL_PATTERN = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
+/** `ZEROS.slice(0, n)`: up to 18 zeros without building them. */
+const ZEROS = '0'.repeat(DECIMAL_SCALE);
+/** `POWERS[n]` = 10^n, n = 0..18. */
+const POWERS: readonly bigint[] = Array.from({ length: DECIMAL_SCALE + 1 }, (_, n) => 10n ** BigInt(n));
+/** Digits a float holds exactly when accumulated one by one (10^15 < 2^53). */
+const EXACT_DIGITS = 15;
+
 /**
  * Parses a decimal string ("0.000003", "3e-6", "-1", "12.50") into units of 10^-18.
  * Throws RangeError for anything that is not a finite decimal, or that needs more than 18 decimals.
  */
 export function parseUnits(text: string): bigint {
+  return parsePlain(text) ?? parseGeneral(text);
+}
+
+/**
+ * The common form, `[-]digits[.digits]` with at most 18 decimals, in one scan without a regular
+ * expression or intermediate strings; undefined for anything else (parsed, or refused, by
+ * `parseGeneral`, which accepts a superset of this form and gives the same value on it).
+ */
+function parsePlain(text: string): bigint | undefined {
+  const length = text.length;
+  let index = 0;
+  const negative = length > 0 && text.charCodeAt(0) === 45; // '-'
+  if (negative) index = 1;
+  const integerStart = index;
+  let integerValue = 0;
+  for (; index < length; index++) {
+    const digit = text.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) break;
+    integerValue = integerValue * 10 + digit;
+  }
+  const integerLength = index - integerStart;
+  let fractionStart = index;
+  let fractionValue = 0;
+  if (index < length) {
+    if (text.charCodeAt(index) !== 46) return undefined; // '.'
+    fractionStart = ++index;
+    for (; index < length; index++) {
+      const digit = text.charCodeAt(index) - 48;
+      if (digit < 0 || digit > 9) return undefined;
+      fractionValue = fractionValue * 10 + digit;
+    }
+  }
+  const fractionLength = index - fractionStart;
+  if (integerLength + fractionLength === 0 || fractionLength > DECIMAL_SCALE) return undefined;
+  let magnitude: bigint;
+  if (integerLength <= EXACT_DIGITS && fractionLength <= EXACT_DIGITS) {
+    magnitude = fractionValue === 0 ? 0n : BigInt(fractionValue) * (POWERS[DECIMAL_SCALE - fractionLength] as bigint);
+    if (integerValue !== 0) magnitude += BigInt(integerValue) * SCALE_FACTOR;
+  } else {
+    const integerDigits = text.slice(integerStart, integerStart + integerLength);
+    magnitude = BigInt(integerDigits + text.slice(fractionStart) + ZEROS.slice(fractionLength));
+  }
+  return negative ? -magnitude : magnitude;
+}
+
+function parseGeneral(text: string): bigint {
   const match = DECIMAL_PATTERN.exec(text.trim());
   const integerDigits = match?.[2] ?? '';
   const fractionDigits = match?.[3] ?? '';
@@ -53,11 +106,17 @@ export function parseUnits(text: string): bigint {
 
 /** Renders units as the canonical decimal string: no exponent, no trailing zeros, "0" for zero. */
 export function formatUnits(units: bigint): string {
+  if (units === 0n) return '0';
   const negative = units < 0n;
-  const magnitude = negative ? -units : units;
-  const whole = magnitude / SCALE_FACTOR;
-  const fraction = (magnitude % SCALE_FACTOR).toString().padStart(DECIMAL_SCALE, '0').replace(/0+$/, '');
-  const body = fraction === '' ? whole.toString() : `${whole.toString()}.${fraction}`;
+  // One conversion to digits (no leading zeros), then the point placed by slicing.
+  const digits = (negative ? -units : units).toString();
+  const pointAt = digits.length - DECIMAL_SCALE;
+  let end = digits.length;
+  while (end > pointAt && digits.charCodeAt(end - 1) === 48) end--;
+  let body: string;
+  if (pointAt <= 0) body = `0.${ZEROS.slice(0, -pointAt)}${digits.slice(0, end)}`;
+  else if (end === pointAt) body = digits.slice(0, pointAt);
+  else body = `${digits.slice(0, pointAt)}.${digits.slice(pointAt, end)}`;
   return negative ? `-${body}` : body;
 }
 
@@ -87,7 +146,7 @@ export function compareDecimals(left: string, right: string): -1 | 0 | 1 {
 /** Exact `price * count` where count is a whole number (tokens, images, requests). */
 export function multiplyUnits(price: bigint, count: number): bigint {
   if (!Number.isSafeInteger(count)) throw new RangeError(`count must be a whole number, got ${count}`);
-  return price * BigInt(count);
+  return count === 0 || price === 0n ? 0n : price * BigInt(count);
 }
 
 /**

@@ -16,9 +16,9 @@
  */
 import type { Context } from '@opentelemetry/api';
 import type { ServerResponse } from 'node:http';
-import { budgetScopeKey, type CompiledCatalog, type CompiledEndpoint, type CompiledPolicy, type Identity, type Plan, type PlanAttempt, type RequestFacts } from '../../engine/index.ts';
-import { affordableCompletionTokens, insufficientCreditsMessage, worstCaseCost } from '../accounting/cost.ts';
-import { compareDecimals } from '../accounting/decimal.ts';
+import { budgetScopeKey, type Budget, type CompiledCatalog, type CompiledEndpoint, type CompiledPolicy, type Identity, type Plan, type PlanAttempt, type RequestFacts } from '../../engine/index.ts';
+import { affordableCompletionTokens, insufficientCreditsMessage, worstCaseUnits } from '../accounting/cost.ts';
+import { formatUnits } from '../accounting/decimal.ts';
 import type { AlertNotifier } from '../accounting/alerts.ts';
 import type { Logger } from '../logger.ts';
 import type { AccountingState, RateLimits, Reservation, ReserveResult, ScopeLimit, TokenCount } from '../state/accounting-state.ts';
@@ -56,6 +56,23 @@ interface Hold {
   subject: string | null;
 }
 
+/**
+ * A scope limit built at `builtAt`, reused until its period ends: every instant in
+ * [builtAt, periodEndsAt) lies in the same period, so the scope built then is the same.
+ */
+interface ScopeEntry {
+  scope: ScopeLimit;
+  builtAt: number;
+}
+
+/** Reusable while `now` is in the same period as when it was built (a clock going back rebuilds). */
+function current(entry: ScopeEntry | undefined, now: number): entry is ScopeEntry {
+  return entry !== undefined && now >= entry.builtAt && (entry.scope.periodEndsAt === undefined || now < entry.scope.periodEndsAt);
+}
+
+/** Bound on the scope limits kept per budget: scope keys change with callers and periods. */
+const BUDGET_SCOPES_KEPT = 10_000;
+
 export class RequestAccounting {
   readonly state: AccountingState;
   readonly #options: RequestAccountingOptions;
@@ -70,6 +87,10 @@ export class RequestAccounting {
   readonly #settling = new Set<Promise<void>>();
   readonly #spendCacheMs: number;
   readonly #spendCache = new Map<string, { at: number; spend: Record<string, number> }>();
+  /** Key-limit scopes by stored key record, with the limit fields they were built from. */
+  readonly #keyScopes = new WeakMap<ApiKeyRecord, ScopeEntry & { hash: string; limit: string | null; reset: ApiKeyRecord['limit_reset'] }>();
+  /** Budget scope limits by budget, then by scope key. */
+  readonly #budgetScopes = new WeakMap<Budget, Map<string, ScopeEntry & Pick<Budget, 'limit' | 'period' | 'alerts'>>>();
 
   constructor(options: RequestAccountingOptions) {
     this.state = options.state;
@@ -111,14 +132,14 @@ export class RequestAccounting {
     const now = this.#now();
     const scopes: ScopeLimit[] = [];
     const stored = this.#options.storedKeyOf(identity);
-    const keyScope = stored ? keyLimitScope(stored, new Date(now), this.#options.alertThresholds) : null;
+    const keyScope = stored ? this.#keyScope(stored, now) : null;
     if (stored && keyScope) {
       await this.#seed(stored, keyScope, now);
       scopes.push(keyScope);
     }
     for (const checked of plan.budgets) {
       const budget = policy.budgets.get(checked.id);
-      if (budget) scopes.push(budgetScopeLimit(budget, checked.scope_key, new Date(now)));
+      if (budget) scopes.push(this.#budgetScope(budget, checked.scope_key, now));
     }
     const worst = scopes.length > 0 ? this.worstCase(plan, facts, catalog) : undefined;
 
@@ -129,7 +150,8 @@ export class RequestAccounting {
         ? await this.state.admit(rateSubject, this.#options.rateLimits, scopes, worst.amount)
         : { rate: await this.state.checkRate(rateSubject, this.#options.rateLimits) };
       const rate = admitted.rate;
-      for (const [name, value] of Object.entries(rateLimitHeaders(rate))) response.setHeader(name, value);
+      const headers = rateLimitHeaders(rate);
+      for (const name in headers) response.setHeader(name, headers[name] as string);
       if (!rate.ok) {
         if (rate.reason === 'state_unavailable') return new GatewayError('accounting_unavailable', 'Rate limits cannot be checked right now (accounting state unreachable).');
         const window = rate.limited === 'requests' ? rate.requests : rate.tokens;
@@ -167,14 +189,20 @@ export class RequestAccounting {
 
   /** The hold for a plan: the dearest attempt's worst case (exact decimal), and which attempt. */
   worstCase(plan: Plan, facts: RequestFacts, catalog: CompiledCatalog): { amount: string; attempt: PlanAttempt; completionTokens: number } {
-    let best: { amount: string; attempt: PlanAttempt; completionTokens: number } | undefined;
+    let best: PlanAttempt | undefined;
+    let bestUnits = 0n;
+    let bestTokens = 0;
     for (const attempt of plan.attempts) {
       const completionTokens = this.#maxCompletionTokens(attempt, facts, catalog, plan);
-      const amount = worstCaseCost(attempt.pricing, { promptTokens: facts.prompt_tokens, maxCompletionTokens: completionTokens });
-      if (!best || compareDecimals(amount, best.amount) > 0) best = { amount, attempt, completionTokens };
+      const units = worstCaseUnits(attempt.pricing, { promptTokens: facts.prompt_tokens, maxCompletionTokens: completionTokens });
+      if (best === undefined || units > bestUnits) {
+        best = attempt;
+        bestUnits = units;
+        bestTokens = completionTokens;
+      }
     }
     if (!best) throw new Error('a plan without attempts cannot be admitted');
-    return best;
+    return { amount: formatUnits(bestUnits), attempt: best, completionTokens: bestTokens };
   }
 
   /** Settles the request's hold with the record's cost; counts its tokens. Never throws. */
@@ -192,15 +220,47 @@ export class RequestAccounting {
       else if (count > 0) this.state.recordTokens(subject, count).catch((error: unknown) => this.#options.logger.warn({ err: error }, 'could not count tokens'));
     }
     if (!hold) return;
-    const settling = this.state
-      .settle(hold.reservation, record.total_cost, tokens)
-      .then((settled) => {
-        if (!settled.recorded) this.#options.logger.error({ id: record.id, cost: record.total_cost }, 'spend not counted: accounting state unreachable');
-        if (settled.alerts.length > 0) this.#options.alerts.notify(settled.alerts);
-      })
-      .catch((error: unknown) => this.#options.logger.error({ err: error, id: record.id }, 'could not settle the request'))
-      .finally(() => this.#settling.delete(settling));
+    const settling = this.#settle(hold.reservation, record, tokens);
     this.#settling.add(settling);
+    void settling.then(() => this.#settling.delete(settling));
+  }
+
+  /** One settlement; never rejects. */
+  async #settle(reservation: Reservation, record: GenerationRecord, tokens: TokenCount | undefined): Promise<void> {
+    try {
+      const settled = await this.state.settle(reservation, record.total_cost, tokens);
+      if (!settled.recorded) this.#options.logger.error({ id: record.id, cost: record.total_cost }, 'spend not counted: accounting state unreachable');
+      if (settled.alerts.length > 0) this.#options.alerts.notify(settled.alerts);
+    } catch (error) {
+      this.#options.logger.error({ err: error, id: record.id }, 'could not settle the request');
+    }
+  }
+
+  /** `keyLimitScope`, built once per key record and period. */
+  #keyScope(key: ApiKeyRecord, now: number): ScopeLimit | null {
+    if (key.limit === null) return null;
+    const entry = this.#keyScopes.get(key);
+    // The record's limit fields are compared too, in case a store updates a record in place.
+    if (current(entry, now) && entry.hash === key.hash && entry.limit === key.limit && entry.reset === key.limit_reset) return entry.scope;
+    const scope = keyLimitScope(key, new Date(now), this.#options.alertThresholds);
+    if (scope !== null) this.#keyScopes.set(key, { scope, builtAt: now, hash: key.hash, limit: key.limit, reset: key.limit_reset });
+    return scope;
+  }
+
+  /** `budgetScopeLimit`, built once per budget, scope key and period. */
+  #budgetScope(budget: Budget, scopeKey: string, now: number): ScopeLimit {
+    let scopes = this.#budgetScopes.get(budget);
+    if (scopes === undefined) {
+      scopes = new Map();
+      this.#budgetScopes.set(budget, scopes);
+    }
+    const entry = scopes.get(scopeKey);
+    // The budget's fields are compared too, in case a policy object is changed in place.
+    if (current(entry, now) && entry.limit === budget.limit && entry.period === budget.period && entry.alerts === budget.alerts) return entry.scope;
+    const scope = budgetScopeLimit(budget, scopeKey, new Date(now));
+    if (scopes.size >= BUDGET_SCOPES_KEPT) scopes.clear();
+    scopes.set(scopeKey, { scope, builtAt: now, limit: budget.limit, period: budget.period, alerts: budget.alerts });
+    return scope;
   }
 
   /** Resolves when every settlement started so far has finished (shutdown, tests). */
