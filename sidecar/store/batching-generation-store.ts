@@ -1,8 +1,13 @@
 /**
  * The generation log as the sidecar uses it: `append` is synchronous and cheap (a map insert and,
- * with a journal, one `write(2)`), the database write happens in batches off the response path,
- * and reads see buffered records at once, so `GET /api/v1/generation?id=` never answers 404 for a
- * response that has ended.
+ * with a journal, serialising the record), the database write happens in batches off the response
+ * path, and reads see buffered records at once, so `GET /api/v1/generation?id=` never answers 404
+ * for a response that has ended.
+ *
+ * With a journal, the lines appended during one event-loop turn go out together with one
+ * `write(2)` (a `setImmediate` after the turn); `durable()` is the promise of that write, and the
+ * routes send a response only once it settled, so a kill -9 loses no record of a response the
+ * client received. The JSON of the journal line is also what the database row stores.
  *
  * Batches go out every `flushIntervalMs`, or as soon as `maxBatch` records wait. A failed batch
  * stays buffered (and journaled) and is retried on the next tick; `onError` hears about it.
@@ -28,6 +33,12 @@ export interface BatchingOptions {
 /** Records per page when exporting. */
 const EXPORT_PAGE = 500;
 
+/** A buffered record and, when it was journaled, its JSON (reused for the database row). */
+interface Buffered {
+  record: GenerationRecord;
+  json: string | undefined;
+}
+
 export class BatchingGenerationStore implements GenerationStore {
   readonly backend: GenerationBackend;
   readonly #maxBatch: number;
@@ -35,14 +46,21 @@ export class BatchingGenerationStore implements GenerationStore {
   readonly #onError: (error: unknown) => void;
   readonly #timer: NodeJS.Timeout;
   /** Appended, not yet handed to the backend. */
-  #pending = new Map<string, GenerationRecord>();
+  #pending = new Map<string, Buffered>();
   /** Handed to the backend, not yet committed. */
-  #inFlight = new Map<string, GenerationRecord>();
+  #inFlight = new Map<string, Buffered>();
   /** Journal segments holding records of `#pending` / `#inFlight`. */
   #uncommittedSegments: string[] = [];
   #flushing: Promise<void> | null = null;
   #flushSoon = false;
   #closed = false;
+  /** Journal lines wait for the write scheduled with `setImmediate`. */
+  #journalWriteScheduled = false;
+  /** What `durable()` returned for the scheduled write, made on first ask, and how to settle it. */
+  #durable: Promise<void> | null = null;
+  #settleDurable: (() => void) | null = null;
+  /** After a failed journal write: settles once those records were committed (or that was tried). */
+  #recovering: Promise<void> | null = null;
 
   private constructor(backend: GenerationBackend, options: BatchingOptions) {
     this.backend = backend;
@@ -58,8 +76,9 @@ export class BatchingGenerationStore implements GenerationStore {
     if (options.journal) {
       const leftovers = options.journal.leftovers();
       // Later lines of the same id win, as they would have in the buffer.
-      const records = new Map(leftovers.flatMap((leftover) => leftover.records.map((record) => [record.id, record] as const)));
-      if (records.size > 0) await backend.write([...records.values()]);
+      const replayed = new Map<string, Buffered>();
+      for (const leftover of leftovers) leftover.records.forEach((record, index) => replayed.set(record.id, { record, json: leftover.lines[index] }));
+      if (replayed.size > 0) await writeBuffered(backend, replayed);
       options.journal.discard(leftovers.map((leftover) => leftover.path));
     }
     return new BatchingGenerationStore(backend, options);
@@ -67,13 +86,20 @@ export class BatchingGenerationStore implements GenerationStore {
 
   append(record: GenerationRecord): void {
     if (this.#closed) throw new Error('generation store is closed');
-    try {
-      this.#journal?.append(record);
-    } catch (error) {
-      // Still buffered and written at the next flush; only crash safety is lost for it.
-      this.#onError(error);
+    let json: string | undefined;
+    if (this.#journal) {
+      try {
+        json = this.#journal.append(record);
+      } catch (error) {
+        // Still buffered and written at the next flush; only crash safety is lost for it.
+        this.#onError(error);
+      }
+      if (json !== undefined && !this.#journalWriteScheduled) {
+        this.#journalWriteScheduled = true;
+        setImmediate(this.#writeJournal);
+      }
     }
-    this.#pending.set(record.id, record);
+    this.#pending.set(record.id, { record, json });
     if (this.#pending.size >= this.#maxBatch && !this.#flushSoon) {
       this.#flushSoon = true;
       setImmediate(() => {
@@ -83,12 +109,25 @@ export class BatchingGenerationStore implements GenerationStore {
     }
   }
 
+  /**
+   * `undefined` when every record appended so far is crash-safe, else a promise (never rejecting)
+   * that settles once they are: journaled by the write of this turn, or, when a journal write
+   * failed, committed to the database (or that was tried and failed: logged through `onError`).
+   */
+  durable(): Promise<void> | undefined {
+    if (this.#journalWriteScheduled) {
+      this.#durable ??= new Promise<void>((resolve) => (this.#settleDurable = resolve));
+      return this.#durable;
+    }
+    return this.#recovering ?? undefined;
+  }
+
   async get(id: string): Promise<GenerationRecord | null> {
     const buffered = this.#pending.get(id) ?? this.#inFlight.get(id);
-    if (buffered) return buffered;
+    if (buffered) return buffered.record;
     const stored = await this.backend.get(id);
     // A flush may have committed it between the two looks; the buffers are checked again.
-    return stored ?? this.#pending.get(id) ?? this.#inFlight.get(id) ?? null;
+    return stored ?? (this.#pending.get(id) ?? this.#inFlight.get(id))?.record ?? null;
   }
 
   async list(options: { limit: number; since?: string }): Promise<GenerationRecord[]> {
@@ -157,20 +196,57 @@ export class BatchingGenerationStore implements GenerationStore {
   }
 
   #buffered(): GenerationRecord[] {
-    return [...this.#inFlight.values(), ...this.#pending.values()];
+    const records: GenerationRecord[] = [];
+    for (const buffered of this.#inFlight.values()) records.push(buffered.record);
+    for (const buffered of this.#pending.values()) records.push(buffered.record);
+    return records;
   }
+
+  /**
+   * Writes the journal lines of this turn (the `setImmediate` callback, or before a rotation) and
+   * settles `durable()`. A failed write is logged, and those records are committed right away
+   * instead; `durable()` then waits for that.
+   */
+  readonly #writeJournal = (): void => {
+    if (!this.#journalWriteScheduled) return;
+    this.#journalWriteScheduled = false;
+    const settle = this.#settleDurable;
+    this.#durable = null;
+    this.#settleDurable = null;
+    try {
+      this.#journal?.write();
+    } catch (error) {
+      this.#onError(error);
+      // In a microtask: when called from #writeBatch, that flush has to be registered first.
+      const recovering: Promise<void> = Promise.resolve()
+        .then(() => this.flush())
+        .catch((flushError: unknown) => this.#onError(flushError))
+        .finally(() => {
+          if (this.#recovering === recovering) this.#recovering = null;
+        });
+      this.#recovering = recovering;
+      if (settle) void recovering.then(settle);
+      return;
+    }
+    if (!settle) return;
+    if (this.#recovering) void this.#recovering.then(settle);
+    else settle();
+  };
 
   async #writeBatch(): Promise<void> {
     this.#inFlight = this.#pending;
     this.#pending = new Map();
-    const segment = this.#journal?.rotate();
-    if (segment) this.#uncommittedSegments.push(segment);
+    if (this.#journal) {
+      // Lines of this batch not yet written go into the segment about to be closed.
+      this.#writeJournal();
+      this.#uncommittedSegments.push(...this.#journal.rotate());
+    }
     const segments = this.#uncommittedSegments;
     try {
-      await this.backend.write([...this.#inFlight.values()]);
+      await writeBuffered(this.backend, this.#inFlight);
     } catch (error) {
       // Put the batch back (newer appends of the same id win) and keep its journal segments.
-      for (const [id, record] of this.#inFlight) if (!this.#pending.has(id)) this.#pending.set(id, record);
+      for (const [id, buffered] of this.#inFlight) if (!this.#pending.has(id)) this.#pending.set(id, buffered);
       this.#inFlight = new Map();
       throw error;
     }
@@ -187,4 +263,15 @@ export class BatchingGenerationStore implements GenerationStore {
       this.#onError(error);
     }
   }
+}
+
+/** One backend write of buffered records, with the JSON of those that have it. */
+function writeBuffered(backend: GenerationBackend, batch: ReadonlyMap<string, Buffered>): Promise<void> {
+  const records: GenerationRecord[] = [];
+  const json: Array<string | undefined> = [];
+  for (const buffered of batch.values()) {
+    records.push(buffered.record);
+    json.push(buffered.json);
+  }
+  return backend.write(records, json);
 }

@@ -20,7 +20,14 @@ export { DEFAULT_SQLITE_PATH, openSqliteDatabase, SqliteGenerationBackend, Sqlit
 export { keyUsage } from './key-usage.ts';
 
 export type StoreOptions =
-  | { kind: 'sqlite'; path?: string; journalDirectory?: string | null; batching?: Omit<BatchingOptions, 'journal'> }
+  | {
+      kind: 'sqlite';
+      path?: string;
+      journalDirectory?: string | null;
+      /** Insert generation records on a worker thread (default true; a file database only). */
+      writerThread?: boolean;
+      batching?: Omit<BatchingOptions, 'journal'>;
+    }
   | { kind: 'postgres'; connectionString: string; schema?: string; journalDirectory?: string | null; batching?: Omit<BatchingOptions, 'journal'> }
   | { kind: 'memory'; batching?: Omit<BatchingOptions, 'journal'> };
 
@@ -50,7 +57,10 @@ export async function openStores(options: StoreOptions): Promise<Stores> {
       const database = openSqliteDatabase(path);
       const journalDirectory = options.journalDirectory === undefined ? (path === ':memory:' ? null : `${path}.journal`) : options.journalDirectory;
       const journal = journalDirectory === null ? undefined : new Journal({ directory: journalDirectory });
-      const generations = await BatchingGenerationStore.open(new SqliteGenerationBackend(database, false), { ...options.batching, journal });
+      const generations = await BatchingGenerationStore.open(new SqliteGenerationBackend(database, false, { writerThread: options.writerThread ?? true, onError: options.batching?.onError }), {
+        ...options.batching,
+        journal,
+      });
       return {
         generations,
         keys: new SqliteKeyStore(database),

@@ -1,11 +1,13 @@
 /**
  * A local append-only journal of generation records not yet committed to the database.
  *
- * `append` writes one JSON line with a synchronous `write(2)` before returning, so a record the
- * response path handed over survives a process crash (kill -9): the bytes are in the OS page
- * cache. It does not fsync by default (`fsync: true` does, per record, and survives power loss
- * at a large cost). Each flush rotates to a new segment file; a segment is deleted only after
- * the database committed its records. At startup, leftover segments are replayed.
+ * `append` serialises a record into a buffer (it is also the JSON the database row stores);
+ * `write` puts every buffered line in the current segment with ONE `write(2)`. The store calls
+ * `write` once per event-loop turn, and a response is sent only after the write of its record,
+ * so a record whose response the client received survives a process crash (kill -9): the bytes
+ * are in the OS page cache. It does not fsync by default (`fsync: true` does, once per write, and
+ * survives power loss at a large cost). Each flush rotates to a new segment file; a segment is
+ * deleted only after the database committed its records. At startup, leftover segments are replayed.
  *
  * Several processes may share a directory (replicas on one SQLite file): segment names carry the
  * writer's pid, and only segments of processes no longer running are replayed. Processes in
@@ -29,6 +31,10 @@ export class Journal {
   #segmentPath: string | null = null;
   #descriptor: number | null = null;
   #sequence = 0;
+  /** Lines appended and not yet written, each ending in a newline. */
+  #buffer = '';
+  /** Segments given up after a failed write (they may end with a torn line); returned by the next `rotate`. */
+  #abandoned: string[] = [];
 
   constructor(options: JournalOptions) {
     this.#directory = options.directory;
@@ -37,42 +43,82 @@ export class Journal {
   }
 
   /**
-   * Segments left by processes that are gone, oldest first, with their records (a torn last line
-   * is dropped). Segments of a live process (another replica sharing the directory) are left to it.
+   * Segments left by processes that are gone, oldest first, with their records and each record's
+   * line (a torn last line is dropped). Segments of a live process (another replica sharing the
+   * directory) are left to it.
    */
-  leftovers(): Array<{ path: string; records: GenerationRecord[] }> {
+  leftovers(): Array<{ path: string; records: GenerationRecord[]; lines: string[] }> {
     return readdirSync(this.#directory)
       .filter((name) => name.endsWith(SEGMENT_SUFFIX) && !ownedByLiveProcess(name))
       .sort()
       .map((name) => {
         const path = join(this.#directory, name);
         const records: GenerationRecord[] = [];
+        const lines: string[] = [];
         for (const line of readFileSync(path, 'utf8').split('\n')) {
           if (line.trim() === '') continue;
           try {
             records.push(JSON.parse(line) as GenerationRecord);
+            lines.push(line);
           } catch {
             // A line cut short by the crash: its response never finished either.
           }
         }
-        return { path, records };
+        return { path, records, lines };
       });
   }
 
-  append(record: GenerationRecord): void {
-    if (this.#descriptor === null) this.#open();
-    const descriptor = this.#descriptor as number;
-    writeSync(descriptor, JSON.stringify(record) + '\n');
-    if (this.#fsync) fsyncSync(descriptor);
+  /** Buffers the record's line (no I/O; `write` writes it) and returns its JSON. */
+  append(record: GenerationRecord): string {
+    const json = JSON.stringify(record);
+    this.#buffer += json + '\n';
+    return json;
   }
 
-  /** Closes the current segment and returns its path; the next append starts a new one. */
-  rotate(): string | null {
-    const path = this.#segmentPath;
+  /** Whether lines wait for `write`. */
+  get buffered(): boolean {
+    return this.#buffer !== '';
+  }
+
+  /**
+   * Writes every buffered line to the current segment with one `write(2)` (plus `fsync` if asked).
+   * Throws if that fails; the lines are then dropped and the segment abandoned (it may end with a
+   * torn line, which must not be glued to the next one), so the caller must commit those records
+   * another way.
+   */
+  write(): void {
+    if (this.#buffer === '') return;
+    const bytes = Buffer.from(this.#buffer, 'utf8');
+    this.#buffer = '';
+    try {
+      if (this.#descriptor === null) this.#open();
+      const descriptor = this.#descriptor as number;
+      // A regular file takes it all in one call; a short count (disk full) gets one more try, which then throws.
+      let written = 0;
+      while (written < bytes.length) {
+        const count = writeSync(descriptor, bytes, written, bytes.length - written);
+        if (count <= 0) throw new Error(`journal write made no progress (${written} of ${bytes.length} bytes)`);
+        written += count;
+      }
+      if (this.#fsync) fsyncSync(descriptor);
+    } catch (error) {
+      this.#abandon();
+      throw error;
+    }
+  }
+
+  /**
+   * Closes the current segment and returns the segments written since the last rotation (lines
+   * still buffered are not in them: `write` first); the next write starts a new segment.
+   */
+  rotate(): string[] {
+    const paths = this.#abandoned;
+    this.#abandoned = [];
+    if (this.#segmentPath !== null) paths.push(this.#segmentPath);
     if (this.#descriptor !== null) closeSync(this.#descriptor);
     this.#descriptor = null;
     this.#segmentPath = null;
-    return path;
+    return paths;
   }
 
   /** Deletes segments whose records are committed. */
@@ -88,6 +134,20 @@ export class Journal {
 
   close(): void {
     this.rotate();
+  }
+
+  #abandon(): void {
+    if (this.#segmentPath !== null) this.#abandoned.push(this.#segmentPath);
+    const descriptor = this.#descriptor;
+    this.#descriptor = null;
+    this.#segmentPath = null;
+    if (descriptor !== null) {
+      try {
+        closeSync(descriptor);
+      } catch {
+        // Already failing; the descriptor is gone either way.
+      }
+    }
   }
 
   #open(): void {

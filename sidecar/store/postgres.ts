@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { normalizeDecimal } from '../accounting/decimal.ts';
 import { isLimitReset } from '../accounting/periods.ts';
-import { canonicalTime, type GenerationBackend, type PageCursor, type TimeRange } from './generation-backend.ts';
+import { canonicalDecimal, canonicalTime, type GenerationBackend, type PageCursor, type TimeRange } from './generation-backend.ts';
 import type { GenerationRecord } from './generation-record.ts';
 import {
   hashKey,
@@ -92,9 +92,11 @@ export class PostgresGenerationBackend implements GenerationBackend {
     this.#ownsPool = ownsPool;
   }
 
-  async write(records: readonly GenerationRecord[]): Promise<void> {
+  async write(records: readonly GenerationRecord[], json?: readonly (string | undefined)[]): Promise<void> {
     // An upsert may not touch one row twice: the last record of an id wins, as in the other backends.
-    const unique = [...new Map(records.map((record) => [record.id, record])).values()];
+    const last = new Map<string, number>();
+    records.forEach((record, index) => last.set(record.id, index));
+    const unique = [...last.values()].map((index) => ({ record: records[index] as GenerationRecord, json: json?.[index] }));
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
@@ -109,9 +111,9 @@ export class PostgresGenerationBackend implements GenerationBackend {
   }
 
   /** One multi-row upsert: a single round trip for up to WRITE_CHUNK records. */
-  async #upsert(client: pg.PoolClient, records: readonly GenerationRecord[]): Promise<void> {
+  async #upsert(client: pg.PoolClient, records: ReadonlyArray<{ record: GenerationRecord; json: string | undefined }>): Promise<void> {
     const values: unknown[] = [];
-    const rows = records.map((record, index) => {
+    const rows = records.map(({ record, json }, index) => {
       const base = index * 9;
       values.push(
         record.id,
@@ -121,8 +123,8 @@ export class PostgresGenerationBackend implements GenerationBackend {
         record.team,
         record.model,
         record.status,
-        normalizeDecimal(record.total_cost),
-        JSON.stringify(record),
+        canonicalDecimal(record.total_cost),
+        json ?? JSON.stringify(record),
       );
       return `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}, $${base + 7}, $${base + 8}, $${base + 9}::jsonb)`;
     });

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { addDecimals, normalizeDecimal } from '../accounting/decimal.ts';
 import { isLimitReset } from '../accounting/periods.ts';
-import { canonicalTime, type GenerationBackend, type PageCursor, type TimeRange } from './generation-backend.ts';
+import { canonicalDecimal, canonicalTime, type GenerationBackend, type PageCursor, type TimeRange } from './generation-backend.ts';
 import type { GenerationRecord } from './generation-record.ts';
 import {
   hashKey,
@@ -24,6 +24,7 @@ import {
   type UpdateKeyInput,
 } from './keys.ts';
 import { readMigrations } from './migrations.ts';
+import { INSERT_SQL, isThreadFailure, ROW_WIDTH, SqliteWriterThread } from './sqlite-writer.ts';
 
 /** Where `npm start` keeps its data when nothing is configured. */
 export const DEFAULT_SQLITE_PATH = '.data/switchyard.db';
@@ -69,36 +70,72 @@ export class SqliteGenerationBackend implements GenerationBackend {
   readonly #database: SqliteDatabase;
   readonly #ownsDatabase: boolean;
   readonly #insert: Database.Statement;
+  readonly #insertAll: (records: readonly GenerationRecord[], json: readonly (string | undefined)[] | undefined) => void;
   readonly #get: Database.Statement;
+  #writer: SqliteWriterThread | null;
+  /** Told when the writer thread fails and inserts move back to this thread. */
+  readonly #onThreadFailure: (error: unknown) => void;
 
-  /** `ownsDatabase`: close the database with the backend (false when the key store shares it). */
-  constructor(database: SqliteDatabase, ownsDatabase = true) {
+  /**
+   * `ownsDatabase`: close the database with the backend (false when the key store shares it).
+   * `writerThread`: insert on a worker thread with its own connection (a file database only).
+   */
+  constructor(database: SqliteDatabase, ownsDatabase = true, options: { writerThread?: boolean; onError?: (error: unknown) => void } = {}) {
     this.#database = database;
     this.#ownsDatabase = ownsDatabase;
-    this.#insert = database.prepare(
-      `INSERT OR REPLACE INTO generations (id, created_at, key_hash, user_id, team_id, model, status, total_cost, record)
-       VALUES (@id, @created_at, @key_hash, @user_id, @team_id, @model, @status, @total_cost, @record)`,
-    );
+    this.#onThreadFailure = options.onError ?? (() => {});
+    this.#writer = options.writerThread && !database.memory ? new SqliteWriterThread(database.name) : null;
+    // Positional parameters: binding by name costs a property lookup per column.
+    this.#insert = database.prepare(INSERT_SQL);
+    this.#insertAll = database.transaction((records: readonly GenerationRecord[], json: readonly (string | undefined)[] | undefined) => {
+      for (let index = 0; index < records.length; index += 1) {
+        const record = records[index] as GenerationRecord;
+        this.#insert.run(
+          record.id,
+          canonicalTime(record.created_at),
+          record.key,
+          record.user,
+          record.team,
+          record.model,
+          record.status,
+          canonicalDecimal(record.total_cost),
+          json?.[index] ?? JSON.stringify(record),
+        );
+      }
+    });
     this.#get = database.prepare('SELECT record FROM generations WHERE id = ?');
   }
 
-  async write(records: readonly GenerationRecord[]): Promise<void> {
-    const insertAll = this.#database.transaction((batch: readonly GenerationRecord[]) => {
-      for (const record of batch) {
-        this.#insert.run({
-          id: record.id,
-          created_at: canonicalTime(record.created_at),
-          key_hash: record.key,
-          user_id: record.user,
-          team_id: record.team,
-          model: record.model,
-          status: record.status,
-          total_cost: normalizeDecimal(record.total_cost),
-          record: JSON.stringify(record),
-        });
-      }
-    });
-    insertAll(records);
+  async write(records: readonly GenerationRecord[], json?: readonly (string | undefined)[]): Promise<void> {
+    if (!this.#writer) {
+      this.#insertAll(records, json);
+      return;
+    }
+    const values: unknown[] = new Array(records.length * ROW_WIDTH);
+    for (let index = 0, at = 0; index < records.length; index += 1, at += ROW_WIDTH) {
+      const record = records[index] as GenerationRecord;
+      values[at] = record.id;
+      values[at + 1] = canonicalTime(record.created_at);
+      values[at + 2] = record.key;
+      values[at + 3] = record.user;
+      values[at + 4] = record.team;
+      values[at + 5] = record.model;
+      values[at + 6] = record.status;
+      values[at + 7] = canonicalDecimal(record.total_cost);
+      values[at + 8] = json?.[index] ?? JSON.stringify(record);
+    }
+    try {
+      await this.#writer.write(values);
+    } catch (error) {
+      if (!isThreadFailure(error) || !this.#writer) throw error;
+      // The thread died or never started: insert here from now on (INSERT OR REPLACE, so a batch
+      // it may have committed before dying is written again unchanged).
+      this.#onThreadFailure(error);
+      const writer = this.#writer;
+      this.#writer = null;
+      await writer.close();
+      this.#insertAll(records, json);
+    }
   }
 
   async get(id: string): Promise<GenerationRecord | null> {
@@ -150,6 +187,7 @@ export class SqliteGenerationBackend implements GenerationBackend {
   }
 
   async close(): Promise<void> {
+    await this.#writer?.close();
     if (this.#ownsDatabase && this.#database.open) this.#database.close();
   }
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -153,6 +153,8 @@ conformance('memory', (() => {
 
 const sqliteFile = join(temporaryDirectory(), 'conformance.db');
 conformance('sqlite', async () => new SqliteGenerationBackend(openSqliteDatabase(sqliteFile)));
+const threadedSqliteFile = join(temporaryDirectory(), 'conformance-threaded.db');
+conformance('sqlite with a writer thread', async () => new SqliteGenerationBackend(openSqliteDatabase(threadedSqliteFile), true, { writerThread: true }));
 
 describe('postgres', () => {
   const schema = uniqueName('sy_store');
@@ -261,6 +263,77 @@ describe('journal', () => {
     expect(await backend.get(alive.id)).toBeNull();
     expect(readdirSync(directory)).toEqual([`000000000000001-${process.ppid}-000001.jsonl`]);
     await store.close();
+  });
+});
+
+describe('journal batching', () => {
+  const segmentLines = (directory: string): string[] =>
+    readdirSync(directory).flatMap((name) => readFileSync(join(directory, name), 'utf8').split('\n').filter((line) => line !== ''));
+
+  it('writes the lines of one event-loop turn together, and durable() settles once they are written', async () => {
+    const directory = temporaryDirectory();
+    const store = await BatchingGenerationStore.open(new MemoryGenerationBackend(), { ...MANUAL, journal: new Journal({ directory }) });
+    expect(store.durable()).toBeUndefined();
+    const records = Array.from({ length: 5 }, () => makeRecord());
+    for (const record of records) store.append(record);
+    const durable = store.durable();
+    expect(durable).toBeInstanceOf(Promise);
+    expect(store.durable()).toBe(durable);
+    // Nothing written yet: the write waits for the end of the turn.
+    expect(segmentLines(directory)).toEqual([]);
+    expect(await store.get(records[0]!.id)).toEqual(records[0]);
+    await durable;
+    expect(segmentLines(directory).map((line) => (JSON.parse(line) as GenerationRecord).id)).toEqual(records.map((record) => record.id));
+    expect(readdirSync(directory)).toHaveLength(1);
+    expect(store.durable()).toBeUndefined();
+    await store.close();
+    expect(readdirSync(directory)).toEqual([]);
+  });
+
+  it('stores the journal line as the row, and a flush before the turn ends journals first', async () => {
+    const directory = temporaryDirectory();
+    const database = openSqliteDatabase(join(temporaryDirectory(), 'reuse.db'));
+    const store = await BatchingGenerationStore.open(new SqliteGenerationBackend(database, false), { ...MANUAL, journal: new Journal({ directory }) });
+    const record = makeRecord({ total_cost: '0.000010500', created_at: '2026-11-25T12:00:00Z' });
+    store.append(record);
+    const durable = store.durable();
+    await store.flush();
+    await durable;
+    expect(store.durable()).toBeUndefined();
+    const row = database.prepare('SELECT created_at, total_cost, record FROM generations WHERE id = ?').get(record.id) as Record<string, string>;
+    expect(row).toEqual({ created_at: '2026-11-25T12:00:00.000Z', total_cost: '0.0000105', record: JSON.stringify(record) });
+    expect(readdirSync(directory)).toEqual([]);
+    await store.close();
+    database.close();
+  });
+
+  it('commits the records of a failed journal write to the database before durable() settles, and reports the failure', async () => {
+    const directory = temporaryDirectory();
+    const journal = new Journal({ directory });
+    const backend = new MemoryGenerationBackend();
+    const errors: unknown[] = [];
+    const store = await BatchingGenerationStore.open(backend, { ...MANUAL, journal, onError: (error) => errors.push(error) });
+    const first = makeRecord();
+    store.append(first);
+    await store.durable();
+    await store.flush();
+    // The next segment cannot be created: the directory is gone.
+    rmSync(directory, { recursive: true });
+    const second = makeRecord();
+    store.append(second);
+    await store.durable();
+    expect(errors).toHaveLength(1);
+    expect(await backend.get(second.id)).toEqual(second);
+    expect(await backend.get(first.id)).toEqual(first);
+    expect(store.durable()).toBeUndefined();
+    // Journaling works again once the directory is back.
+    mkdirSync(directory);
+    const third = makeRecord();
+    store.append(third);
+    await store.durable();
+    expect(segmentLines(directory).map((line) => (JSON.parse(line) as GenerationRecord).id)).toEqual([third.id]);
+    await store.close();
+    expect(readdirSync(directory)).toEqual([]);
   });
 });
 
