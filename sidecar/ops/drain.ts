@@ -80,6 +80,9 @@ export class Drainer {
   /** One counted request ended. */
   left(): void {
     this.#inFlight--;
+    // While draining, a keep-alive connection freed by a response that began before the drain would
+    // otherwise take one more request; closed as soon as it is idle (its response's 'close' comes after).
+    if (this.#draining) this.#server?.closeIdleConnections();
     if (this.#inFlight === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
