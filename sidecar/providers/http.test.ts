@@ -138,16 +138,21 @@ describe('postJson', () => {
 /** A loopback upstream; `handle` answers each request (after its body was read). */
 async function upstream(handle: (request: IncomingMessage, response: ServerResponse, body: string) => void) {
   const closed: number[] = [];
+  const opened: number[] = [];
   const server = createServer((request, response) => {
     let body = '';
     request.setEncoding('utf8');
     request.on('data', (piece: string) => (body += piece));
     request.on('end', () => handle(request, response, body));
   });
-  server.on('connection', (socket) => socket.on('close', () => closed.push(Date.now())));
+  server.on('connection', (socket) => {
+    opened.push(Date.now());
+    socket.on('close', () => closed.push(Date.now()));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    opened,
     closed,
     close: async () => {
       server.closeAllConnections();
@@ -184,6 +189,22 @@ describe('postJsonBuffered', () => {
       expect(seen[2]?.headers['content-type']).toBe('application/json; charset=utf-8');
       expect(seen[3]?.headers.accept).toBe('application/x-ndjson');
       expect(seen[4]?.headers.accept).toBe('text/event-stream');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reuses keep-alive connections', async () => {
+    const server = await upstream((_request, response) => response.end('{"ok":true}'));
+    try {
+      const signal = new AbortController().signal;
+      for (let index = 0; index < 5; index += 1) {
+        const response = await postJsonBuffered({ url: `${server.url}/keep-alive`, headers: {}, body: { index }, signal });
+        expect(response.text).toBe('{"ok":true}');
+      }
+      // As for postJson: one socket, or two if the first was still being released.
+      expect(server.opened.length).toBeLessThanOrEqual(2);
+      expect(server.closed.length).toBe(0);
     } finally {
       await server.close();
     }
