@@ -21,7 +21,7 @@ import {
   type SettleResult,
   type TokenCount,
 } from './accounting-state.ts';
-import { amountUnits, fits, headroomOf, snapshotNumber, thresholdsOf } from './scope-math.ts';
+import { amountUnits, fits, headroomOf, ScopeCache, snapshotNumber, termsOf, type ScopeTerms } from './scope-math.ts';
 
 interface ScopeCounter {
   spent: bigint;
@@ -53,6 +53,8 @@ export class MemoryAccountingState implements AccountingState {
   readonly #holdTtlMs: number;
   readonly #scopes = new Map<string, ScopeCounter>();
   readonly #rates = new Map<string, RateCounter>();
+  /** Limits and thresholds in units, parsed once per scope key and limit rather than per request. */
+  readonly #terms = new ScopeCache<ScopeTerms>(termsOf);
 
   constructor(options: MemoryStateOptions = {}) {
     this.#clock = options.clock ?? Date.now;
@@ -74,7 +76,7 @@ export class MemoryAccountingState implements AccountingState {
     const now = this.#clock();
     for (const scope of scopes) {
       const counter = this.#counter(scope, now);
-      const limit = parseUnits(scope.limit);
+      const limit = this.#terms.get(scope).limit;
       if (!fits(limit, counter.spent, counter.reserved, amount)) {
         return { ok: false, reason: 'limit_exceeded', exceeded: headroomOf(scope.scopeKey, limit, counter.spent, counter.reserved) };
       }
@@ -98,11 +100,12 @@ export class MemoryAccountingState implements AccountingState {
       const counter = this.#counter(scope, now);
       this.#release(counter, reservation.id);
       counter.spent += actual;
-      spent[scope.scopeKey] = formatUnits(counter.spent);
-      for (const threshold of thresholdsOf(scope)) {
+      const total = formatUnits(counter.spent);
+      spent[scope.scopeKey] = total;
+      for (const threshold of this.#terms.get(scope).thresholds) {
         if (counter.spent >= threshold.units && !counter.fired.has(threshold.fraction)) {
           counter.fired.add(threshold.fraction);
-          alerts.push({ scopeKey: scope.scopeKey, threshold: threshold.fraction, spent: formatUnits(counter.spent), limit: scope.limit });
+          alerts.push({ scopeKey: scope.scopeKey, threshold: threshold.fraction, spent: total, limit: scope.limit });
         }
       }
     }

@@ -1,8 +1,10 @@
 /**
- * Budgets and rate limits in Redis, shared by every replica. Each operation is one Lua script,
- * so reserve/settle/check are atomic across replicas. A request costs two round trips: `admit`
- * (rate check + hold) before the call, and `settle` (release + spend + token count) after it;
- * settlements started in the same event-loop turn share one script call.
+ * Budgets and rate limits in Redis, shared by every replica. Each operation runs inside a Lua
+ * script, so reserve/settle/check are atomic across replicas. A request takes part in two round
+ * trips: `admit` (rate check + hold) before the call, and `settle` (release + spend + token count)
+ * after it. Every admit, reserve, rate check and settlement started in the same event-loop turn
+ * goes in one script call (`BATCH_SCRIPT`, at most `MAX_BATCH_OPERATIONS`), each answered on its
+ * own: under load the socket writes, commands and script runs are shared by a turn's requests.
  *
  * Exact money in Redis: Lua has only doubles, exact for integers below 2^53. An amount is kept as
  * two integer fields, micro-dollars (`*_m`) and the remainder in 10^-18 USD below a micro-dollar
@@ -43,7 +45,7 @@ import {
   type TokenCount,
 } from './accounting-state.ts';
 import { describeWindows } from './memory-state.ts';
-import { amountUnits, headroomOf, snapshotNumber, thresholdsOf } from './scope-math.ts';
+import { amountUnits, headroomOf, ScopeCache, snapshotNumber, termsOf } from './scope-math.ts';
 
 const MICRO = 10n ** 12n;
 
@@ -108,124 +110,158 @@ end
 `;
 
 /**
- * The hold, shared by the reserve and admit scripts. Scopes are the KEYS after the first
- * `key_offset` (scope/holds/expiry each); ARGV from `argument_offset + 1`: now, id, amount_m,
- * amount_a, hold_until, then per scope limit_m, limit_a, keep_ttl in ms (0 = keep).
- * Returns {1} or {0, index, spent_m, spent_a, reserved_m, reserved_a}.
+ * Every reserve, admit, rate check and settlement started in one turn of the event loop, in one
+ * script call: each operation is still atomic (the whole call is) and runs in the order started,
+ * and each gets its own reply. Amounts travel as integer strings of 10^-18 USD, split into pairs
+ * by `units`; replies give totals the same way (`total`). An operation is one argument, its
+ * fields separated by spaces, and its reply one line: fewer, larger strings cost less to send and
+ * to read on both sides than one per field.
+ *
+ * KEYS: the keys of the batch, each once. ARGV[1]: number of scopes; then one argument per scope:
+ * index in KEYS of its scope key (holds and expiry follow it), limit, keep_ttl in ms (0 = keep),
+ * then per alert threshold its label and amount. Then one argument per operation, a code and its
+ * fields (scopes as positions in the scope list):
+ * - `h` hold: now, id, amount, hold_until, scopes... Reply `1`, or `0 <position> <spent> <reserved>`.
+ * - `r` rate: requests key, tokens key, requests limit (-1 none), tokens limit (-1 none), time to
+ *   live (ms). Reply `<allowed 1|0> <limited requests|tokens|-> <requests> <tokens>`.
+ * - `a` admit: the rate fields, then the hold's. Reply: the rate reply, followed by the hold's when
+ *   the rate allowed the request.
+ * - `s` settle: tokens key (0 none), tokens, tokens time to live (ms), id, actual, scopes... Reply
+ *   per scope: spent after it, and the labels of the thresholds it crossed ("0.5,0.8", or "-").
+ * Returns the replies, one line each. An operation that fails (a key of the wrong type) answers
+ * `!<error>` and the others go on, as separate calls would.
  */
-const LUA_RESERVE = `
-local function reserve(key_offset, argument_offset)
-  local now = tonumber(ARGV[argument_offset + 1])
-  local id = ARGV[argument_offset + 2]
-  local am, aa = tonumber(ARGV[argument_offset + 3]), tonumber(ARGV[argument_offset + 4])
-  local hold_until = tonumber(ARGV[argument_offset + 5])
-  local count = (#KEYS - key_offset) / 3
-  local base = argument_offset + 5
-  for i = 1, count do
-    local scope, holds, expiry = KEYS[key_offset + 3 * i - 2], KEYS[key_offset + 3 * i - 1], KEYS[key_offset + 3 * i]
-    purge(scope, holds, expiry, now)
-    local lm, la = tonumber(ARGV[base + 3 * i - 2]), tonumber(ARGV[base + 3 * i - 1])
-    local sm, sa = get(scope, 'spent')
-    local rm, ra = get(scope, 'reserved')
+const BATCH_SCRIPT = `${LUA_PAIRS}
+local function units(text)
+  local length = #text
+  if length <= 12 then return 0, tonumber(text) end
+  return tonumber(string.sub(text, 1, length - 12)), tonumber(string.sub(text, length - 11))
+end
+local function total(m, a)
+  if m == 0 then return fmt(a) end
+  return fmt(m) .. string.format('%012.0f', a)
+end
+local function split(text)
+  local fields = {}
+  for field in string.gmatch(text, '%S+') do fields[#fields + 1] = field end
+  return fields
+end
+local scopes = {}
+local count = tonumber(ARGV[1])
+for d = 1, count do
+  local f = split(ARGV[1 + d])
+  local k = tonumber(f[1])
+  local lm, la = units(f[2])
+  local thresholds = {}
+  for t = 4, #f, 2 do
+    local tm, ta = units(f[t + 1])
+    thresholds[#thresholds + 1] = {f[t], tm, ta}
+  end
+  scopes[d] = {key = KEYS[k], holds = KEYS[k + 1], expiry = KEYS[k + 2], lm = lm, la = la, ttl = tonumber(f[3]), thresholds = thresholds, touched = false, purged = -1}
+end
+local function hold(f, o)
+  local now, id = tonumber(f[o]), f[o + 1]
+  local am, aa = units(f[o + 2])
+  local hold_until = tonumber(f[o + 3])
+  -- What each scope holds now, read once: a scope named twice is read again after the first hold.
+  local reserved = {}
+  for i = o + 4, #f do
+    local s = scopes[tonumber(f[i])]
+    -- Purging twice at the same instant finds nothing more.
+    if s.purged ~= now then
+      purge(s.key, s.holds, s.expiry, now)
+      s.purged = now
+    end
+    local values = redis.call('HMGET', s.key, 'spent_m', 'spent_a', 'reserved_m', 'reserved_a')
+    local sm, sa = tonumber(values[1] or '0'), tonumber(values[2] or '0')
+    local rm, ra = tonumber(values[3] or '0'), tonumber(values[4] or '0')
     local tm, ta = add(sm, sa, rm, ra)
     tm, ta = add(tm, ta, am, aa)
-    if not less(sm, sa, lm, la) or less(lm, la, tm, ta) then
-      return {0, i, fmt(sm), fmt(sa), fmt(rm), fmt(ra)}
+    if not less(sm, sa, s.lm, s.la) or less(s.lm, s.la, tm, ta) then
+      return '0 ' .. (i - o - 3) .. ' ' .. total(sm, sa) .. ' ' .. total(rm, ra)
     end
+    if reserved[s.key] == nil then reserved[s.key] = {rm, ra} end
   end
-  for i = 1, count do
-    local scope, holds, expiry = KEYS[key_offset + 3 * i - 2], KEYS[key_offset + 3 * i - 1], KEYS[key_offset + 3 * i]
-    local rm, ra = get(scope, 'reserved')
+  local held = fmt(am) .. ':' .. fmt(aa)
+  for i = o + 4, #f do
+    local s = scopes[tonumber(f[i])]
+    local rm, ra = reserved[s.key][1], reserved[s.key][2]
     rm, ra = add(rm, ra, am, aa)
-    put(scope, 'reserved', rm, ra)
-    redis.call('HSET', holds, id, fmt(am) .. ':' .. fmt(aa))
-    redis.call('ZADD', expiry, hold_until, id)
-    keep({scope, holds, expiry}, tonumber(ARGV[base + 3 * i]))
+    reserved[s.key] = {rm, ra}
+    put(s.key, 'reserved', rm, ra)
+    redis.call('HSET', s.holds, id, held)
+    redis.call('ZADD', s.expiry, hold_until, id)
+    s.touched = true
+    if hold_until <= now then s.purged = -1 end
   end
-  return {1}
+  return '1'
 end
-`;
-
-/**
- * The rate check, shared by the rate and admit scripts. ARGV: requests limit (-1 none), tokens
- * limit (-1 none), time to live (ms). Returns {allowed 1|0, limited ('requests'|'tokens'|''), requests, tokens}.
- */
-const LUA_RATE = `
-local function check_rate(requests_key, tokens_key)
-  local requests = tonumber(redis.call('GET', requests_key) or '0')
-  local tokens = tonumber(redis.call('GET', tokens_key) or '0')
-  local request_limit, token_limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-  if request_limit >= 0 and requests + 1 > request_limit then return {0, 'requests', requests, tokens} end
-  if token_limit >= 0 and tokens >= token_limit then return {0, 'tokens', requests, tokens} end
+local function rate(f)
+  local requests_key, tokens_key = KEYS[tonumber(f[2])], KEYS[tonumber(f[3])]
+  local counts = redis.call('MGET', requests_key, tokens_key)
+  local requests, tokens = tonumber(counts[1] or '0'), tonumber(counts[2] or '0')
+  local request_limit, token_limit = tonumber(f[4]), tonumber(f[5])
+  if request_limit >= 0 and requests + 1 > request_limit then return false, '0 requests ' .. fmt(requests) .. ' ' .. fmt(tokens) end
+  if token_limit >= 0 and tokens >= token_limit then return false, '0 tokens ' .. fmt(requests) .. ' ' .. fmt(tokens) end
   requests = redis.call('INCR', requests_key)
-  redis.call('PEXPIRE', requests_key, ARGV[3])
-  return {1, '', requests, tokens}
+  redis.call('PEXPIRE', requests_key, f[6])
+  return true, '1 - ' .. fmt(requests) .. ' ' .. fmt(tokens)
 end
-`;
-
-/** KEYS: per scope, scope/holds/expiry. ARGV and reply: see LUA_RESERVE. */
-const RESERVE_SCRIPT = `${LUA_PAIRS}${LUA_RESERVE}
-return reserve(0, 0)
-`;
-
-/**
- * KEYS: requests counter, tokens counter, then per scope scope/holds/expiry. ARGV: the rate
- * script's three, then the reserve script's. Returns {rate reply} when rate-limited, else {rate reply, reserve reply}.
- */
-const ADMIT_SCRIPT = `${LUA_PAIRS}${LUA_RESERVE}${LUA_RATE}
-local rate = check_rate(KEYS[1], KEYS[2])
-if rate[1] == 0 then return {rate} end
-return {rate, reserve(2, 3)}
-`;
-
-/**
- * Several settlements, one after the other. Per settlement, KEYS: tokens counter (or '' for
- * none), then per scope scope/holds/expiry; ARGV: scope count, tokens, tokens time to live (ms),
- * id, actual_m, actual_a, then per scope a JSON {keep = ms|0, thresholds = {{label, m, a}, ...}}.
- * Returns per settlement, per scope {spent_m, spent_a, {fired labels}}.
- */
-const SETTLE_SCRIPT = `${LUA_PAIRS}
-local k, a = 0, 0
-local settlements = {}
-while a < #ARGV do
-local count, tokens = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-if KEYS[k + 1] ~= '' and tokens > 0 then
-  redis.call('INCRBY', KEYS[k + 1], tokens)
-  redis.call('PEXPIRE', KEYS[k + 1], ARGV[a + 3])
-end
-local id = ARGV[a + 4]
-local am, aa = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
-local results = {}
-for i = 1, count do
-  local scope, holds, expiry = KEYS[k + 3 * i - 1], KEYS[k + 3 * i], KEYS[k + 3 * i + 1]
-  local config = cjson.decode(ARGV[a + 6 + i])
-  local held = redis.call('HGET', holds, id)
-  if held then
-    local hm, ha = parse(held)
-    local rm, ra = get(scope, 'reserved')
-    rm, ra = sub(rm, ra, hm, ha)
-    put(scope, 'reserved', rm, ra)
-    redis.call('HDEL', holds, id)
-    redis.call('ZREM', expiry, id)
+local function settle(f)
+  local tokens_key, tokens = tonumber(f[2]), tonumber(f[3])
+  if tokens_key > 0 and tokens > 0 then
+    redis.call('INCRBY', KEYS[tokens_key], tokens)
+    redis.call('PEXPIRE', KEYS[tokens_key], f[4])
   end
-  local sm, sa = get(scope, 'spent')
-  sm, sa = add(sm, sa, am, aa)
-  put(scope, 'spent', sm, sa)
-  keep({scope, holds, expiry}, config.keep)
-  local fired = {}
-  for _, threshold in ipairs(config.thresholds) do
-    local label, tm, ta = threshold[1], tonumber(threshold[2]), tonumber(threshold[3])
-    if not less(sm, sa, tm, ta) and redis.call('HSETNX', scope, 'alert:' .. label, '1') == 1 then
-      table.insert(fired, label)
+  local id = f[5]
+  local am, aa = units(f[6])
+  local reply = {}
+  for i = 7, #f do
+    local s = scopes[tonumber(f[i])]
+    local values = redis.call('HMGET', s.key, 'spent_m', 'spent_a', 'reserved_m', 'reserved_a')
+    local sm, sa = add(tonumber(values[1] or '0'), tonumber(values[2] or '0'), am, aa)
+    local held = redis.call('HGET', s.holds, id)
+    if held then
+      local hm, ha = parse(held)
+      local rm, ra = sub(tonumber(values[3] or '0'), tonumber(values[4] or '0'), hm, ha)
+      redis.call('HSET', s.key, 'spent_m', fmt(sm), 'spent_a', fmt(sa), 'reserved_m', fmt(rm), 'reserved_a', fmt(ra))
+      redis.call('HDEL', s.holds, id)
+      redis.call('ZREM', s.expiry, id)
+    else
+      put(s.key, 'spent', sm, sa)
     end
+    s.touched = true
+    local fired = {}
+    for _, threshold in ipairs(s.thresholds) do
+      if not less(sm, sa, threshold[2], threshold[3]) and redis.call('HSETNX', s.key, 'alert:' .. threshold[1], '1') == 1 then
+        fired[#fired + 1] = threshold[1]
+      end
+    end
+    reply[#reply + 1] = total(sm, sa)
+    reply[#reply + 1] = #fired > 0 and table.concat(fired, ',') or '-'
   end
-  table.insert(results, {fmt(sm), fmt(sa), fired})
+  return table.concat(reply, ' ')
 end
-table.insert(settlements, results)
-k = k + 1 + 3 * count
-a = a + 6 + count
+local function run(text)
+  local f = split(text)
+  local code = f[1]
+  if code == 'h' then return hold(f, 2) end
+  if code == 's' then return settle(f) end
+  local allowed, reply = rate(f)
+  if code == 'a' and allowed then return reply .. ' ' .. hold(f, 7) end
+  return reply
 end
-return settlements
+local replies = {}
+for i = 2 + count, #ARGV do
+  local ok, reply = pcall(run, ARGV[i])
+  if not ok then reply = '!' .. string.gsub(type(reply) == 'table' and reply.err or tostring(reply), '\\n', ' ') end
+  replies[#replies + 1] = reply
+end
+-- The scopes' time to live once per call, not per operation: same keys, same deadline.
+for _, s in ipairs(scopes) do
+  if s.touched then keep({s.key, s.holds, s.expiry}, s.ttl) end
+end
+return table.concat(replies, '\\n')
 `;
 
 /** KEYS: scope, holds, expiry. ARGV: spent_m, spent_a, keep_ttl (ms). Returns 1 when it seeded, 0 when a counter existed. */
@@ -250,11 +286,6 @@ end
 return results
 `;
 
-/** KEYS: requests counter, tokens counter. ARGV and reply: see LUA_RATE. */
-const RATE_SCRIPT = `${LUA_RATE}
-return check_rate(KEYS[1], KEYS[2])
-`;
-
 export interface RedisStateOptions {
   url: string;
   /** Prepended to every key; default `switchyard:`. Tests use a unique one per run. */
@@ -272,8 +303,48 @@ export interface RedisStateOptions {
   redis?: RedisOptions;
 }
 
-type ScriptName = 'reserve' | 'settle' | 'seed' | 'read' | 'rate' | 'admit';
-const SCRIPTS: Record<ScriptName, string> = { reserve: RESERVE_SCRIPT, settle: SETTLE_SCRIPT, seed: SEED_SCRIPT, read: READ_SCRIPT, rate: RATE_SCRIPT, admit: ADMIT_SCRIPT };
+type ScriptName = 'batch' | 'seed' | 'read';
+const SCRIPTS: Record<ScriptName, string> = { batch: BATCH_SCRIPT, seed: SEED_SCRIPT, read: READ_SCRIPT };
+
+/** What the batch script needs of a scope, derived once per scope key and limit (see `ScopeCache`). */
+interface ScopeEntry {
+  /** scope, holds, expiry. */
+  keys: [string, string, string];
+  limit: bigint;
+  limitArgument: string;
+  /** ` <label> <amount>` per threshold, in order. */
+  thresholdArguments: string;
+}
+
+/** The operations of one event-loop turn, sent as one script call (see `BATCH_SCRIPT`). */
+interface Batch {
+  keys: string[];
+  /** Rate counter key -> its index in `keys` (1-based, as in Lua). */
+  keyIndex: Map<string, number>;
+  /** Scope key -> its index in the scope list (1-based), with the entry it was described from. */
+  scopeIndex: Map<string, { index: number; entry: ScopeEntry }>;
+  /** One argument per scope, then one per operation (after the scope count, see `BATCH_SCRIPT`). */
+  scopeArguments: string[];
+  operations: string[];
+  /** Reply lines in operation order; rejects when the call failed as a whole. */
+  replies: Promise<string[]>;
+}
+
+/** A rate counter pair of one subject in one window. */
+interface RateKeys {
+  windowStart: number;
+  requests: string;
+  tokens: string;
+}
+
+/**
+ * Operations per script call at most: one call blocks Redis while it runs (about 10 us per
+ * operation), so a burst goes as several calls that other clients' commands can come between.
+ */
+const MAX_BATCH_OPERATIONS = 32;
+
+/** Entries kept before a key cache starts over. */
+const KEY_CACHE_SIZE = 10_000;
 
 export class RedisAccountingState implements AccountingState {
   readonly kind = 'redis';
@@ -283,7 +354,9 @@ export class RedisAccountingState implements AccountingState {
   readonly #holdTtlMs: number;
   readonly #clock: () => number;
   readonly #onError: (error: unknown) => void;
-  readonly #pendingSettles: Array<{ keys: string[]; argumentsList: string[]; resolve: (reply: Array<[string, string, string[]]>) => void; reject: (error: unknown) => void }> = [];
+  readonly #scopes = new ScopeCache<ScopeEntry>((scope) => this.#scopeEntry(scope));
+  readonly #rateKeys = new Map<string, RateKeys>();
+  #batch: Batch | undefined;
 
   constructor(options: RedisStateOptions) {
     this.#prefix = options.prefix ?? 'switchyard:';
@@ -324,14 +397,16 @@ export class RedisAccountingState implements AccountingState {
   }
 
   async reserve(scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<ReserveResult> {
-    const hold = this.#holdRequest(scopes, worstCaseUsd);
+    const amount = amountUnits(worstCaseUsd);
+    const id = randomUUID();
     // Nothing to hold against: no round trip, and no outage can refuse it.
-    if (scopes.length === 0) return hold.reply([1]);
+    if (scopes.length === 0) return held(id, amount, scopes, true);
+    const batch = this.#currentBatch();
+    const operation = batch.operations.push(`h${this.#holdFields(batch, scopes, amount, id)}`) - 1;
     try {
-      return hold.reply((await this.#run('reserve', this.#scopeKeys(scopes), hold.argumentsList)) as unknown[]);
+      return this.#holdReply(await this.#replyOf(batch, operation), 0, scopes, amount, id);
     } catch (error) {
-      this.#onError(error);
-      return hold.unreachable(error);
+      return this.#holdUnreachable(error, scopes, amount, id);
     }
   }
 
@@ -340,129 +415,68 @@ export class RedisAccountingState implements AccountingState {
       const checked = await this.checkRate(subject, limits);
       return checked.ok ? { rate: checked, hold: await this.reserve(scopes, worstCaseUsd) } : { rate: checked };
     }
-    const rate = this.#rateRequest(subject, limits);
-    const hold = this.#holdRequest(scopes, worstCaseUsd);
-    let reply: [unknown[], unknown[]?];
-    try {
-      reply = (await this.#run('admit', [...rate.keys, ...this.#scopeKeys(scopes)], [...rate.argumentsList, ...hold.argumentsList])) as [unknown[], unknown[]?];
-    } catch (error) {
-      this.#onError(error);
-      const refused = rate.unreachable(error);
-      return refused.ok ? { rate: refused, hold: hold.unreachable(error) } : { rate: refused };
-    }
-    const [rateReply, holdReply] = reply;
-    const checked = rate.reply(rateReply);
-    return checked.ok ? { rate: checked, hold: hold.reply(holdReply ?? [1]) } : { rate: checked };
-  }
-
-  /** The reserve script's arguments for a hold, and how to read its reply or an outage. */
-  #holdRequest(scopes: readonly ScopeLimit[], worstCaseUsd: string | number) {
     const amount = amountUnits(worstCaseUsd);
     const id = randomUUID();
     const now = this.#clock();
-    const argumentsList: string[] = [String(now), id, ...toPair(amount), String(now + this.#holdTtlMs)];
-    for (const scope of scopes) argumentsList.push(...toPair(parseUnits(scope.limit)), String(this.#keepTtl(scope)));
-    const reservation = (enforced: boolean): ReserveResult => ({ ok: true, reservation: { id, amount: formatUnits(amount), scopes: [...scopes], enforced } });
-    return {
-      argumentsList,
-      reply: (reply: unknown[]): ReserveResult => {
-        if (Number(reply[0]) === 1) return reservation(true);
-        const scope = scopes[Number(reply[1]) - 1] as ScopeLimit;
-        const [spentMicro, spentRemainder, reservedMicro, reservedRemainder] = reply.slice(2).map(String);
-        return {
-          ok: false,
-          reason: 'limit_exceeded',
-          exceeded: headroomOf(scope.scopeKey, parseUnits(scope.limit), fromPair(spentMicro, spentRemainder), fromPair(reservedMicro, reservedRemainder)),
-        };
-      },
-      unreachable: (error: unknown): ReserveResult =>
-        this.#fail === 'open' ? reservation(false) : { ok: false, reason: 'state_unavailable', message: `budget state unreachable: ${(error as Error).message}` },
-    };
+    const batch = this.#currentBatch();
+    const operation = batch.operations.push(`a${this.#rateFields(batch, subject, limits, now)}${this.#holdFields(batch, scopes, amount, id)}`) - 1;
+    let reply: string[];
+    try {
+      reply = await this.#replyOf(batch, operation);
+    } catch (error) {
+      const refused = this.#rateUnreachable(error);
+      return refused.ok ? { rate: refused, hold: this.#holdUnreachable(error, scopes, amount, id) } : { rate: refused };
+    }
+    const checked = this.#rateReply(reply, limits, now);
+    return checked.ok ? { rate: checked, hold: this.#holdReply(reply, 4, scopes, amount, id) } : { rate: checked };
   }
 
-  /** The rate script's keys and arguments, and how to read its reply or an outage. */
-  #rateRequest(subject: string, limits: RateLimits) {
+  async checkRate(subject: string, limits: RateLimits): Promise<RateResult> {
     const now = this.#clock();
-    const window = rateWindow(now);
-    return {
-      keys: this.#rateKeys(subject, window.start),
-      argumentsList: [String(limits.requestsPerMinute ?? -1), String(limits.tokensPerMinute ?? -1), String(window.end + 1000 - now)],
-      reply: (reply: unknown[]): RateResult => {
-        const [allowed, limited, requests, tokens] = reply;
-        const windows = describeWindows(limits, Number(requests), Number(tokens), window.end);
-        if (Number(allowed) === 1) return { ok: true, ...windows };
-        return {
-          ok: false,
-          reason: 'rate_limited',
-          limited: limited === 'tokens' ? 'tokens' : 'requests',
-          retryAfterSeconds: Math.max(1, Math.ceil((window.end - now) / 1000)),
-          ...windows,
-        };
-      },
-      unreachable: (error: unknown): RateResult =>
-        this.#fail === 'open' ? { ok: true } : { ok: false, reason: 'state_unavailable', message: `rate-limit state unreachable: ${(error as Error).message}` },
-    };
+    const batch = this.#currentBatch();
+    const operation = batch.operations.push(`r${this.#rateFields(batch, subject, limits, now)}`) - 1;
+    try {
+      return this.#rateReply(await this.#replyOf(batch, operation), limits, now);
+    } catch (error) {
+      return this.#rateUnreachable(error);
+    }
   }
 
   async settle(reservation: Reservation, actualUsd: string, tokens?: TokenCount): Promise<SettleResult> {
     const actual = amountUnits(actualUsd);
-    if (reservation.scopes.length === 0) {
+    const scopes = reservation.scopes;
+    if (scopes.length === 0) {
       if (tokens) await this.recordTokens(tokens.subject, tokens.tokens);
       return { recorded: true, spent: {}, alerts: [] };
     }
-    let tokensKey = '';
-    let tokensTtl = 0;
+    if (tokens) checkTokens(tokens.tokens);
+    const batch = this.#currentBatch();
+    let fields = 's 0 0 0';
     if (tokens) {
-      checkTokens(tokens.tokens);
       const now = this.#clock();
       const window = rateWindow(now);
-      tokensKey = this.#rateKeys(tokens.subject, window.start)[1];
-      tokensTtl = window.end + 1000 - now;
+      fields = `s ${this.#keyIndex(batch, this.#rateKeysOf(tokens.subject, window.start).tokens)} ${tokens.tokens} ${window.end + 1000 - now}`;
     }
-    const argumentsList: string[] = [String(reservation.scopes.length), String(tokens?.tokens ?? 0), String(tokensTtl), reservation.id, ...toPair(actual)];
-    const thresholds = reservation.scopes.map((scope) => thresholdsOf(scope));
-    reservation.scopes.forEach((scope, index) => {
-      const list = (thresholds[index] ?? []).map((threshold) => [String(threshold.fraction), ...toPair(threshold.units)]);
-      argumentsList.push(JSON.stringify({ keep: this.#keepTtl(scope), thresholds: list }));
-    });
-    let reply: Array<[string, string, string[]]>;
+    fields += ` ${reservation.id} ${actual}`;
+    for (const scope of scopes) fields += ` ${this.#scopeIndex(batch, scope)}`;
+    const operation = batch.operations.push(fields) - 1;
+    let reply: string[];
     try {
-      reply = await this.#settleBatched([tokensKey, ...this.#scopeKeys(reservation.scopes)], argumentsList);
+      reply = await this.#replyOf(batch, operation);
     } catch {
       return { recorded: false, spent: {}, alerts: [] };
     }
     const spent: Record<string, string> = {};
     const alerts: AlertEvent[] = [];
-    reservation.scopes.forEach((scope, index) => {
-      const [micro, remainder, fired] = reply[index] ?? ['0', '0', []];
-      const total = formatUnits(fromPair(micro, remainder));
+    for (let index = 0; index < scopes.length; index += 1) {
+      const scope = scopes[index] as ScopeLimit;
+      const total = formatUnits(BigInt(reply[2 * index] ?? '0'));
       spent[scope.scopeKey] = total;
-      for (const label of fired) alerts.push({ scopeKey: scope.scopeKey, threshold: Number(label), spent: total, limit: scope.limit });
-    });
+      const fired = reply[2 * index + 1] ?? '-';
+      if (fired === '-') continue;
+      for (const label of fired.split(',')) alerts.push({ scopeKey: scope.scopeKey, threshold: Number(label), spent: total, limit: scope.limit });
+    }
     return { recorded: true, spent, alerts };
-  }
-
-  /**
-   * Settlements started in the same turn of the event loop go to Redis in one script call (each
-   * still atomic, in order): settling is off the response path, so waiting one turn costs no
-   * latency and saves a round trip per request under load.
-   */
-  #settleBatched(keys: string[], argumentsList: string[]): Promise<Array<[string, string, string[]]>> {
-    return new Promise((resolve, reject) => {
-      this.#pendingSettles.push({ keys, argumentsList, resolve, reject });
-      if (this.#pendingSettles.length === 1) setImmediate(() => this.#flushSettles());
-    });
-  }
-
-  #flushSettles(): void {
-    const batch = this.#pendingSettles.splice(0);
-    this.#run('settle', batch.flatMap((settlement) => settlement.keys), batch.flatMap((settlement) => settlement.argumentsList)).then(
-      (reply) => batch.forEach((settlement, index) => settlement.resolve((reply as Array<Array<[string, string, string[]]>>)[index] ?? [])),
-      (error: unknown) => {
-        this.#onError(error);
-        for (const settlement of batch) settlement.reject(error);
-      },
-    );
   }
 
   async seedSpend(scope: ScopeLimit, spentUsd: string): Promise<boolean> {
@@ -494,21 +508,11 @@ export class RedisAccountingState implements AccountingState {
     return spend;
   }
 
-  async checkRate(subject: string, limits: RateLimits): Promise<RateResult> {
-    const rate = this.#rateRequest(subject, limits);
-    try {
-      return rate.reply((await this.#run('rate', rate.keys, rate.argumentsList)) as unknown[]);
-    } catch (error) {
-      this.#onError(error);
-      return rate.unreachable(error);
-    }
-  }
-
   async recordTokens(subject: string, tokens: number): Promise<void> {
     checkTokens(tokens);
     const now = this.#clock();
     const window = rateWindow(now);
-    const [, tokensKey] = this.#rateKeys(subject, window.start);
+    const tokensKey = this.#rateKeysOf(subject, window.start).tokens;
     try {
       await this.redis.multi().incrby(tokensKey, tokens).pexpire(tokensKey, window.end + 1000 - now).exec();
     } catch (error) {
@@ -518,6 +522,120 @@ export class RedisAccountingState implements AccountingState {
 
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /**
+   * The batch of this event-loop turn, sent once the turn's I/O callbacks have run: the request
+   * path waits one turn at most, and under load a whole turn's requests share one round trip
+   * (one socket write, one script call) instead of costing one each.
+   */
+  #currentBatch(): Batch {
+    if (this.#batch !== undefined && this.#batch.operations.length < MAX_BATCH_OPERATIONS) return this.#batch;
+    const batch: Batch = {
+      keys: [],
+      keyIndex: new Map(),
+      scopeIndex: new Map(),
+      scopeArguments: [],
+      operations: [],
+      replies: new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#send(batch)),
+    };
+    this.#batch = batch;
+    return batch;
+  }
+
+  async #send(batch: Batch): Promise<string[]> {
+    if (this.#batch === batch) this.#batch = undefined;
+    try {
+      // One array: ioredis flattens it into the command (no copy per spread).
+      const reply = await this.#command('batch').call(this.redis, [batch.keys.length, ...batch.keys, batch.scopeArguments.length, ...batch.scopeArguments, ...batch.operations]);
+      return String(reply).split('\n');
+    } catch (error) {
+      this.#onError(error);
+      throw error;
+    }
+  }
+
+  /** One operation's reply fields; throws when the call failed, or this operation did (after reporting it). */
+  async #replyOf(batch: Batch, operation: number): Promise<string[]> {
+    const reply = (await batch.replies)[operation];
+    if (reply !== undefined && !reply.startsWith('!')) return reply.split(' ');
+    const error = new Error(reply === undefined ? 'no reply from Redis for this operation' : reply.slice(1));
+    this.#onError(error);
+    throw error;
+  }
+
+  /** ` now id amount hold_until scopes...` of a hold. */
+  #holdFields(batch: Batch, scopes: readonly ScopeLimit[], amount: bigint, id: string): string {
+    const now = this.#clock();
+    let fields = ` ${now} ${id} ${amount} ${now + this.#holdTtlMs}`;
+    for (const scope of scopes) fields += ` ${this.#scopeIndex(batch, scope)}`;
+    return fields;
+  }
+
+  /** ` requests_key tokens_key requests_limit tokens_limit ttl` of a rate check. */
+  #rateFields(batch: Batch, subject: string, limits: RateLimits, now: number): string {
+    const window = rateWindow(now);
+    const keys = this.#rateKeysOf(subject, window.start);
+    return ` ${this.#keyIndex(batch, keys.requests)} ${this.#keyIndex(batch, keys.tokens)} ${limits.requestsPerMinute ?? -1} ${limits.tokensPerMinute ?? -1} ${window.end + 1000 - now}`;
+  }
+
+  /** Reads a hold's reply, found at `offset` in `reply`. */
+  #holdReply(reply: string[], offset: number, scopes: readonly ScopeLimit[], amount: bigint, id: string): ReserveResult {
+    if (reply[offset] === '1') return held(id, amount, scopes, true);
+    const scope = scopes[Number(reply[offset + 1]) - 1] as ScopeLimit;
+    return {
+      ok: false,
+      reason: 'limit_exceeded',
+      exceeded: headroomOf(scope.scopeKey, this.#scopes.get(scope).limit, BigInt(reply[offset + 2] ?? '0'), BigInt(reply[offset + 3] ?? '0')),
+    };
+  }
+
+  #holdUnreachable(error: unknown, scopes: readonly ScopeLimit[], amount: bigint, id: string): ReserveResult {
+    return this.#fail === 'open' ? held(id, amount, scopes, false) : { ok: false, reason: 'state_unavailable', message: `budget state unreachable: ${(error as Error).message}` };
+  }
+
+  #rateReply(reply: string[], limits: RateLimits, now: number): RateResult {
+    const windowEnd = rateWindow(now).end;
+    const windows = describeWindows(limits, Number(reply[2]), Number(reply[3]), windowEnd);
+    if (reply[0] === '1') return { ok: true, ...windows };
+    return {
+      ok: false,
+      reason: 'rate_limited',
+      limited: reply[1] === 'tokens' ? 'tokens' : 'requests',
+      retryAfterSeconds: Math.max(1, Math.ceil((windowEnd - now) / 1000)),
+      ...windows,
+    };
+  }
+
+  #rateUnreachable(error: unknown): RateResult {
+    return this.#fail === 'open' ? { ok: true } : { ok: false, reason: 'state_unavailable', message: `rate-limit state unreachable: ${(error as Error).message}` };
+  }
+
+  /** The scope's index in the batch's scope list, describing it there on first use. */
+  #scopeIndex(batch: Batch, scope: ScopeLimit): number {
+    const entry = this.#scopes.get(scope);
+    const described = batch.scopeIndex.get(scope.scopeKey);
+    if (described !== undefined && described.entry === entry) return described.index;
+    const keyIndex = batch.keys.push(entry.keys[0], entry.keys[1], entry.keys[2]) - 2;
+    const index = batch.scopeArguments.push(`${keyIndex} ${entry.limitArgument} ${this.#keepTtl(scope)}${entry.thresholdArguments}`);
+    batch.scopeIndex.set(scope.scopeKey, { index, entry });
+    return index;
+  }
+
+  #scopeEntry(scope: ScopeLimit): ScopeEntry {
+    const terms = termsOf(scope);
+    let thresholdArguments = '';
+    for (const threshold of terms.thresholds) thresholdArguments += ` ${threshold.fraction} ${threshold.units}`;
+    return { keys: this.#keysOf(scope.scopeKey), limit: terms.limit, limitArgument: terms.limit.toString(), thresholdArguments };
+  }
+
+  #keyIndex(batch: Batch, key: string): number {
+    let index = batch.keyIndex.get(key);
+    if (index === undefined) {
+      index = batch.keys.push(key);
+      batch.keyIndex.set(key, index);
+    }
+    return index;
   }
 
   async #read(scopeKeys: readonly string[]): Promise<Array<{ spent: bigint; reserved: bigint }>> {
@@ -531,22 +649,28 @@ export class RedisAccountingState implements AccountingState {
   }
 
   #run(name: ScriptName, keys: string[], argumentsList: string[]): Promise<unknown> {
-    const command = (this.redis as unknown as Record<string, (count: number, ...values: string[]) => Promise<unknown>>)[`switchyard_${name}`];
+    return this.#command(name).call(this.redis, keys.length, ...keys, ...argumentsList);
+  }
+
+  #command(name: ScriptName): (...values: unknown[]) => Promise<unknown> {
+    const command = (this.redis as unknown as Record<string, (...values: unknown[]) => Promise<unknown>>)[`switchyard_${name}`];
     if (!command) throw new Error(`script ${name} is not defined`);
-    return command.call(this.redis, keys.length, ...keys, ...argumentsList);
+    return command;
   }
 
   #keysOf(scopeKey: string): [string, string, string] {
     return [`${this.#prefix}scope:${scopeKey}`, `${this.#prefix}holds:${scopeKey}`, `${this.#prefix}expiry:${scopeKey}`];
   }
 
-  #scopeKeys(scopes: readonly ScopeLimit[]): string[] {
-    return scopes.flatMap((scope) => this.#keysOf(scope.scopeKey));
-  }
-
-  #rateKeys(subject: string, windowStart: number): [string, string] {
-    const base = `${this.#prefix}rate:${subject}:${windowStart}`;
-    return [`${base}:requests`, `${base}:tokens`];
+  #rateKeysOf(subject: string, windowStart: number): RateKeys {
+    let keys = this.#rateKeys.get(subject);
+    if (keys === undefined || keys.windowStart !== windowStart) {
+      const base = `${this.#prefix}rate:${subject}:${windowStart}`;
+      keys = { windowStart, requests: `${base}:requests`, tokens: `${base}:tokens` };
+      if (this.#rateKeys.size >= KEY_CACHE_SIZE) this.#rateKeys.clear();
+      this.#rateKeys.set(subject, keys);
+    }
+    return keys;
   }
 
   /**
@@ -556,6 +680,10 @@ export class RedisAccountingState implements AccountingState {
   #keepTtl(scope: ScopeLimit): number {
     return scope.periodEndsAt === undefined ? 0 : Math.max(1, scope.periodEndsAt + PERIOD_GRACE_MS - this.#clock());
   }
+}
+
+function held(id: string, amount: bigint, scopes: readonly ScopeLimit[], enforced: boolean): ReserveResult {
+  return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [...scopes], enforced } };
 }
 
 function checkTokens(tokens: number): void {

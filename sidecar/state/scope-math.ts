@@ -49,3 +49,47 @@ export function thresholdsOf(scope: ScopeLimit): Array<{ fraction: number; units
 export function snapshotNumber(spent: bigint, reserved: bigint): number {
   return decimalToNumber(formatUnits(spent + reserved));
 }
+
+/** A scope's limit and alert thresholds in units. */
+export interface ScopeTerms {
+  limit: bigint;
+  thresholds: Array<{ fraction: number; units: bigint }>;
+}
+
+export function termsOf(scope: ScopeLimit): ScopeTerms {
+  return { limit: parseUnits(scope.limit), thresholds: thresholdsOf(scope) };
+}
+
+/** Entries kept before a cache starts over: scope keys change with callers and periods. */
+const SCOPE_CACHE_SIZE = 10_000;
+
+/**
+ * What a state derives from a scope's limit and alerts (units, script arguments), kept per scope
+ * key so that the request path does not parse and sort them again for every request. An entry is
+ * used only while the scope still has the same limit and alerts; otherwise it is rebuilt.
+ */
+export class ScopeCache<T> {
+  readonly #build: (scope: ScopeLimit) => T;
+  readonly #entries = new Map<string, { limit: string; alerts: readonly number[]; value: T }>();
+
+  constructor(build: (scope: ScopeLimit) => T) {
+    this.#build = build;
+  }
+
+  get(scope: ScopeLimit): T {
+    const entry = this.#entries.get(scope.scopeKey);
+    if (entry !== undefined && entry.limit === scope.limit && sameFractions(entry.alerts, scope.alerts ?? NO_ALERTS)) return entry.value;
+    if (this.#entries.size >= SCOPE_CACHE_SIZE) this.#entries.clear();
+    const value = this.#build(scope);
+    this.#entries.set(scope.scopeKey, { limit: scope.limit, alerts: [...(scope.alerts ?? NO_ALERTS)], value });
+    return value;
+  }
+}
+
+const NO_ALERTS: readonly number[] = [];
+
+function sameFractions(left: readonly number[], right: readonly number[]): boolean {
+  if (left.length !== right.length) return false;
+  for (let index = 0; index < left.length; index += 1) if (left[index] !== right[index]) return false;
+  return true;
+}

@@ -278,6 +278,46 @@ describe('redis', () => {
     await state.close();
   });
 
+  it('sends admits started together in one script call, each answered on its own, in order', async () => {
+    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix })) as RedisAccountingState;
+    const budget = scope('1');
+    const subject = uniqueName('key');
+    const limits = { requestsPerMinute: 3 };
+    const calls: string[] = [];
+    const monitor = await state.redis.monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (String(args[0]).toLowerCase().startsWith('eval') && args.some((arg) => arg.includes(budget.scopeKey))) calls.push(String(args[0]));
+    });
+    const admitted = await Promise.all([
+      state.admit(subject, limits, [budget], '0.6'),
+      state.admit(subject, limits, [budget], '0.6'),
+      state.admit(subject, limits, [budget], '0.4'),
+      state.admit(subject, limits, [budget], '0.1'),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    monitor.disconnect();
+    expect(calls).toHaveLength(1);
+    expect(admitted[0]).toMatchObject({ rate: { ok: true, requests: { remaining: 2 } }, hold: { ok: true, reservation: { amount: '0.6' } } });
+    expect(admitted[1]).toMatchObject({ rate: { ok: true, requests: { remaining: 1 } }, hold: { ok: false, reason: 'limit_exceeded', exceeded: { reserved: '0.6', remaining: '0.4' } } });
+    expect(admitted[2]).toMatchObject({ rate: { ok: true, requests: { remaining: 0 } }, hold: { ok: true } });
+    expect(admitted[3]).toEqual({ rate: expect.objectContaining({ ok: false, reason: 'rate_limited', limited: 'requests' }) });
+    expect(await state.headroom([budget])).toMatchObject([{ reserved: '1', remaining: '0' }]);
+    await state.close();
+  });
+
+  it('fails one operation of a script call alone when its keys are broken', async () => {
+    const errors: unknown[] = [];
+    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix, onError: (error) => errors.push(error) })) as RedisAccountingState;
+    const broken = scope('1');
+    const sound = scope('1');
+    await state.redis.set(`${prefix}scope:${broken.scopeKey}`, 'not a hash');
+    const [refused, held] = await Promise.all([state.reserve([broken], '0.1'), state.reserve([sound], '0.1')]);
+    expect(refused).toMatchObject({ ok: false, reason: 'state_unavailable', message: expect.stringMatching(/WRONGTYPE/) });
+    expect(held).toMatchObject({ ok: true, reservation: { enforced: true } });
+    expect(errors).toHaveLength(1);
+    await state.close();
+  });
+
   it('shares one ledger between two processes: 200 concurrent requests never overspend $1.00', async () => {
     const budget: ScopeLimit = { scopeKey: `two-process|global=all|${uniqueName('p')}`, limit: '1' };
     const startWorker = (seed: number) => {
