@@ -12,7 +12,7 @@ import { evaluate } from '../evaluate/evaluate.ts';
 import { requestFacts } from '../facts/request-facts.ts';
 import type { CompiledCatalog, CompiledPolicy, Constraints, Diagnostic, Exclusion, ExclusionCode, Identity, RequestFacts, Result, Snapshot } from '../types.ts';
 import { compareOutcome, describeDiagnostic, type CaseOutcome, type ExpectationFailure } from './expectations.ts';
-import { expectationNames, parseTestFile, type CaseExpectation, type CaseInputs, type CatalogReference, type PolicyReference, type PolicyTestCase } from './test-file.ts';
+import { expectationNames, parseTestFile, type CaseExpectation, type CaseInputs, type CatalogReference, type PolicyReference, type PolicyTestCase, type PolicyTestFile } from './test-file.ts';
 import { parseYamlSource, positionAt, inlineText, type YamlSource } from './yaml-source.ts';
 
 /** Reads a file relative to the test file; the caller does the I/O. Null when missing. */
@@ -270,34 +270,115 @@ function diagnosticsFailure(what: string, diagnostics: Diagnostic[]): Expectatio
   return { what, expected: 'inputs that load and compile', actual: diagnostics.map(describeDiagnostic) };
 }
 
-/** Facts (from `request` or `facts`) evaluated against the policy: the case's outcome. */
-function evaluateCase(
-  testCase: PolicyTestCase,
-  casePath: Array<string | number>,
-  identity: Identity,
-  headers: Record<string, string>,
-  snapshot: Snapshot,
-  defaults: CaseInputs,
-  policy: CompiledPolicy,
-  catalog: CompiledCatalog,
-  context: FileContext,
-): { outcome: CaseOutcome } | { failure: ExpectationFailure } {
+/** One case's inputs, loaded and compiled: what the engine (or the sidecar's dry-run route) evaluates. */
+export interface PreparedCaseInputs {
+  policy: CompiledPolicy;
+  catalog: CompiledCatalog;
+  identity: Identity;
+  headers: Record<string, string>;
+  snapshot: Snapshot;
+  /** Evaluation time, epoch ms. */
+  now: number;
+  seed: number;
+  /** What facts come from: a request body (as a client would send it), or a `facts:` overlay that no body produces. */
+  source: { kind: 'request'; body: unknown } | { kind: 'facts'; facts: RequestFacts };
+}
+
+/** A case ready to evaluate, or settled without evaluating (compile diagnostics, a load failure). */
+export type PreparedPolicyTestCase = { note: string; line: number; expectation: CaseExpectation } & (
+  | { inputs: PreparedCaseInputs }
+  | { settled: PolicyTestCaseResult }
+);
+
+export interface PreparedPolicyTestFile {
+  file: string;
+  /** Problems loading the test file, policy or catalog (then no case is prepared). */
+  diagnostics: Diagnostic[];
+  cases: PreparedPolicyTestCase[];
+}
+
+/** Facts (from `request` or `facts`) evaluated against the policy: the case's outcome. May throw if the engine does. */
+export function evaluatePreparedCase(inputs: PreparedCaseInputs): CaseOutcome {
   let facts: RequestFacts;
-  if (testCase.facts !== undefined) facts = factsFromOverlay(testCase.facts, identity);
+  if (inputs.source.kind === 'facts') facts = inputs.source.facts;
+  else {
+    const result = requestFacts(inputs.source.body, inputs.headers, inputs.identity, { exposeHeaders: inputs.policy.exposeHeaders });
+    if (!result.ok) return { kind: 'error', error: { code: result.error.code, status: result.error.status, message: result.error.message } };
+    facts = result.facts;
+  }
+  const result = evaluate(inputs.policy, inputs.catalog, facts, inputs.snapshot, { now: inputs.now, seed: inputs.seed });
+  return result.ok ? { kind: 'plan', plan: result.plan } : { kind: 'error', error: result.error };
+}
+
+/** Everything before evaluation: expectation count, compile, identity, headers, snapshot, request. */
+function prepareCase(
+  testCase: PolicyTestCase,
+  index: number,
+  fileDefaults: { policy?: PolicyReference; catalog?: CatalogReference; defaults: CaseInputs },
+  context: FileContext,
+  source: YamlSource,
+  coverage: CoverageCounter | undefined,
+  options: RunPolicyTestOptions,
+): PreparedPolicyTestCase {
+  const casePath = ['cases', index];
+  const line = positionAt(source, casePath).line;
+  const note = testCase.note;
+  const expectation: CaseExpectation = testCase.expect ?? {};
+  const settle = (settled: PolicyTestCaseResult): PreparedPolicyTestCase => ({ note, line, expectation, settled });
+  const names = expectationNames(testCase.expect);
+  if (names.length === 0) return settle(failed(note, line, [{ what: 'expect', expected: 'at least one expectation', actual: 'none: a case with no expectation proves nothing' }]));
+  if (options.singleExpectation && names.length !== 1) {
+    return settle(failed(note, line, [{ what: 'expect', expected: 'exactly one expectation', actual: names }]));
+  }
+
+  const catalogPath = testCase.catalog !== undefined ? [...casePath, 'catalog'] : ['catalog'];
+  const catalog = context.catalog(testCase.catalog ?? fileDefaults.catalog, catalogPath);
+  if (!catalog.compiled.ok) {
+    const outcome: CaseOutcome = { kind: 'diagnostics', diagnostics: catalog.compiled.diagnostics, compiled: false };
+    const failures = names.includes('diagnostics') ? compareOutcome(expectation, outcome) : [diagnosticsFailure('catalog', catalog.compiled.diagnostics)];
+    return settle({ note, line, passed: failures.length === 0, failures, outcome });
+  }
+  const policyPath = testCase.policy !== undefined ? [...casePath, 'policy'] : ['policy'];
+  const policy = context.policy(testCase.policy ?? fileDefaults.policy, policyPath, catalog.key, catalog.compiled.value);
+  if (!policy.ok || names.includes('diagnostics')) {
+    const diagnostics = policy.ok ? policy.warnings : policy.diagnostics;
+    const outcome: CaseOutcome = { kind: 'diagnostics', diagnostics, compiled: policy.ok };
+    const failures = names.includes('diagnostics') ? compareOutcome(expectation, outcome) : [diagnosticsFailure('policy', diagnostics)];
+    return settle({ note, line, passed: failures.length === 0, failures, outcome });
+  }
+  coverage?.register(policy.value);
+
+  const defaults = fileDefaults.defaults;
+  const identity = testCase.identity ?? defaults.identity ?? {};
+  const headers = testCase.headers ?? defaults.headers ?? {};
+  const snapshotReference = testCase.snapshot ?? defaults.snapshot;
+  let snapshot: Snapshot = {};
+  if (snapshotReference !== undefined) {
+    const loaded = context.data(snapshotReference, testCase.snapshot !== undefined ? [...casePath, 'snapshot'] : ['defaults', 'snapshot'], 'snapshot');
+    if (!loaded.ok) return settle(failed(note, line, [diagnosticsFailure('snapshot', loaded.diagnostics)]));
+    snapshot = loaded.value as Snapshot;
+  }
+
+  let factsSource: PreparedCaseInputs['source'];
+  if (testCase.facts !== undefined) factsSource = { kind: 'facts', facts: factsFromOverlay(testCase.facts, identity) };
   else if (testCase.request !== undefined) {
     const body = context.data(testCase.request, [...casePath, 'request'], 'request');
-    if (!body.ok) return { failure: diagnosticsFailure('request', body.diagnostics) };
-    const result = requestFacts(body.value, headers, identity, { exposeHeaders: policy.exposeHeaders });
-    if (!result.ok) return { outcome: { kind: 'error', error: { code: result.error.code, status: result.error.status, message: result.error.message } } };
-    facts = result.facts;
+    if (!body.ok) return settle(failed(note, line, [diagnosticsFailure('request', body.diagnostics)]));
+    factsSource = { kind: 'request', body: body.value };
   } else {
-    return { failure: { what: 'request', expected: 'a `request` (or `facts`) to evaluate', actual: 'none' } };
+    return settle(failed(note, line, [{ what: 'request', expected: 'a `request` (or `facts`) to evaluate', actual: 'none' }]));
   }
-  const result = evaluate(policy, catalog, facts, snapshot, {
+  const inputs: PreparedCaseInputs = {
+    policy: policy.value,
+    catalog: catalog.compiled.value,
+    identity,
+    headers,
+    snapshot,
     now: toEpoch(testCase.now ?? defaults.now),
     seed: testCase.seed ?? defaults.seed ?? DEFAULT_SEED,
-  });
-  return { outcome: result.ok ? { kind: 'plan', plan: result.plan } : { kind: 'error', error: result.error } };
+    source: factsSource,
+  };
+  return { note, line, expectation, inputs };
 }
 
 function runCase(
@@ -309,84 +390,71 @@ function runCase(
   coverage: CoverageCounter,
   options: RunPolicyTestOptions,
 ): PolicyTestCaseResult {
-  const casePath = ['cases', index];
-  const line = positionAt(source, casePath).line;
-  const note = testCase.note;
-  const expectation: CaseExpectation = testCase.expect ?? {};
-  const names = expectationNames(testCase.expect);
-  if (names.length === 0) return failed(note, line, [{ what: 'expect', expected: 'at least one expectation', actual: 'none: a case with no expectation proves nothing' }]);
-  if (options.singleExpectation && names.length !== 1) {
-    return failed(note, line, [{ what: 'expect', expected: 'exactly one expectation', actual: names }]);
-  }
-
-  const catalogPath = testCase.catalog !== undefined ? [...casePath, 'catalog'] : ['catalog'];
-  const catalog = context.catalog(testCase.catalog ?? fileDefaults.catalog, catalogPath);
-  if (!catalog.compiled.ok) {
-    const outcome: CaseOutcome = { kind: 'diagnostics', diagnostics: catalog.compiled.diagnostics, compiled: false };
-    const failures = names.includes('diagnostics') ? compareOutcome(expectation, outcome) : [diagnosticsFailure('catalog', catalog.compiled.diagnostics)];
-    return { note, line, passed: failures.length === 0, failures, outcome };
-  }
-  const policyPath = testCase.policy !== undefined ? [...casePath, 'policy'] : ['policy'];
-  const policy = context.policy(testCase.policy ?? fileDefaults.policy, policyPath, catalog.key, catalog.compiled.value);
-  if (!policy.ok || names.includes('diagnostics')) {
-    const diagnostics = policy.ok ? policy.warnings : policy.diagnostics;
-    const outcome: CaseOutcome = { kind: 'diagnostics', diagnostics, compiled: policy.ok };
-    const failures = names.includes('diagnostics') ? compareOutcome(expectation, outcome) : [diagnosticsFailure('policy', diagnostics)];
-    return { note, line, passed: failures.length === 0, failures, outcome };
-  }
-  coverage.register(policy.value);
-
-  const defaults = fileDefaults.defaults;
-  const identity = testCase.identity ?? defaults.identity ?? {};
-  const headers = testCase.headers ?? defaults.headers ?? {};
-  const snapshotReference = testCase.snapshot ?? defaults.snapshot;
-  let snapshot: Snapshot = {};
-  if (snapshotReference !== undefined) {
-    const loaded = context.data(snapshotReference, testCase.snapshot !== undefined ? [...casePath, 'snapshot'] : ['defaults', 'snapshot'], 'snapshot');
-    if (!loaded.ok) return failed(note, line, [diagnosticsFailure('snapshot', loaded.diagnostics)]);
-    snapshot = loaded.value as Snapshot;
-  }
-
+  const prepared = prepareCase(testCase, index, fileDefaults, context, source, coverage, options);
+  if ('settled' in prepared) return prepared.settled;
+  const { note, line, expectation, inputs } = prepared;
   let produced: CaseOutcome;
   try {
-    const evaluated = evaluateCase(testCase, casePath, identity, headers, snapshot, defaults, policy.value, catalog.compiled.value, context);
-    if ('failure' in evaluated) return failed(note, line, [evaluated.failure]);
-    produced = evaluated.outcome;
+    produced = evaluatePreparedCase(inputs);
   } catch (error) {
     // The engine promises never to throw; when it does, the case fails and says so.
     return failed(note, line, [{ what: 'engine', expected: 'a plan or a typed error', actual: `threw: ${error instanceof Error ? error.message : String(error)}` }]);
   }
-  if (produced.kind === 'plan') coverage.record(policy.value, produced.plan.matched_rules, produced.plan.excluded);
-  if (produced.kind === 'error') coverage.record(policy.value, produced.error.matched_rules ?? [], produced.error.excluded ?? []);
+  if (produced.kind === 'plan') coverage.record(inputs.policy, produced.plan.matched_rules, produced.plan.excluded);
+  if (produced.kind === 'error') coverage.record(inputs.policy, produced.error.matched_rules ?? [], produced.error.excluded ?? []);
   const failures = compareOutcome(expectation, produced);
   return { note, line, passed: failures.length === 0, failures, outcome: produced };
 }
 
-/** Run one `*.test.yaml` file. */
-export function runPolicyTestFile(text: string, file: string, load: LoadText, options: RunPolicyTestOptions = {}): PolicyTestReport {
+type OpenedTestFile =
+  | { ok: true; testFile: PolicyTestFile; source: YamlSource; context: FileContext; fileDefaults: { policy?: PolicyReference; catalog?: CatalogReference; defaults: CaseInputs } }
+  | { ok: false; diagnostics: Diagnostic[] };
+
+/** Parse a test file; a file-level policy that does not compile stops it, unless cases are about its diagnostics. */
+function openTestFile(text: string, file: string, load: LoadText, options: RunPolicyTestOptions): OpenedTestFile {
   const parsed = parseTestFile(text, file);
-  const coverage = new CoverageCounter();
-  if (!parsed.value) return { file, diagnostics: parsed.diagnostics, cases: [], coverage: coverage.report() };
+  if (!parsed.value) return { ok: false, diagnostics: parsed.diagnostics };
   const testFile = parsed.value;
   const context = new FileContext(parsed.source, load, options.defaultCatalogs);
   const fileDefaults = { policy: testFile.policy, catalog: testFile.catalog, defaults: testFile.defaults ?? {} };
 
-  // A file-level policy that does not compile stops the file, unless cases are about its diagnostics.
   const usesFilePolicy = testFile.cases.filter((testCase) => testCase.policy === undefined);
   if (testFile.policy !== undefined && usesFilePolicy.length > 0 && usesFilePolicy.every((testCase) => testCase.expect?.diagnostics === undefined)) {
     const catalog = context.catalog(testFile.catalog, ['catalog']);
     const diagnostics = catalog.compiled.ok ? undefined : catalog.compiled.diagnostics;
     const policy = catalog.compiled.ok ? context.policy(testFile.policy, ['policy'], catalog.key, catalog.compiled.value) : null;
     const problems = diagnostics ?? (policy && !policy.ok ? policy.diagnostics : undefined);
-    if (problems) return { file, diagnostics: problems, cases: [], coverage: coverage.report() };
+    if (problems) return { ok: false, diagnostics: problems };
   }
+  return { ok: true, testFile, source: parsed.source, context, fileDefaults };
+}
 
+/** Run one `*.test.yaml` file. */
+export function runPolicyTestFile(text: string, file: string, load: LoadText, options: RunPolicyTestOptions = {}): PolicyTestReport {
+  const coverage = new CoverageCounter();
+  const opened = openTestFile(text, file, load, options);
+  if (!opened.ok) return { file, diagnostics: opened.diagnostics, cases: [], coverage: coverage.report() };
   const cases: PolicyTestCaseResult[] = [];
-  testFile.cases.forEach((testCase, index) => {
+  opened.testFile.cases.forEach((testCase, index) => {
     if (options.filter !== undefined && !testCase.note.includes(options.filter)) return;
-    cases.push(runCase(testCase, index, fileDefaults, context, parsed.source, coverage, options));
+    cases.push(runCase(testCase, index, opened.fileDefaults, opened.context, opened.source, coverage, options));
   });
   return { file, diagnostics: [], cases, coverage: coverage.report() };
+}
+
+/**
+ * Load and compile every case of a test file without evaluating it: the inputs `runPolicyTestFile`
+ * would evaluate, for running the same cases another way (the sidecar's dry-run route over HTTP).
+ */
+export function preparePolicyTestFile(text: string, file: string, load: LoadText, options: RunPolicyTestOptions = {}): PreparedPolicyTestFile {
+  const opened = openTestFile(text, file, load, options);
+  if (!opened.ok) return { file, diagnostics: opened.diagnostics, cases: [] };
+  const cases: PreparedPolicyTestCase[] = [];
+  opened.testFile.cases.forEach((testCase, index) => {
+    if (options.filter !== undefined && !testCase.note.includes(options.filter)) return;
+    cases.push(prepareCase(testCase, index, opened.fileDefaults, opened.context, opened.source, undefined, options));
+  });
+  return { file, diagnostics: [], cases };
 }
 
 /**
