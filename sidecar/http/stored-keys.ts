@@ -7,15 +7,12 @@
  * The mirror is re-read every `refreshMs`, so a key revoked on another replica stops working
  * within that interval (at once on the replica that revoked it). A well-formed key the mirror does
  * not know yet (created moments ago elsewhere) is looked up in the store before being refused.
- * A header that verified as a stored key is remembered until the next re-read of the mirror, so
- * its key is not hashed again per request; whether the record is still usable (revoked, disabled,
- * expired) is checked on every request as before.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Identity } from '../../engine/index.ts';
 import type { Logger } from '../logger.ts';
 import { hashKey, isUsable, looksLikeKey, LOOKUP_LENGTH, type ApiKeyRecord, type KeyStore } from '../store/keys.ts';
-import { VerifiedHeaders, type GatewayKeyVerifier } from './auth.ts';
+import type { GatewayKeyVerifier } from './auth.ts';
 
 export interface StoredKeyVerifier extends GatewayKeyVerifier {
   /** Looks an unknown but well-formed key up in the store (a key created on another replica). */
@@ -55,8 +52,6 @@ export async function createStoredKeyVerifier(options: {
   let byLookup = new Map<string, MirroredKey[]>();
   let storedCount = 0;
   const records = new WeakMap<Identity, ApiKeyRecord>();
-  /** Headers that verified against the current mirror; cleared whenever the mirror is replaced. */
-  const verified = new VerifiedHeaders<MirroredKey>();
 
   function mirror(record: ApiKeyRecord): MirroredKey {
     const identity = storedKeyIdentity(record);
@@ -75,16 +70,15 @@ export async function createStoredKeyVerifier(options: {
     }
     byLookup = next;
     storedCount = all.length;
-    verified.clear();
   }
 
-  function findStored(token: string): MirroredKey | undefined {
+  function findStored(token: string): Identity | undefined {
     const hash = hashKey(token);
     const digest = Buffer.from(hash, 'hex');
     const at = now();
-    let found: MirroredKey | undefined;
+    let found: Identity | undefined;
     for (const entry of byLookup.get(hash.slice(0, LOOKUP_LENGTH)) ?? []) {
-      if (timingSafeEqual(digest, entry.digest) && isUsable(entry.record, at)) found = entry;
+      if (timingSafeEqual(digest, entry.digest) && isUsable(entry.record, at)) found = entry.identity;
     }
     return found;
   }
@@ -100,17 +94,10 @@ export async function createStoredKeyVerifier(options: {
       return configKeys.required || storedCount > 0;
     },
     verify(authorization) {
-      if (authorization !== undefined) {
-        const known = verified.get(authorization);
-        if (known !== undefined && isUsable(known.record, now())) return known.identity;
-      }
       const token = bearer(authorization);
       if (token !== undefined && looksLikeKey(token)) {
         const stored = findStored(token);
-        if (stored) {
-          verified.remember(authorization as string, stored);
-          return stored.identity;
-        }
+        if (stored) return stored;
       }
       // Without any key at all the config verifier accepts everyone (loopback only).
       if (!configKeys.required && storedCount > 0) return undefined;
@@ -122,7 +109,7 @@ export async function createStoredKeyVerifier(options: {
       const record = await store.authenticate(token, now());
       if (!record) return undefined;
       await refresh();
-      return findStored(token)?.identity;
+      return findStored(token);
     },
     storedKeyOf(identity) {
       return records.get(identity);
