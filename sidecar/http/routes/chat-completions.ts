@@ -5,7 +5,7 @@
 import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity, PlanAttempt, RequestFacts } from '../../../engine/index.ts';
-import { computeCost, type CostDetails } from '../../accounting/cost.ts';
+import { computeCostOnce, type CostDetails } from '../../accounting/cost.ts';
 import {
   ClientGone,
   failureFor,
@@ -137,7 +137,7 @@ export function fail(gateway: GatewayContext, exchange: Exchange, response: Serv
 /** The served attempt's cost breakdown (`usage.cost_details`); undefined when its prices cannot be read. */
 export function costDetails(gateway: GatewayContext, usage: Usage, attempt: PlanAttempt, finishReason: string | null): CostDetails | undefined {
   try {
-    return computeCost(usage, attempt.pricing, { finishReason }).cost_details;
+    return computeCostOnce(usage, attempt.pricing, { finishReason }).cost_details;
   } catch (error) {
     gateway.logger.error({ err: error, endpoint: attempt.endpoint }, 'could not compute the cost details');
     return undefined;
