@@ -266,12 +266,12 @@ function startScriptFlags(): string[] {
   return (match?.[1] ?? '').split(/\s+/).filter((flag) => flag !== '');
 }
 
-function start(role: string, roleArguments: string[]): Promise<{ child: ChildProcess; url: string; key?: string }> {
+function start(role: string, roleArguments: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; url: string; key?: string }> {
   const extra = role === 'gateway' || role === 'floor' ? [...startScriptFlags(), ...(process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')] : [];
   const execArgv = [...process.execArgv, ...extra];
   // The gateway's request log (one JSON line per request) goes nowhere, as a log shipper would take it.
   const stdout = role === 'gateway' ? 'ignore' : 'inherit';
-  const child = fork(fileURLToPath(import.meta.url), [role, ...roleArguments], { stdio: ['ignore', stdout, 'inherit', 'ipc'], execArgv });
+  const child = fork(fileURLToPath(import.meta.url), [role, ...roleArguments], { stdio: ['ignore', stdout, 'inherit', 'ipc'], execArgv, env });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${role} exited with ${String(code)}`)));
@@ -567,8 +567,61 @@ function runBaseline(): void {
   });
 }
 
+/**
+ * `BENCH_ACCOUNTING=compare`: the accounting row. Three gateways side by side (accounting off;
+ * on with SQLite and memory state; on with SQLite and Redis state), each as `switchyard serve`
+ * runs it, and saturation rounds taken in turn (off, sqlite, redis, off, ...), so all three see the
+ * same machine. Prints each one's median requests/s and CPU per request, and on / off.
+ */
+async function compareAccounting(): Promise<void> {
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+  const upstream = await start('upstream', []);
+  const modes = ['off', 'sqlite', 'redis'] as const;
+  const gateways = [];
+  for (const mode of modes) gateways.push({ mode, ...(await start('gateway', [upstream.url], { ...process.env, BENCH_ACCOUNTING: mode })) });
+  try {
+    const targets = gateways.map((gateway) => ({ gateway, to: target(gateway.mode, gateway.url, '/api/v1/chat/completions', 'bench/model', gateway.key) }));
+    console.log(`accounting row: ${rounds} saturation rounds of ${SATURATION_MS} ms per gateway, ${SATURATION_CONCURRENCY} concurrent callers, taken in turn`);
+    for (const { to } of targets) await withDeadline(fixedRate(to, WARM_UP_REQUESTS), `${to.name} warm-up`);
+    const results = new Map<string, { rps: number[]; cpu: number[] }>(modes.map((mode) => [mode, { rps: [], cpu: [] }]));
+    for (let round = 0; round < rounds; round++) {
+      for (const { gateway, to } of targets) {
+        const cpuBefore = await askCpu(gateway.child);
+        const saturated = await withDeadline(saturation(to), `${to.name} saturation`);
+        const cpu = ((await askCpu(gateway.child)) - cpuBefore) / saturated.completed;
+        results.get(gateway.mode)?.rps.push(saturated.rps);
+        results.get(gateway.mode)?.cpu.push(cpu);
+      }
+    }
+    const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+    const summaryOf = (mode: string) => {
+      const result = results.get(mode) ?? { rps: [], cpu: [] };
+      return { rps: median(result.rps), cpu: median(result.cpu), rounds: result.rps.map((value) => round(value, 0)) };
+    };
+    const off = summaryOf('off');
+    const figures: Record<string, number | string | number[]> = { accounting_off_rps: round(off.rps, 0), accounting_off_cpu_us: round(off.cpu, 0), accounting_off_rounds: off.rounds };
+    for (const mode of modes) {
+      const result = summaryOf(mode);
+      const ratio = result.rps / off.rps;
+      console.log(`  ${mode.padEnd(6)} ${result.rps.toFixed(0)} req/s (rounds ${result.rounds.join(', ')})  CPU ${result.cpu.toFixed(0)} µs/request  ${mode === 'off' ? '' : `on/off ${(ratio * 100).toFixed(1)}% (target >= 90%)`}`);
+      if (mode !== 'off') Object.assign(figures, { [`accounting_${mode}_rps`]: round(result.rps, 0), [`accounting_${mode}_cpu_us`]: round(result.cpu, 0), [`accounting_${mode}_ratio`]: round(ratio), [`accounting_${mode}_rounds`]: result.rounds });
+    }
+    await Promise.all(targets.map(({ to }) => to.pool.close()));
+    console.log(JSON.stringify({ ...figures, load_average_1m: round(loadavg()[0] ?? Number.NaN, 2), node_flags: startScriptFlags().join(' '), runtime: RUNTIME }));
+  } finally {
+    for (const gateway of gateways) {
+      gateway.child.removeAllListeners('exit');
+      const exited = new Promise((resolve) => gateway.child.once('exit', resolve));
+      gateway.child.send({ type: 'exit' });
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    }
+    upstream.child.kill();
+  }
+}
+
 const role = process.argv[2];
 if (role === 'baseline') runBaseline();
 else if (role === 'upstream') await runUpstream();
 else if (role === 'gateway' || role === 'floor') await runGateway(process.argv[3] ?? '', role);
+else if (process.env.BENCH_ACCOUNTING === 'compare') await compareAccounting();
 else await main();
