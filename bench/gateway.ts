@@ -267,7 +267,7 @@ function startScriptFlags(): string[] {
 }
 
 function start(role: string, roleArguments: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; url: string; key?: string }> {
-  const extra = role === 'gateway' || role === 'floor' ? [...startScriptFlags(), ...(process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')] : [];
+  const extra = role === 'gateway' || role === 'floor' ? [...startScriptFlags(), ...(env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')] : [];
   const execArgv = [...process.execArgv, ...extra];
   // The gateway's request log (one JSON line per request) goes nowhere, as a log shipper would take it.
   const stdout = role === 'gateway' ? 'ignore' : 'inherit';
@@ -568,46 +568,50 @@ function runBaseline(): void {
 }
 
 /**
- * `BENCH_ACCOUNTING=compare`: the accounting row. Three gateways side by side (accounting off;
- * on with SQLite and memory state; on with SQLite and Redis state), each as `switchyard serve`
- * runs it, and saturation rounds taken in turn (off, sqlite, redis, off, ...), so all three see the
- * same machine. Prints each one's median requests/s and CPU per request, and on / off.
+ * Side-by-side rows: several gateways, each as `switchyard serve` runs it, measured in saturation
+ * rounds taken in turn (a, b, c, a, b, c...), so all of them see the same machine. Each row's median
+ * requests/s, CPU per request and RSS afterwards, and its throughput relative to the first row.
+ *   `BENCH_ACCOUNTING=compare`: the accounting row: off; on with SQLite and memory state; on with
+ *     SQLite and Redis state (target: on >= 90% of off).
+ *   `BENCH_COMPARE_FLAGS='--a|--b --c'`: Node flag sets, appended to npm start's flags (accounting
+ *     as BENCH_ACCOUNTING_FOR_FLAGS, default off).
  */
-async function compareAccounting(): Promise<void> {
+async function compareRows(): Promise<void> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
   const upstream = await start('upstream', []);
-  const modes = ['off', 'sqlite', 'redis'] as const;
+  const flagSets = process.env.BENCH_COMPARE_FLAGS?.split('|').map((flags) => flags.trim());
+  const variants = flagSets
+    ? flagSets.map((flags) => ({ name: flags === '' ? '(npm start flags)' : flags, env: { ...process.env, BENCH_ACCOUNTING: process.env.BENCH_ACCOUNTING_FOR_FLAGS ?? 'off', BENCH_GATEWAY_FLAGS: flags } }))
+    : (['off', 'sqlite', 'redis'] as const).map((mode) => ({ name: mode, env: { ...process.env, BENCH_ACCOUNTING: mode, BENCH_GATEWAY_FLAGS: '' } }));
   const gateways = [];
-  for (const mode of modes) gateways.push({ mode, ...(await start('gateway', [upstream.url], { ...process.env, BENCH_ACCOUNTING: mode })) });
+  for (const variant of variants) gateways.push({ variant, ...(await start('gateway', [upstream.url], variant.env)) });
   try {
-    const targets = gateways.map((gateway) => ({ gateway, to: target(gateway.mode, gateway.url, '/api/v1/chat/completions', 'bench/model', gateway.key) }));
-    console.log(`accounting row: ${rounds} saturation rounds of ${SATURATION_MS} ms per gateway, ${SATURATION_CONCURRENCY} concurrent callers, taken in turn`);
+    const targets = gateways.map((gateway) => ({ gateway, to: target(gateway.variant.name, gateway.url, '/api/v1/chat/completions', 'bench/model', gateway.key) }));
+    console.log(`${rounds} saturation rounds of ${SATURATION_MS} ms per gateway, ${SATURATION_CONCURRENCY} concurrent callers, taken in turn`);
     for (const { to } of targets) await withDeadline(fixedRate(to, WARM_UP_REQUESTS), `${to.name} warm-up`);
-    const results = new Map<string, { rps: number[]; cpu: number[] }>(modes.map((mode) => [mode, { rps: [], cpu: [] }]));
+    const results = targets.map(() => ({ rps: [] as number[], cpu: [] as number[] }));
     for (let round = 0; round < rounds; round++) {
-      for (const { gateway, to } of targets) {
+      for (const [index, { gateway, to }] of targets.entries()) {
         const cpuBefore = await askCpu(gateway.child);
         const saturated = await withDeadline(saturation(to), `${to.name} saturation`);
-        const cpu = ((await askCpu(gateway.child)) - cpuBefore) / saturated.completed;
-        results.get(gateway.mode)?.rps.push(saturated.rps);
-        results.get(gateway.mode)?.cpu.push(cpu);
+        results[index]?.rps.push(saturated.rps);
+        results[index]?.cpu.push(((await askCpu(gateway.child)) - cpuBefore) / saturated.completed);
       }
     }
     const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-    const summaryOf = (mode: string) => {
-      const result = results.get(mode) ?? { rps: [], cpu: [] };
-      return { rps: median(result.rps), cpu: median(result.cpu), rounds: result.rps.map((value) => round(value, 0)) };
-    };
-    const off = summaryOf('off');
-    const figures: Record<string, number | string | number[]> = { accounting_off_rps: round(off.rps, 0), accounting_off_cpu_us: round(off.cpu, 0), accounting_off_rounds: off.rounds };
-    for (const mode of modes) {
-      const result = summaryOf(mode);
-      const ratio = result.rps / off.rps;
-      console.log(`  ${mode.padEnd(6)} ${result.rps.toFixed(0)} req/s (rounds ${result.rounds.join(', ')})  CPU ${result.cpu.toFixed(0)} µs/request  ${mode === 'off' ? '' : `on/off ${(ratio * 100).toFixed(1)}% (target >= 90%)`}`);
-      if (mode !== 'off') Object.assign(figures, { [`accounting_${mode}_rps`]: round(result.rps, 0), [`accounting_${mode}_cpu_us`]: round(result.cpu, 0), [`accounting_${mode}_ratio`]: round(ratio), [`accounting_${mode}_rounds`]: result.rounds });
+    const rows = [];
+    for (const [index, { gateway }] of targets.entries()) {
+      const result = results[index] ?? { rps: [], cpu: [] };
+      rows.push({ name: gateway.variant.name, rps: round(median(result.rps), 0), cpu_us: round(median(result.cpu), 0), rss_mb: round((await askRss(gateway.child)) / 1024 / 1024, 1), rounds: result.rps.map((value) => round(value, 0)) });
+    }
+    const first = rows[0]?.rps ?? Number.NaN;
+    for (const row of rows) {
+      const relative = row.rps / first;
+      console.log(`  ${row.name.padEnd(24)} ${String(row.rps).padStart(6)} req/s (rounds ${row.rounds.join(', ')})  CPU ${row.cpu_us} µs/request  RSS ${row.rss_mb} MB  ${row === rows[0] ? '' : `vs ${rows[0]?.name}: ${(relative * 100).toFixed(1)}%`}`);
+      Object.assign(row, { relative: round(relative) });
     }
     await Promise.all(targets.map(({ to }) => to.pool.close()));
-    console.log(JSON.stringify({ ...figures, load_average_1m: round(loadavg()[0] ?? Number.NaN, 2), node_flags: startScriptFlags().join(' '), runtime: RUNTIME }));
+    console.log(JSON.stringify({ rows, load_average_1m: round(loadavg()[0] ?? Number.NaN, 2), node_flags: startScriptFlags().join(' '), runtime: RUNTIME }));
   } finally {
     for (const gateway of gateways) {
       gateway.child.removeAllListeners('exit');
@@ -623,5 +627,5 @@ const role = process.argv[2];
 if (role === 'baseline') runBaseline();
 else if (role === 'upstream') await runUpstream();
 else if (role === 'gateway' || role === 'floor') await runGateway(process.argv[3] ?? '', role);
-else if (process.env.BENCH_ACCOUNTING === 'compare') await compareAccounting();
+else if (process.env.BENCH_ACCOUNTING === 'compare' || process.env.BENCH_COMPARE_FLAGS !== undefined) await compareRows();
 else await main();

@@ -4,7 +4,9 @@
  * createApp (engine, executor, response shaping, generation record, memory store) serves
  * non-streamed chat requests from a fake request stream into a fake response, with a canned
  * adapter answer; the baseline is the same harness reading the same body and writing a canned JSON
- * answer. 32 requests in flight, 5 rounds of N (default 30,000); medians. What it isolates is our
+ * answer. `BENCH_STREAM=1` streams instead (a canned stream of 5 text deltas and a finish; the
+ * baseline writes the same number of chunks). 32 requests in flight, 5 rounds of N (default
+ * 30,000); medians. What it isolates is our
  * own JavaScript: no kernel, no wake-ups, no undici, no ops layer (bench:gateway has all of those).
  * The last line is one JSON object.
  */
@@ -25,10 +27,19 @@ const policy = engine.compilePolicy(JSON.stringify({ version: 1, id: 'bench', de
 if (!policy.ok) throw new Error('policy');
 const routing = { policy: policy.value, catalog: catalog.value };
 const canned = () => ({ upstream_id: 'chatcmpl-bench', message: { content: 'Hello from the benchmark upstream, a short answer of a few tokens.' }, finish_reason: 'stop' as const, native_finish_reason: 'stop', usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } }, warnings: [] });
-const fake = { protocol: 'openai-compatible', generate: async () => { await Promise.resolve(); return canned(); }, stream: async () => { throw new Error('no'); } };
+async function* cannedParts() {
+  for (const delta of ['Hello', ' from', ' the', ' benchmark', ' upstream.']) {
+    await Promise.resolve();
+    yield { type: 'text-delta' as const, delta };
+  }
+  yield { type: 'finish' as const, finish_reason: 'stop' as const, native_finish_reason: 'stop', usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 } };
+}
+const fake = { protocol: 'openai-compatible', generate: async () => { await Promise.resolve(); return canned(); }, stream: async () => { await Promise.resolve(); return { parts: cannedParts(), warnings: [] }; } };
+/** `BENCH_STREAM=1`: streamed requests (5 text deltas, finish, usage chunk, [DONE]). */
+const STREAM = process.env.BENCH_STREAM === '1';
 const app = createApp({ routing: { current: () => routing }, adapters: { 'openai-compatible': fake } as never, credentials: () => 'k', keys: createKeyVerifier([]), store: new MemoryGenerationStore(2000) });
 const handle = (app as unknown as { handle: (q: unknown, s: unknown) => void }).handle.bind(app);
-const body = Buffer.from(JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 16 }));
+const body = Buffer.from(JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 16, ...(process.env.BENCH_STREAM === '1' ? { stream: true } : {}) }));
 
 class FakeResponse extends EventEmitter {
   statusCode = 200; headersSent = false; destroyed = false; writableEnded = false; writableFinished = false;
@@ -65,7 +76,7 @@ async function bare(n: number): Promise<number> {
   const before = process.cpuUsage();
   await Promise.all(Array.from({ length: 32 }, async () => { while (left-- > 0) await new Promise<void>((resolve) => {
     const request = Readable.from([body]); const chunks: Buffer[] = [];
-    request.on('data', (c: Buffer) => chunks.push(c)); request.on('end', () => { JSON.parse(Buffer.concat(chunks).toString()); const r = new FakeResponse(() => resolve()); r.writeHead(200, { 'content-type': 'application/json' }); r.end(JSON.stringify(canned())); });
+    request.on('data', (c: Buffer) => chunks.push(c)); request.on('end', () => { JSON.parse(Buffer.concat(chunks).toString()); const r = new FakeResponse(() => resolve()); r.writeHead(200, { 'content-type': 'application/json' }); if (STREAM) { for (let i = 0; i < 7; i++) r.write(`data: ${JSON.stringify(canned())}\n\n`); r.end('data: [DONE]\n\n'); } else r.end(JSON.stringify(canned())); });
   }); }));
   const used = process.cpuUsage(before);
   return (used.user + used.system) / n;
