@@ -18,6 +18,28 @@ const KEY_PATTERN = /^sk-sy-v1-[0-9a-f]{64}$/;
 /** Characters of the hash used as the lookup index. */
 export const LOOKUP_LENGTH = 16;
 
+/**
+ * A stored key's own per-minute rate limits (fixed UTC minutes, as `accounting.rate_limits`).
+ * Per kind: absent = the config-wide default applies; null = no limit of that kind; else a
+ * positive whole number.
+ */
+export interface KeyRateLimit {
+  requests_per_minute?: number | null;
+  tokens_per_minute?: number | null;
+}
+
+/** A change to `KeyRateLimit`: a kind absent keeps its value; `'default'` goes back to the config-wide default. */
+export interface KeyRateLimitPatch {
+  requests_per_minute?: number | null | 'default';
+  tokens_per_minute?: number | null | 'default';
+}
+
+/** The per-minute limits of a kind that applies to a request: a positive whole number, or none. */
+export interface EffectiveRateLimits {
+  requests_per_minute: number | null;
+  tokens_per_minute: number | null;
+}
+
 /** A stored key. Never contains the plaintext. */
 export interface ApiKeyRecord {
   /** sha256 hex of the plaintext key; the key's id. */
@@ -40,6 +62,11 @@ export interface ApiKeyRecord {
   updated_at: string;
   expires_at: string | null;
   revoked_at: string | null;
+  /**
+   * The key's own rate limits; null (or absent) = the config-wide defaults apply to both kinds.
+   * The stores always set it; never an empty object.
+   */
+  rate_limit?: KeyRateLimit | null;
 }
 
 export interface CreateKeyInput {
@@ -51,6 +78,7 @@ export interface CreateKeyInput {
   team?: string | null;
   /** ISO 8601. */
   expires_at?: string | null;
+  rate_limit?: KeyRateLimit | null;
 }
 
 /** What may change after creation. */
@@ -60,6 +88,8 @@ export interface UpdateKeyInput {
   limit_reset?: LimitReset | null;
   disabled?: boolean;
   expires_at?: string | null;
+  /** Merged kind by kind into the key's limits; null = back to the config-wide defaults for both. */
+  rate_limit?: KeyRateLimitPatch | null;
 }
 
 /** Where keys live; SQLite and Postgres implement it. `now` is passed in for testability. */
@@ -116,6 +146,64 @@ export function isUsable(record: ApiKeyRecord, now: Date): boolean {
   return record.expires_at === null || Date.parse(record.expires_at) > now.getTime();
 }
 
+const RATE_KINDS = ['requests_per_minute', 'tokens_per_minute'] as const;
+
+/** Throws a RangeError unless `value` is null or a positive whole number. */
+function checkRateValue(kind: string, value: unknown): number | null {
+  if (value === null) return null;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new RangeError(`rate_limit.${kind} must be a positive whole number or null`);
+  return value;
+}
+
+/** Validated, canonical limits: only the kinds set, or null when none is (the defaults apply). */
+export function normalizeKeyRateLimit(input: KeyRateLimit | null | undefined): KeyRateLimit | null {
+  if (input === undefined || input === null) return null;
+  const result: KeyRateLimit = {};
+  for (const kind of RATE_KINDS) {
+    const value = input[kind];
+    if (value !== undefined) result[kind] = checkRateValue(kind, value);
+  }
+  return RATE_KINDS.some((kind) => kind in result) ? result : null;
+}
+
+/** `current` with `patch` merged in, kind by kind (see `KeyRateLimitPatch`). */
+export function mergeKeyRateLimit(current: KeyRateLimit | null | undefined, patch: KeyRateLimitPatch | null): KeyRateLimit | null {
+  if (patch === null) return null;
+  const next: KeyRateLimit = { ...current };
+  for (const kind of RATE_KINDS) {
+    const value = patch[kind];
+    if (value === undefined) continue;
+    if (value === 'default') delete next[kind];
+    else next[kind] = checkRateValue(kind, value);
+  }
+  return normalizeKeyRateLimit(next);
+}
+
+/** The limits that apply to a key: each kind its own when set, else the config-wide default's. */
+export function effectiveRateLimits(own: KeyRateLimit | null | undefined, defaults: { requestsPerMinute?: number; tokensPerMinute?: number }): EffectiveRateLimits {
+  const requests = own?.requests_per_minute;
+  const tokens = own?.tokens_per_minute;
+  return {
+    requests_per_minute: requests === undefined ? (defaults.requestsPerMinute ?? null) : requests,
+    tokens_per_minute: tokens === undefined ? (defaults.tokensPerMinute ?? null) : tokens,
+  };
+}
+
+/** Storage form of one kind: NULL = the default applies, 0 = no limit, else the limit. */
+export function rateColumn(own: KeyRateLimit | null | undefined, kind: keyof KeyRateLimit): number | null {
+  const value = own?.[kind];
+  return value === undefined ? null : (value ?? 0);
+}
+
+/** Back from the two storage columns (numbers, or Postgres BIGINT strings). */
+export function rateLimitFromColumns(requests: number | string | null, tokens: number | string | null): KeyRateLimit | null {
+  if (requests === null && tokens === null) return null;
+  const result: KeyRateLimit = {};
+  if (requests !== null) result.requests_per_minute = Number(requests) === 0 ? null : Number(requests);
+  if (tokens !== null) result.tokens_per_minute = Number(tokens) === 0 ? null : Number(tokens);
+  return result;
+}
+
 /** Builds the stored record for a new key (shared by the backends so both store the same thing). */
 export function newKeyRecord(input: CreateKeyInput, now: Date): { key: string; record: ApiKeyRecord } {
   if (input.name.trim() === '') throw new TypeError('a key needs a name');
@@ -137,6 +225,7 @@ export function newKeyRecord(input: CreateKeyInput, now: Date): { key: string; r
       updated_at: created,
       expires_at: input.expires_at === undefined || input.expires_at === null ? null : canonicalTime(input.expires_at),
       revoked_at: null,
+      rate_limit: normalizeKeyRateLimit(input.rate_limit),
     },
   };
 }
@@ -149,6 +238,8 @@ export function patchKeyRecord(record: ApiKeyRecord, patch: UpdateKeyInput, now:
   if (patch.limit_reset !== undefined) next.limit_reset = patch.limit_reset;
   if (patch.disabled !== undefined) next.disabled = patch.disabled;
   if (patch.expires_at !== undefined) next.expires_at = patch.expires_at === null ? null : canonicalTime(patch.expires_at);
+  if (patch.rate_limit !== undefined) next.rate_limit = mergeKeyRateLimit(record.rate_limit, patch.rate_limit);
+  else next.rate_limit = record.rate_limit ?? null;
   return next;
 }
 
@@ -169,6 +260,27 @@ export interface KeyInfo {
   /** Legacy name of `is_management_key`. */
   is_provisioning_key: boolean;
   expires_at: string | null;
+  rate_limit: KeyInfoRateLimit;
+}
+
+/**
+ * `rate_limit` of `GET /api/v1/key`: OpenRouter's (deprecated) `{requests, interval, note}`, with
+ * `requests` the key's requests per minute or -1 for none, plus the effective limits of each kind.
+ */
+export interface KeyInfoRateLimit extends EffectiveRateLimits {
+  requests: number;
+  interval: string;
+  note: string;
+}
+
+export function keyInfoRateLimit(limits: EffectiveRateLimits): KeyInfoRateLimit {
+  return {
+    requests: limits.requests_per_minute ?? -1,
+    interval: '1m',
+    note: 'Per fixed UTC minute; requests -1 means no request limit. requests_per_minute and tokens_per_minute are the limits that apply to this key (null = none).',
+    requests_per_minute: limits.requests_per_minute,
+    tokens_per_minute: limits.tokens_per_minute,
+  };
 }
 
 /** The usage counted against a key's limit: the reset window's, or lifetime usage. */
@@ -192,8 +304,11 @@ export function limitRemaining(record: ApiKeyRecord, usage: KeyUsage): string | 
   return formatUnits(remaining > 0n ? remaining : 0n);
 }
 
-/** Pure: the `GET /api/v1/key` data from a key and its usage. */
-export function keyInfo(record: ApiKeyRecord, usage: KeyUsage): KeyInfo {
+/**
+ * Pure: the `GET /api/v1/key` data from a key and its usage; `rateDefaults` are the config-wide
+ * rate limits (`accounting.rate_limits`), which apply where the key has none of its own.
+ */
+export function keyInfo(record: ApiKeyRecord, usage: KeyUsage, rateDefaults: { requestsPerMinute?: number; tokensPerMinute?: number } = {}): KeyInfo {
   const remaining = limitRemaining(record, usage);
   return {
     label: record.label,
@@ -211,5 +326,6 @@ export function keyInfo(record: ApiKeyRecord, usage: KeyUsage): KeyInfo {
     is_management_key: record.is_management_key,
     is_provisioning_key: record.is_management_key,
     expires_at: record.expires_at,
+    rate_limit: keyInfoRateLimit(effectiveRateLimits(record.rate_limit, rateDefaults)),
   };
 }

@@ -16,6 +16,8 @@ import {
   LOOKUP_LENGTH,
   newKeyRecord,
   patchKeyRecord,
+  rateColumn,
+  rateLimitFromColumns,
   type ApiKeyRecord,
   type CreateKeyInput,
   type KeyStore,
@@ -198,6 +200,9 @@ interface KeyRow {
   updated_at: Date;
   expires_at: Date | null;
   revoked_at: Date | null;
+  /** BIGINT: strings from pg. */
+  rate_limit_rpm: string | null;
+  rate_limit_tpm: string | null;
 }
 
 function keyFromRow(row: KeyRow): ApiKeyRecord {
@@ -215,6 +220,7 @@ function keyFromRow(row: KeyRow): ApiKeyRecord {
     updated_at: row.updated_at.toISOString(),
     expires_at: row.expires_at?.toISOString() ?? null,
     revoked_at: row.revoked_at?.toISOString() ?? null,
+    rate_limit: rateLimitFromColumns(row.rate_limit_rpm, row.rate_limit_tpm),
   };
 }
 
@@ -229,8 +235,8 @@ export class PostgresKeyStore implements KeyStore {
     const created = newKeyRecord(input, now);
     const record = created.record;
     await this.#pool.query(
-      `INSERT INTO api_keys (hash, lookup, name, label, limit_usd, limit_reset, is_management_key, disabled, user_id, team_id, created_at, updated_at, expires_at, revoked_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      `INSERT INTO api_keys (hash, lookup, name, label, limit_usd, limit_reset, is_management_key, disabled, user_id, team_id, created_at, updated_at, expires_at, revoked_at, rate_limit_rpm, rate_limit_tpm)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
       [
         record.hash,
         record.hash.slice(0, LOOKUP_LENGTH),
@@ -246,6 +252,8 @@ export class PostgresKeyStore implements KeyStore {
         record.updated_at,
         record.expires_at,
         record.revoked_at,
+        rateColumn(record.rate_limit, 'requests_per_minute'),
+        rateColumn(record.rate_limit, 'tokens_per_minute'),
       ],
     );
     // Read back so both backends return timestamps in the same canonical form.
@@ -270,8 +278,18 @@ export class PostgresKeyStore implements KeyStore {
     if (!current || current.revoked_at !== null) return null;
     const next = patchKeyRecord(current, patch, now);
     await this.#pool.query(
-      'UPDATE api_keys SET name = $2, limit_usd = $3, limit_reset = $4, disabled = $5, expires_at = $6, updated_at = $7 WHERE hash = $1',
-      [hash, next.name, next.limit, next.limit_reset, next.disabled, next.expires_at, next.updated_at],
+      'UPDATE api_keys SET name = $2, limit_usd = $3, limit_reset = $4, disabled = $5, expires_at = $6, updated_at = $7, rate_limit_rpm = $8, rate_limit_tpm = $9 WHERE hash = $1',
+      [
+        hash,
+        next.name,
+        next.limit,
+        next.limit_reset,
+        next.disabled,
+        next.expires_at,
+        next.updated_at,
+        rateColumn(next.rate_limit, 'requests_per_minute'),
+        rateColumn(next.rate_limit, 'tokens_per_minute'),
+      ],
     );
     return next;
   }

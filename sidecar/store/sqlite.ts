@@ -18,6 +18,8 @@ import {
   LOOKUP_LENGTH,
   newKeyRecord,
   patchKeyRecord,
+  rateColumn,
+  rateLimitFromColumns,
   type ApiKeyRecord,
   type CreateKeyInput,
   type KeyStore,
@@ -206,6 +208,8 @@ interface KeyRow {
   updated_at: string;
   expires_at: string | null;
   revoked_at: string | null;
+  rate_limit_rpm: number | null;
+  rate_limit_tpm: number | null;
 }
 
 function keyFromRow(row: KeyRow): ApiKeyRecord {
@@ -223,6 +227,7 @@ function keyFromRow(row: KeyRow): ApiKeyRecord {
     updated_at: row.updated_at,
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
+    rate_limit: rateLimitFromColumns(row.rate_limit_rpm, row.rate_limit_tpm),
   };
 }
 
@@ -242,6 +247,8 @@ function rowFromKey(record: ApiKeyRecord): Record<string, string | number | null
     updated_at: record.updated_at,
     expires_at: record.expires_at,
     revoked_at: record.revoked_at,
+    rate_limit_rpm: rateColumn(record.rate_limit, 'requests_per_minute'),
+    rate_limit_tpm: rateColumn(record.rate_limit, 'tokens_per_minute'),
   };
 }
 
@@ -256,8 +263,8 @@ export class SqliteKeyStore implements KeyStore {
     const created = newKeyRecord(input, now);
     this.#database
       .prepare(
-        `INSERT INTO api_keys (hash, lookup, name, label, limit_usd, limit_reset, is_management_key, disabled, user_id, team_id, created_at, updated_at, expires_at, revoked_at)
-         VALUES (@hash, @lookup, @name, @label, @limit_usd, @limit_reset, @is_management_key, @disabled, @user_id, @team_id, @created_at, @updated_at, @expires_at, @revoked_at)`,
+        `INSERT INTO api_keys (hash, lookup, name, label, limit_usd, limit_reset, is_management_key, disabled, user_id, team_id, created_at, updated_at, expires_at, revoked_at, rate_limit_rpm, rate_limit_tpm)
+         VALUES (@hash, @lookup, @name, @label, @limit_usd, @limit_reset, @is_management_key, @disabled, @user_id, @team_id, @created_at, @updated_at, @expires_at, @revoked_at, @rate_limit_rpm, @rate_limit_tpm)`,
       )
       .run(rowFromKey(created.record));
     return created;
@@ -278,7 +285,10 @@ export class SqliteKeyStore implements KeyStore {
     if (!current || current.revoked_at !== null) return null;
     const next = patchKeyRecord(current, patch, now);
     this.#database
-      .prepare('UPDATE api_keys SET name = @name, limit_usd = @limit_usd, limit_reset = @limit_reset, disabled = @disabled, expires_at = @expires_at, updated_at = @updated_at WHERE hash = @hash')
+      .prepare(
+        `UPDATE api_keys SET name = @name, limit_usd = @limit_usd, limit_reset = @limit_reset, disabled = @disabled, expires_at = @expires_at, updated_at = @updated_at,
+         rate_limit_rpm = @rate_limit_rpm, rate_limit_tpm = @rate_limit_tpm WHERE hash = @hash`,
+      )
       .run(rowFromKey(next));
     return next;
   }
