@@ -25,6 +25,7 @@ import { planHandler } from './http/routes/plan-route.ts';
 import type { EndpointHealthFields } from './http/models-view.ts';
 import type { RequestAccounting } from './http/request-accounting.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import { globalTracingRegistered, NOOP_TRACER } from './telemetry/noop.ts';
 import type { AdapterRegistry } from './providers/spec.ts';
 import { MemoryGenerationStore, type GenerationStore } from './store/generation-record.ts';
 
@@ -48,7 +49,7 @@ export interface AppDependencies {
   engine?: RoutingEngine;
   /** Default: an in-memory store. */
   store?: GenerationStore;
-  /** Default: the global tracer (a no-op unless telemetry is set up). */
+  /** Default: the global tracer when a tracer provider is registered, else a shared no-op (no spans, no contexts). */
   tracer?: Tracer;
   clock?: Clock;
   /** Default: `gen-<unix seconds>-<20 random characters>`. */
@@ -99,7 +100,7 @@ function resolve(dependencies: AppDependencies): GatewayContext {
     credentials: dependencies.credentials,
     keys: dependencies.keys,
     store: dependencies.store ?? new MemoryGenerationStore(),
-    tracer: dependencies.tracer ?? trace.getTracer('switchyard'),
+    tracer: dependencies.tracer ?? (globalTracingRegistered() ? trace.getTracer('switchyard') : NOOP_TRACER),
     clock,
     newId: dependencies.newId ?? (() => newGenerationId(clock)),
     snapshot: dependencies.snapshot ?? (() => ({})),

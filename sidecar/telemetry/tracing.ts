@@ -6,6 +6,7 @@
  * Spans carry no prompt text and no secrets.
  */
 import { trace, type Tracer } from '@opentelemetry/api';
+import { globalTracingRegistered, NOOP_TRACER } from './noop.ts';
 
 export interface Tracing {
   tracer: Tracer;
@@ -37,7 +38,8 @@ export function tracingWanted(mode: 'auto' | 'on' | 'off', env: Record<string, s
 /** The SDK and exporter are loaded only when tracing is on: they cost memory even when idle. */
 export async function setUpTracing(options: { mode: 'auto' | 'on' | 'off'; serviceName: string; env: Record<string, string | undefined> }): Promise<Tracing> {
   if (!tracingWanted(options.mode, options.env)) {
-    return { tracer: trace.getTracer('switchyard'), exporting: false, shutdown: async () => undefined };
+    // A host that registered its own tracer provider (auto-instrumentation) still gets our spans.
+    return { tracer: globalTracingRegistered() ? trace.getTracer('switchyard') : NOOP_TRACER, exporting: false, shutdown: async () => undefined };
   }
   const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor }, { NodeTracerProvider }] = await Promise.all([
     import('@opentelemetry/exporter-trace-otlp-http'),

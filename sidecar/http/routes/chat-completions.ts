@@ -20,6 +20,7 @@ import {
 import { ProviderCallError, type Usage } from '../../providers/spec.ts';
 import type { GenerationRecord } from '../../store/generation-record.ts';
 import { ATTRIBUTES } from '../../telemetry/attributes.ts';
+import { NOOP_TRACER } from '../../telemetry/noop.ts';
 import { parseChatBody, providerRequest } from '../chat-body.ts';
 import { errorResponse, type GatewayError } from '../errors.ts';
 import { endRequestSpan, routeRequest, saveRecord, seedOf, sendError, sendJson, type GatewayContext } from '../gateway-context.ts';
@@ -381,7 +382,9 @@ export function replyServed(gateway: GatewayContext, exchange: Exchange, respons
 export function beginExchange(gateway: GatewayContext, request: ChatHttpRequest, identity: Identity, route: string, apiType: Exchange['apiType']): Exchange {
   const startedAt = gateway.clock.monotonic();
   const id = gateway.newId();
-  const parentContext = propagation.extract(ROOT_CONTEXT, request.headers);
+  // Without tracing, no propagation headers are read and no span or context is made.
+  const quiet = gateway.tracer === NOOP_TRACER;
+  const parentContext = quiet ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, request.headers);
   const span = gateway.tracer.startSpan(`POST ${route}`, { kind: SpanKind.SERVER }, parentContext);
   if (span.isRecording()) span.setAttributes({ [ATTRIBUTES.httpMethod]: 'POST', [ATTRIBUTES.httpRoute]: route, [ATTRIBUTES.generationId]: id });
   const state = gateway.routing.current();
@@ -392,7 +395,7 @@ export function beginExchange(gateway: GatewayContext, request: ChatHttpRequest,
     createdAt: gateway.clock.now(),
     identity,
     span,
-    spanContext: trace.setSpan(parentContext, span),
+    spanContext: quiet ? ROOT_CONTEXT : trace.setSpan(parentContext, span),
     wantsAttemptLog: request.headers[ATTEMPT_LOG_HEADER] === 'true',
     facts: undefined,
     policy: { id: state.policy.id, version: state.policy.version },
