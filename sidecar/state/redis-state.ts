@@ -87,21 +87,6 @@ local function parse(text)
   local m, a = string.match(text, '^(%d+):(%d+)$')
   return tonumber(m), tonumber(a)
 end
--- Drops expired holds of one scope, releasing what they held.
-local function purge(scope, holds, expiry, now)
-  local expired = redis.call('ZRANGEBYSCORE', expiry, '-inf', now)
-  for _, id in ipairs(expired) do
-    local held = redis.call('HGET', holds, id)
-    if held then
-      local hm, ha = parse(held)
-      local rm, ra = get(scope, 'reserved')
-      rm, ra = sub(rm, ra, hm, ha)
-      put(scope, 'reserved', rm, ra)
-      redis.call('HDEL', holds, id)
-    end
-    redis.call('ZREM', expiry, id)
-  end
-end
 local function keep(keys, ttl_ms)
   if ttl_ms > 0 then
     for _, key in ipairs(keys) do redis.call('PEXPIRE', key, ttl_ms) end
@@ -117,6 +102,14 @@ end
  * fields separated by spaces, and its reply one line: fewer, larger strings cost less to send and
  * to read on both sides than one per field.
  *
+ * Redis commands are what a call costs (each `redis.call` a few microseconds of Redis CPU), so a
+ * call reads each scope's counters and each rate counter once, when an operation first needs them,
+ * keeps them in the script while its operations run, and writes each changed one back once at the
+ * end (one HSET per scope, one INCRBY per rate counter). Per operation only the hold itself is
+ * written (HSET holds, ZADD expiry) or removed (HDEL, ZREM). Time to live is set when it can have
+ * changed: a rate counter's when the INCRBY created it, a scope hash's when this call created it,
+ * holds and expiry when this call added a hold (they are deleted when their last hold goes).
+ *
  * KEYS: the keys of the batch, each once. ARGV[1]: number of scopes; then one argument per scope:
  * index in KEYS of its scope key (holds and expiry follow it), limit, keep_ttl in ms (0 = keep),
  * then per alert threshold its label and amount. Then one argument per operation, a code and its
@@ -126,8 +119,9 @@ end
  *   live (ms). Reply `<allowed 1|0> <limited requests|tokens|-> <requests> <tokens>`.
  * - `a` admit: the rate fields, then the hold's. Reply: the rate reply, followed by the hold's when
  *   the rate allowed the request.
- * - `s` settle: tokens key (0 none), tokens, tokens time to live (ms), id, actual, scopes... Reply
- *   per scope: spent after it, and the labels of the thresholds it crossed ("0.5,0.8", or "-").
+ * - `s` settle: tokens key (0 none), tokens, tokens time to live (ms), id, the amount the hold
+ *   holds, actual, scopes... Reply per scope: spent after it, and the labels of the thresholds it
+ *   crossed ("0.5,0.8", or "-").
  * Returns the replies, one line each. An operation that fails (a key of the wrong type) answers
  * `!<error>` and the others go on, as separate calls would.
  */
@@ -153,92 +147,132 @@ for d = 1, count do
   local k = tonumber(f[1])
   local lm, la = units(f[2])
   local thresholds = {}
+  local fields = {'spent_m', 'spent_a', 'reserved_m', 'reserved_a'}
   for t = 4, #f, 2 do
     local tm, ta = units(f[t + 1])
-    thresholds[#thresholds + 1] = {f[t], tm, ta}
+    local field = 'alert:' .. f[t]
+    thresholds[#thresholds + 1] = {f[t], tm, ta, field}
+    fields[#fields + 1] = field
   end
-  scopes[d] = {key = KEYS[k], holds = KEYS[k + 1], expiry = KEYS[k + 2], lm = lm, la = la, ttl = tonumber(f[3]), thresholds = thresholds, touched = false, purged = -1}
+  scopes[d] = {key = KEYS[k], holds = KEYS[k + 1], expiry = KEYS[k + 2], lm = lm, la = la, ttl = tonumber(f[3]), thresholds = thresholds, fields = fields, loaded = false, purged = -1}
+end
+-- A scope's counters and fired alerts, read on first use; written back at the end.
+local function load(s)
+  if s.loaded then return end
+  local values = redis.call('HMGET', s.key, unpack(s.fields))
+  s.sm, s.sa = tonumber(values[1] or '0'), tonumber(values[2] or '0')
+  s.rm, s.ra = tonumber(values[3] or '0'), tonumber(values[4] or '0')
+  s.created = not values[1] and not values[3]
+  s.alerted = {}
+  for t = 1, #s.thresholds do s.alerted[t] = values[4 + t] and true or false end
+  s.fired = {}
+  s.spent_changed, s.reserved_changed, s.held = false, false, false
+  s.loaded = true
+end
+-- Drops expired holds of a loaded scope, releasing what they held.
+local function purge(s, now)
+  local expired = redis.call('ZRANGEBYSCORE', s.expiry, '-inf', now)
+  for _, id in ipairs(expired) do
+    local held = redis.call('HGET', s.holds, id)
+    if held then
+      local hm, ha = parse(held)
+      s.rm, s.ra = sub(s.rm, s.ra, hm, ha)
+      s.reserved_changed = true
+      redis.call('HDEL', s.holds, id)
+    end
+    redis.call('ZREM', s.expiry, id)
+  end
+end
+-- Rate counters by index in KEYS, read on first use; the increments are written at the end.
+local counters = {}
+local counted = {}
+local function counter(k, value)
+  local c = counters[k]
+  if c == nil then
+    if value == nil then value = redis.call('GET', KEYS[k]) end
+    local n = tonumber(value or '0')
+    if n == nil then error('ERR value is not an integer') end
+    c = {value = n, delta = 0, ttl = 0}
+    counters[k] = c
+    counted[#counted + 1] = k
+  end
+  return c
 end
 local function hold(f, o)
   local now, id = tonumber(f[o]), f[o + 1]
   local am, aa = units(f[o + 2])
   local hold_until = tonumber(f[o + 3])
-  -- What each scope holds now, read once: a scope named twice is read again after the first hold.
-  local reserved = {}
+  -- Every scope is checked against its counters before this hold: a scope named twice is held twice.
   for i = o + 4, #f do
     local s = scopes[tonumber(f[i])]
+    load(s)
     -- Purging twice at the same instant finds nothing more.
     if s.purged ~= now then
-      purge(s.key, s.holds, s.expiry, now)
+      purge(s, now)
       s.purged = now
     end
-    local values = redis.call('HMGET', s.key, 'spent_m', 'spent_a', 'reserved_m', 'reserved_a')
-    local sm, sa = tonumber(values[1] or '0'), tonumber(values[2] or '0')
-    local rm, ra = tonumber(values[3] or '0'), tonumber(values[4] or '0')
-    local tm, ta = add(sm, sa, rm, ra)
+    local tm, ta = add(s.sm, s.sa, s.rm, s.ra)
     tm, ta = add(tm, ta, am, aa)
-    if not less(sm, sa, s.lm, s.la) or less(s.lm, s.la, tm, ta) then
-      return '0 ' .. (i - o - 3) .. ' ' .. total(sm, sa) .. ' ' .. total(rm, ra)
+    if not less(s.sm, s.sa, s.lm, s.la) or less(s.lm, s.la, tm, ta) then
+      return '0 ' .. (i - o - 3) .. ' ' .. total(s.sm, s.sa) .. ' ' .. total(s.rm, s.ra)
     end
-    if reserved[s.key] == nil then reserved[s.key] = {rm, ra} end
   end
   local held = fmt(am) .. ':' .. fmt(aa)
   for i = o + 4, #f do
     local s = scopes[tonumber(f[i])]
-    local rm, ra = reserved[s.key][1], reserved[s.key][2]
-    rm, ra = add(rm, ra, am, aa)
-    reserved[s.key] = {rm, ra}
-    put(s.key, 'reserved', rm, ra)
     redis.call('HSET', s.holds, id, held)
     redis.call('ZADD', s.expiry, hold_until, id)
-    s.touched = true
+    s.rm, s.ra = add(s.rm, s.ra, am, aa)
+    s.reserved_changed, s.held = true, true
     if hold_until <= now then s.purged = -1 end
   end
   return '1'
 end
 local function rate(f)
-  local requests_key, tokens_key = KEYS[tonumber(f[2])], KEYS[tonumber(f[3])]
-  local counts = redis.call('MGET', requests_key, tokens_key)
-  local requests, tokens = tonumber(counts[1] or '0'), tonumber(counts[2] or '0')
+  local requests_index, tokens_index = tonumber(f[2]), tonumber(f[3])
+  if counters[requests_index] == nil and counters[tokens_index] == nil then
+    local values = redis.call('MGET', KEYS[requests_index], KEYS[tokens_index])
+    counter(requests_index, values[1])
+    counter(tokens_index, values[2])
+  end
+  local requests, tokens = counter(requests_index), counter(tokens_index)
   local request_limit, token_limit = tonumber(f[4]), tonumber(f[5])
-  if request_limit >= 0 and requests + 1 > request_limit then return false, '0 requests ' .. fmt(requests) .. ' ' .. fmt(tokens) end
-  if token_limit >= 0 and tokens >= token_limit then return false, '0 tokens ' .. fmt(requests) .. ' ' .. fmt(tokens) end
-  requests = redis.call('INCR', requests_key)
-  redis.call('PEXPIRE', requests_key, f[6])
-  return true, '1 - ' .. fmt(requests) .. ' ' .. fmt(tokens)
+  if request_limit >= 0 and requests.value + 1 > request_limit then return false, '0 requests ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value) end
+  if token_limit >= 0 and tokens.value >= token_limit then return false, '0 tokens ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value) end
+  requests.value, requests.delta, requests.ttl = requests.value + 1, requests.delta + 1, f[6]
+  return true, '1 - ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value)
 end
 local function settle(f)
-  local tokens_key, tokens = tonumber(f[2]), tonumber(f[3])
-  if tokens_key > 0 and tokens > 0 then
-    redis.call('INCRBY', KEYS[tokens_key], tokens)
-    redis.call('PEXPIRE', KEYS[tokens_key], f[4])
+  local tokens_index, tokens = tonumber(f[2]), tonumber(f[3])
+  if tokens_index > 0 and tokens > 0 then
+    local c = counter(tokens_index)
+    c.value, c.delta, c.ttl = c.value + tokens, c.delta + tokens, f[4]
   end
   local id = f[5]
-  local am, aa = units(f[6])
+  local hm, ha = units(f[6])
+  local am, aa = units(f[7])
   local reply = {}
-  for i = 7, #f do
+  for i = 8, #f do
     local s = scopes[tonumber(f[i])]
-    local values = redis.call('HMGET', s.key, 'spent_m', 'spent_a', 'reserved_m', 'reserved_a')
-    local sm, sa = add(tonumber(values[1] or '0'), tonumber(values[2] or '0'), am, aa)
-    local held = redis.call('HGET', s.holds, id)
-    if held then
-      local hm, ha = parse(held)
-      local rm, ra = sub(tonumber(values[3] or '0'), tonumber(values[4] or '0'), hm, ha)
-      redis.call('HSET', s.key, 'spent_m', fmt(sm), 'spent_a', fmt(sa), 'reserved_m', fmt(rm), 'reserved_a', fmt(ra))
-      redis.call('HDEL', s.holds, id)
+    load(s)
+    -- The hold is released only while it is held (not expired and purged meanwhile).
+    if redis.call('HDEL', s.holds, id) == 1 then
       redis.call('ZREM', s.expiry, id)
-    else
-      put(s.key, 'spent', sm, sa)
+      s.rm, s.ra = sub(s.rm, s.ra, hm, ha)
+      s.reserved_changed = true
     end
-    s.touched = true
-    local fired = {}
-    for _, threshold in ipairs(s.thresholds) do
-      if not less(sm, sa, threshold[2], threshold[3]) and redis.call('HSETNX', s.key, 'alert:' .. threshold[1], '1') == 1 then
-        fired[#fired + 1] = threshold[1]
+    s.sm, s.sa = add(s.sm, s.sa, am, aa)
+    s.spent_changed = true
+    local fired = '-'
+    for t, threshold in ipairs(s.thresholds) do
+      if not s.alerted[t] and not less(s.sm, s.sa, threshold[2], threshold[3]) then
+        s.alerted[t] = true
+        s.fired[#s.fired + 1] = threshold[4]
+        fired = fired == '-' and threshold[1] or fired .. ',' .. threshold[1]
       end
     end
-    reply[#reply + 1] = total(sm, sa)
-    reply[#reply + 1] = #fired > 0 and table.concat(fired, ',') or '-'
+    reply[#reply + 1] = total(s.sm, s.sa)
+    reply[#reply + 1] = fired
   end
   return table.concat(reply, ' ')
 end
@@ -257,9 +291,31 @@ for i = 2 + count, #ARGV do
   if not ok then reply = '!' .. string.gsub(type(reply) == 'table' and reply.err or tostring(reply), '\\n', ' ') end
   replies[#replies + 1] = reply
 end
--- The scopes' time to live once per call, not per operation: same keys, same deadline.
+-- What changed, written back once.
 for _, s in ipairs(scopes) do
-  if s.touched then keep({s.key, s.holds, s.expiry}, s.ttl) end
+  if s.loaded then
+    local values = {}
+    if s.spent_changed then
+      values[#values + 1] = 'spent_m'; values[#values + 1] = fmt(s.sm)
+      values[#values + 1] = 'spent_a'; values[#values + 1] = fmt(s.sa)
+    end
+    if s.reserved_changed then
+      values[#values + 1] = 'reserved_m'; values[#values + 1] = fmt(s.rm)
+      values[#values + 1] = 'reserved_a'; values[#values + 1] = fmt(s.ra)
+    end
+    for _, field in ipairs(s.fired) do
+      values[#values + 1] = field; values[#values + 1] = '1'
+    end
+    if #values > 0 then
+      redis.call('HSET', s.key, unpack(values))
+      if s.created then keep({s.key}, s.ttl) end
+    end
+    if s.held then keep({s.holds, s.expiry}, s.ttl) end
+  end
+end
+for _, k in ipairs(counted) do
+  local c = counters[k]
+  if c.delta > 0 and redis.call('INCRBY', KEYS[k], c.delta) == c.delta then redis.call('PEXPIRE', KEYS[k], c.ttl) end
 end
 return table.concat(replies, '\\n')
 `;
@@ -274,6 +330,21 @@ return 1
 
 /** KEYS: scope/holds/expiry per scope. ARGV: now. Returns per scope {spent_m, spent_a, reserved_m, reserved_a}. */
 const READ_SCRIPT = `${LUA_PAIRS}
+-- Drops expired holds of one scope, releasing what they held.
+local function purge(scope, holds, expiry, now)
+  local expired = redis.call('ZRANGEBYSCORE', expiry, '-inf', now)
+  for _, id in ipairs(expired) do
+    local held = redis.call('HGET', holds, id)
+    if held then
+      local hm, ha = parse(held)
+      local rm, ra = get(scope, 'reserved')
+      rm, ra = sub(rm, ra, hm, ha)
+      put(scope, 'reserved', rm, ra)
+      redis.call('HDEL', holds, id)
+    end
+    redis.call('ZREM', expiry, id)
+  end
+end
 local now = tonumber(ARGV[1])
 local results = {}
 for i = 1, #KEYS / 3 do
@@ -457,7 +528,7 @@ export class RedisAccountingState implements AccountingState {
       const window = rateWindow(now);
       fields = `s ${this.#keyIndex(batch, this.#rateKeysOf(tokens.subject, window.start).tokens)} ${tokens.tokens} ${window.end + 1000 - now}`;
     }
-    fields += ` ${reservation.id} ${actual}`;
+    fields += ` ${reservation.id} ${parseUnits(reservation.amount)} ${actual}`;
     for (const scope of scopes) fields += ` ${this.#scopeIndex(batch, scope)}`;
     const operation = batch.operations.push(fields) - 1;
     let reply: string[];

@@ -305,6 +305,39 @@ describe('redis', () => {
     await state.close();
   });
 
+  it('runs settlements and admits of one scope in one script call in order, each seeing the ones before it', async () => {
+    const clock = manualClock();
+    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix, clock: clock.now })) as RedisAccountingState;
+    const budget = scope('1', { alerts: [0.5, 0.8], periodEndsAt: clock.now() + 60_000 });
+    const subject = uniqueName('key');
+    const limits = { requestsPerMinute: 3, tokensPerMinute: 50 };
+    const first = await state.admit(subject, limits, [budget], '0.6');
+    if (!first.hold?.ok) throw new Error('expected a hold');
+    const [settled, second, third, fourth] = await Promise.all([
+      state.settle(first.hold.reservation, '0.55', { subject, tokens: 50 }),
+      state.admit(subject, limits, [budget], '0.3'),
+      state.reserve([budget], '0.2'),
+      state.settle(first.hold.reservation, '0.3'),
+    ]);
+    // The settlement released the 0.6 hold before the admit: 0.55 spent + 0.3 fits; the token window is full.
+    expect(settled).toEqual({ recorded: true, spent: { [budget.scopeKey]: '0.55' }, alerts: [{ scopeKey: budget.scopeKey, threshold: 0.5, spent: '0.55', limit: '1' }] });
+    expect(second).toEqual({ rate: expect.objectContaining({ ok: false, limited: 'tokens' }) });
+    expect(third).toMatchObject({ ok: true });
+    // Settling the same reservation again releases nothing more; 0.8 fires once.
+    expect(fourth).toEqual({ recorded: true, spent: { [budget.scopeKey]: '0.85' }, alerts: [{ scopeKey: budget.scopeKey, threshold: 0.8, spent: '0.85', limit: '1' }] });
+    expect(await state.headroom([budget])).toMatchObject([{ spent: '0.85', reserved: '0.2' }]);
+    const fields = await state.redis.hgetall(`${prefix}scope:${budget.scopeKey}`);
+    expect(fields).toMatchObject({ 'alert:0.5': '1', 'alert:0.8': '1' });
+    for (const key of [`${prefix}scope:${budget.scopeKey}`, `${prefix}holds:${budget.scopeKey}`, `${prefix}expiry:${budget.scopeKey}`]) {
+      expect(await state.redis.pttl(key)).toBeGreaterThan(24 * 3_600_000);
+    }
+    const rateKeys = await state.redis.keys(`${prefix}rate:${subject}:*`);
+    expect(rateKeys).toHaveLength(2);
+    for (const key of rateKeys) expect(await state.redis.pttl(key)).toBeGreaterThan(0);
+    expect(await state.checkRate(subject, limits)).toMatchObject({ ok: false, limited: 'tokens', requests: { remaining: 2 } });
+    await state.close();
+  });
+
   it('fails one operation of a script call alone when its keys are broken', async () => {
     const errors: unknown[] = [];
     const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix, onError: (error) => errors.push(error) })) as RedisAccountingState;
