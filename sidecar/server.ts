@@ -21,7 +21,7 @@ import { createAlertNotifier } from './accounting/alerts.ts';
 import { createKeyVerifier, sha256Hex, type GatewayKey } from './http/auth.ts';
 import { RequestAccounting } from './http/request-accounting.ts';
 import { createStoredKeyVerifier } from './http/stored-keys.ts';
-import { openAccountingState } from './state/index.ts';
+import { openAccountingState, seedBudgetSpend, type SpendLog } from './state/index.ts';
 import { inRange, type TimeRange } from './store/generation-backend.ts';
 import type { CostSummer } from './store/key-usage.ts';
 import { MemoryKeyStore, type KeyStore } from './store/index.ts';
@@ -140,6 +140,8 @@ export interface Storage {
   keys: KeyStore;
   /** A key's spend from the generation log (`/api/v1/key`, key-limit counters). */
   usage: CostSummer;
+  /** The stored log's spend by period (budgets of a memory state at start-up); absent in memory. */
+  spendLog?: SpendLog;
   close(): Promise<void>;
 }
 
@@ -162,13 +164,13 @@ export async function openStorage(config: GatewayConfig, env: Record<string, str
   const batching = { onError: (error: unknown) => logger?.error({ err: error }, 'generation log write failed; records stay buffered and are retried') };
   if (storage.kind === 'sqlite') {
     const stores = await openStores({ kind: 'sqlite', path: storage.path ?? resolvePath(cwd, DEFAULT_SQLITE_PATH), batching });
-    return { ...stores, usage: stores.generations };
+    return { ...stores, usage: stores.generations, spendLog: stores.generations.backend };
   }
   if (storage.kind === 'postgres') {
     const connectionString = storage.url ? resolveSecret(storage.url, env, (path) => readFileSync(path, 'utf8')) : undefined;
     if (!connectionString) throw new Error('storage.url resolves to nothing');
     const stores = await openStores({ kind: 'postgres', connectionString, ...(storage.schema ? { schema: storage.schema } : {}), journalDirectory: resolvePath(cwd, DEFAULT_POSTGRES_JOURNAL), batching });
-    return { ...stores, usage: stores.generations };
+    return { ...stores, usage: stores.generations, spendLog: stores.generations.backend };
   }
   // In memory, the most recent records only: a long-running gateway must not grow without bound.
   const generations = new MemoryGenerationStore(MEMORY_STORE_CAPACITY);
@@ -254,6 +256,22 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
       return { ok: false, diagnostics: [fileProblem(config.file, 'config_state_unavailable', `accounting state cannot be opened: ${opened.message}`, 'start Redis, fix accounting.redis_url / REDIS_URL, or set accounting.state: memory')] };
     }
     const state = opened;
+    // A memory state starts empty: count this period's spend again from the generation log, so a
+    // restart does not hand every budget its limit again. `openStorage` has replayed the crash
+    // journal into the log by now. Redis keeps its counters across gateway restarts.
+    if (state.kind === 'memory' && stores.spendLog) {
+      const startedAt = performance.now();
+      try {
+        const seeded = await seedBudgetSpend(state, initial.policy.budgets.values(), stores.spendLog, Date.now());
+        logger.info({ ...seeded, ms: Math.round(performance.now() - startedAt) }, 'budget spend of the current periods counted from the generation log');
+      } catch (error) {
+        verifier.close();
+        ops.close();
+        await state.close();
+        await stores.close();
+        return { ok: false, diagnostics: [fileProblem(config.file, 'config_storage_unavailable', `budget spend cannot be read from the generation log: ${(error as Error).message}`)] };
+      }
+    }
     const alertCounter = new Counter({
       name: 'switchyard_budget_alerts_total',
       help: 'Budget and key-limit alert thresholds crossed (once per threshold and period), by threshold.',

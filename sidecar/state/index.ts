@@ -3,9 +3,10 @@
  * (one replica) or Redis (`REDIS_URL`, several). `server.ts` reads the environment and calls
  * `openAccountingState`.
  */
-import type { Budget } from '../../engine/index.ts';
-import { numberToUnits, formatUnits } from '../accounting/decimal.ts';
+import { budgetScopeKey, type Budget, type RequestFacts } from '../../engine/index.ts';
+import { numberToUnits, formatUnits, parseUnits } from '../accounting/decimal.ts';
 import { periodEnd, periodStart, type LimitReset } from '../accounting/periods.ts';
+import type { SpendOptions, SpendRow } from '../store/generation-backend.ts';
 import type { ApiKeyRecord } from '../store/keys.ts';
 import type { AccountingState, FailMode, ScopeLimit } from './accounting-state.ts';
 import { MemoryAccountingState, type MemoryStateOptions } from './memory-state.ts';
@@ -63,4 +64,62 @@ export function keyLimitScope(key: ApiKeyRecord, now: Date, alerts: readonly num
   if (key.limit_reset === null) return { scopeKey: `key-limit|key=${key.hash}|lifetime`, limit: key.limit, alerts };
   const start = periodStart(key.limit_reset, now).toISOString().slice(0, 10);
   return { scopeKey: `key-limit|key=${key.hash}|${start}`, limit: key.limit, alerts, periodEndsAt: periodEnd(key.limit_reset, now).getTime() };
+}
+
+/** The generation log as start-up reads it (a `GenerationBackend`). */
+export interface SpendLog {
+  spendSince(since: string, options?: SpendOptions): AsyncIterable<SpendRow[]>;
+}
+
+export interface SeedResult {
+  /** Records read (those with a cost, in the periods needed). */
+  records: number;
+  /** Budget scopes started. */
+  scopes: number;
+}
+
+/**
+ * Starts the policy budgets' counters of a fresh memory state from the generation log, so that a
+ * restart does not give every budget its limit again (issue #6). Each record created in the
+ * current period of a budget adds its `total_cost` (exact units) to the scope key that budget
+ * gives it (`budgetScopeKey` on the record's key, user, team and tags: the counter its
+ * settlement added to). Run it before serving, after the journal replay (`openStores`), while no
+ * counter exists yet (`seedSpend` leaves existing counters alone).
+ *
+ * A budget named in `require` counts every request of its scope, so its seeded spend is exactly
+ * what settlement produced. A budget named only by a rule counts the requests that rule matched,
+ * which the record does not say; it is seeded with every request of its scope, which can only be
+ * more (a restart may refuse earlier than before it, never later). Key credit limits are not
+ * seeded here: `RequestAccounting` starts them from the log on the key's first request.
+ */
+export async function seedBudgetSpend(state: AccountingState, budgets: Iterable<Budget>, log: SpendLog, now: number): Promise<SeedResult> {
+  const at = new Date(now);
+  const periods = [...budgets].map((budget) => {
+    const reset = BUDGET_PERIODS[budget.period];
+    return { budget, start: periodStart(reset, at).toISOString(), end: periodEnd(reset, at).toISOString() };
+  });
+  if (periods.length === 0) return { records: 0, scopes: 0 };
+  let since = periods[0]!.start;
+  for (const period of periods) if (period.start < since) since = period.start;
+  const totals = new Map<string, { budget: Budget; units: bigint }>();
+  let records = 0;
+  for await (const page of log.spendSince(since, { tags: periods.some((period) => period.budget.scope === 'tag') })) {
+    for (const row of page) {
+      records += 1;
+      const units = parseUnits(row.total_cost);
+      for (const { budget, start, end } of periods) {
+        // Canonical ISO times: text order is time order.
+        if (row.created_at < start || row.created_at >= end) continue;
+        // The row is in the period containing `now`, so its scope key at `now` is the one at its
+        // time. `budgetScopeKey` reads only the key, user, team and tags of the facts.
+        const scopeKey = budgetScopeKey(budget, row as unknown as RequestFacts, now);
+        if (scopeKey === null) continue;
+        const total = totals.get(scopeKey);
+        if (total === undefined) totals.set(scopeKey, { budget, units });
+        else total.units += units;
+      }
+    }
+  }
+  for (const [scopeKey, { budget, units }] of totals) await state.seedSpend(budgetScopeLimit(budget, scopeKey, at), formatUnits(units));
+  return { records, scopes: totals.size };
 }

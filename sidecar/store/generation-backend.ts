@@ -17,6 +17,22 @@ export interface PageCursor {
   id: string;
 }
 
+/**
+ * What start-up needs of a record to count its spend again (memory state, see
+ * `state/seed-spend.ts`): when, who it counted against, and what it cost.
+ */
+export interface SpendRow {
+  /** Canonical (`canonicalTime`). */
+  created_at: string;
+  key: string | null;
+  user: string | null;
+  team: string | null;
+  /** Empty unless asked for (`tags: true`): reading them means reading the record's JSON. */
+  tags: string[];
+  /** Canonical decimal, never "0". */
+  total_cost: string;
+}
+
 export interface GenerationBackend {
   readonly kind: 'sqlite' | 'postgres' | 'memory';
   /**
@@ -31,8 +47,23 @@ export interface GenerationBackend {
   page(range: TimeRange, cursor: PageCursor | null, limit: number): Promise<GenerationRecord[]>;
   /** Exact sum of `total_cost` of one key's records in the range, canonical decimal string. */
   sumCost(key: string, range: TimeRange): Promise<string>;
+  /**
+   * The spend of every record created at or after `since` whose `total_cost` is not zero, in
+   * pages (oldest first) of at most `pageSize` rows, so a large log is never loaded at once.
+   */
+  spendSince(since: string, options?: SpendOptions): AsyncIterable<SpendRow[]>;
   close(): Promise<void>;
 }
+
+export interface SpendOptions {
+  /** Read each record's tags too (needed by tag budgets only). Default false. */
+  tags?: boolean;
+  /** Default `SPEND_PAGE`. */
+  pageSize?: number;
+}
+
+/** Rows per page of `spendSince`. */
+export const SPEND_PAGE = 10_000;
 
 /** `created_at` as stored and compared: UTC ISO 8601 with milliseconds, so text order is time order. */
 export function canonicalTime(iso: string): string {

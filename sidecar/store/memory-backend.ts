@@ -3,7 +3,7 @@
  * Same semantics as SQLite/Postgres (the shared store tests run against them too).
  */
 import { addDecimals } from '../accounting/decimal.ts';
-import { canonicalTime, compareOldestFirst, inRange, type GenerationBackend, type PageCursor, type TimeRange } from './generation-backend.ts';
+import { canonicalDecimal, canonicalTime, compareOldestFirst, inRange, SPEND_PAGE, type GenerationBackend, type PageCursor, type SpendOptions, type SpendRow, type TimeRange } from './generation-backend.ts';
 import type { GenerationRecord } from './generation-record.ts';
 import {
   hashKey,
@@ -49,6 +49,18 @@ export class MemoryGenerationBackend implements GenerationBackend {
   async sumCost(key: string, range: TimeRange): Promise<string> {
     const costs = [...this.#records.values()].filter((record) => record.key === key && inRange(record, range)).map((record) => record.total_cost);
     return addDecimals(...costs);
+  }
+
+  async *spendSince(since: string, options: SpendOptions = {}): AsyncIterable<SpendRow[]> {
+    const pageSize = options.pageSize ?? SPEND_PAGE;
+    const rows: SpendRow[] = [];
+    for (const record of this.#sorted()) {
+      if (!inRange(record, { since })) continue;
+      const cost = canonicalDecimal(record.total_cost);
+      if (cost === '0') continue;
+      rows.push({ created_at: canonicalTime(record.created_at), key: record.key, user: record.user, team: record.team, tags: options.tags ? [...record.tags] : [], total_cost: cost });
+    }
+    for (let start = 0; start < rows.length; start += pageSize) yield rows.slice(start, start + pageSize);
   }
 
   async close(): Promise<void> {}

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { normalizeDecimal } from '../accounting/decimal.ts';
 import { isLimitReset } from '../accounting/periods.ts';
-import { canonicalDecimal, canonicalTime, type GenerationBackend, type PageCursor, type TimeRange } from './generation-backend.ts';
+import { canonicalDecimal, canonicalTime, SPEND_PAGE, type GenerationBackend, type PageCursor, type SpendOptions, type SpendRow, type TimeRange } from './generation-backend.ts';
 import type { GenerationRecord } from './generation-record.ts';
 import {
   hashKey,
@@ -81,6 +81,17 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   } finally {
     client.release();
   }
+}
+
+interface SpendPgRow {
+  id: string;
+  created_at: Date;
+  key_hash: string | null;
+  user_id: string | null;
+  team_id: string | null;
+  /** NUMERIC: a string from pg. */
+  total_cost: string;
+  tags?: unknown;
 }
 
 export class PostgresGenerationBackend implements GenerationBackend {
@@ -179,6 +190,34 @@ export class PostgresGenerationBackend implements GenerationBackend {
       [key, range.since === undefined ? null : canonicalTime(range.since), range.until === undefined ? null : canonicalTime(range.until)],
     );
     return normalizeDecimal(result.rows[0]?.total ?? '0');
+  }
+
+  async *spendSince(since: string, options: SpendOptions = {}): AsyncIterable<SpendRow[]> {
+    const pageSize = options.pageSize ?? SPEND_PAGE;
+    const columns = `id, created_at, key_hash, user_id, team_id, total_cost${options.tags ? ", record->'tags' AS tags" : ''}`;
+    let cursor: { created_at: string; id: string } | null = null;
+    for (;;) {
+      // Keyset pages over the (created_at, id) index.
+      const result: pg.QueryResult<SpendPgRow> = await this.#pool.query<SpendPgRow>(
+        cursor === null
+          ? `SELECT ${columns} FROM generations WHERE created_at >= $1 AND total_cost <> 0 ORDER BY created_at ASC, id ASC LIMIT $2`
+          : `SELECT ${columns} FROM generations WHERE (created_at, id) > ($1::timestamptz, $3) AND total_cost <> 0 ORDER BY created_at ASC, id ASC LIMIT $2`,
+        cursor === null ? [canonicalTime(since), pageSize] : [cursor.created_at, pageSize, cursor.id],
+      );
+      const rows = result.rows;
+      if (rows.length === 0) return;
+      yield rows.map((row) => ({
+        created_at: row.created_at.toISOString(),
+        key: row.key_hash,
+        user: row.user_id,
+        team: row.team_id,
+        tags: Array.isArray(row.tags) ? row.tags.filter((tag): tag is string => typeof tag === 'string') : [],
+        total_cost: canonicalDecimal(row.total_cost),
+      }));
+      if (rows.length < pageSize) return;
+      const last = rows[rows.length - 1] as SpendPgRow;
+      cursor = { created_at: last.created_at.toISOString(), id: last.id };
+    }
   }
 
   async close(): Promise<void> {

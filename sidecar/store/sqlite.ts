@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { addDecimals, normalizeDecimal } from '../accounting/decimal.ts';
 import { isLimitReset } from '../accounting/periods.ts';
-import { canonicalDecimal, canonicalTime, type GenerationBackend, type PageCursor, type TimeRange } from './generation-backend.ts';
+import { canonicalDecimal, canonicalTime, SPEND_PAGE, type GenerationBackend, type PageCursor, type SpendOptions, type SpendRow, type TimeRange } from './generation-backend.ts';
 import type { GenerationRecord } from './generation-record.ts';
 import {
   hashKey,
@@ -65,6 +65,23 @@ function migrate(database: SqliteDatabase): void {
 
 interface GenerationRow {
   record: string;
+}
+
+interface SpendSqlRow {
+  id: string;
+  created_at: string;
+  key_hash: string | null;
+  user_id: string | null;
+  team_id: string | null;
+  total_cost: string;
+  tags?: string | null;
+}
+
+/** A record's `tags` (JSON text of an array of strings); anything else counts as none. */
+function tagsOf(json: string): string[] {
+  if (json === '[]') return [];
+  const tags: unknown = JSON.parse(json);
+  return Array.isArray(tags) ? tags.filter((tag): tag is string => typeof tag === 'string') : [];
 }
 
 export class SqliteGenerationBackend implements GenerationBackend {
@@ -186,6 +203,35 @@ export class SqliteGenerationBackend implements GenerationBackend {
       total: string;
     };
     return normalizeDecimal(row.total);
+  }
+
+  async *spendSince(since: string, options: SpendOptions = {}): AsyncIterable<SpendRow[]> {
+    const pageSize = options.pageSize ?? SPEND_PAGE;
+    // Keyset pages: a row-value comparison is a SEARCH of the (created_at, id) index (an OR of
+    // the two columns would scan it from the start for every page). The first cursor is
+    // (since, ''): every id is greater than '', so the first page starts at `since` inclusive.
+    const statement = this.#database.prepare(
+      `SELECT id, created_at, key_hash, user_id, team_id, total_cost${options.tags ? ", json_extract(record, '$.tags') AS tags" : ''} FROM generations
+       WHERE (created_at, id) > (?, ?) AND total_cost <> '0' ORDER BY created_at ASC, id ASC LIMIT ?`,
+    );
+    let after = canonicalTime(since);
+    let afterId = '';
+    for (;;) {
+      const rows = statement.all(after, afterId, pageSize) as SpendSqlRow[];
+      if (rows.length === 0) return;
+      yield rows.map((row) => ({
+        created_at: row.created_at,
+        key: row.key_hash,
+        user: row.user_id,
+        team: row.team_id,
+        tags: typeof row.tags === 'string' ? tagsOf(row.tags) : [],
+        total_cost: row.total_cost,
+      }));
+      if (rows.length < pageSize) return;
+      const last = rows[rows.length - 1] as SpendSqlRow;
+      after = last.created_at;
+      afterId = last.id;
+    }
   }
 
   async close(): Promise<void> {

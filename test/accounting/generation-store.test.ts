@@ -200,6 +200,7 @@ describe('batching under failure', () => {
       list: (options) => memory.list(options),
       page: (range, cursor, limit) => memory.page(range, cursor, limit),
       sumCost: (key, range) => memory.sumCost(key, range),
+      spendSince: (since, options) => memory.spendSince(since, options),
       close: () => memory.close(),
     };
     const errors: unknown[] = [];
