@@ -10,7 +10,7 @@ import { formatDiagnostic } from '../../engine/index.ts';
 import { isLimitReset, type LimitReset } from '../accounting/periods.ts';
 import { loadConfig } from '../config/load-config.ts';
 import type { Storage } from '../server.ts';
-import type { ApiKeyRecord, UpdateKeyInput } from '../store/keys.ts';
+import type { ApiKeyRecord, KeyRateLimit, KeyRateLimitPatch, UpdateKeyInput } from '../store/keys.ts';
 import { UsageError } from './files.ts';
 import { EXIT, type Output } from './output.ts';
 
@@ -55,10 +55,37 @@ function parseLimit(value: string | undefined): string | null | undefined {
   return value;
 }
 
+/** `--rpm` / `--tpm`: a positive whole number, `none` (no limit) or `default` (the config's `accounting.rate_limits`). */
+function parseRate(value: string | undefined, flag: string): number | null | 'default' | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'none') return null;
+  if (value === 'default') return 'default';
+  const limit = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`${flag} must be a positive whole number, none or default`);
+  return limit;
+}
+
+/** The rate-limit flags as a patch, or undefined when neither is given. */
+function ratePatch(options: KeyCommandOptions): KeyRateLimitPatch | undefined {
+  const requests = parseRate(options.rpm, '--rpm');
+  const tokens = parseRate(options.tpm, '--tpm');
+  if (requests === undefined && tokens === undefined) return undefined;
+  return { ...(requests !== undefined ? { requests_per_minute: requests } : {}), ...(tokens !== undefined ? { tokens_per_minute: tokens } : {}) };
+}
+
+/** `rpm 2 tpm none` for the kinds the key sets itself; the others follow the config default. */
+function describeRates(rates: KeyRateLimit | null | undefined): string {
+  if (!rates) return '';
+  const parts: string[] = [];
+  if (rates.requests_per_minute !== undefined) parts.push(`rpm ${rates.requests_per_minute ?? 'none'}`);
+  if (rates.tokens_per_minute !== undefined) parts.push(`tpm ${rates.tokens_per_minute ?? 'none'}`);
+  return `  ${parts.join(' ')}`;
+}
+
 function describeKey(record: ApiKeyRecord): string {
   const state = record.revoked_at ? 'revoked' : record.disabled ? 'disabled' : 'active';
   const limit = record.limit === null ? 'no limit' : `limit $${record.limit}${record.limit_reset ? ` ${record.limit_reset}` : ' lifetime'}`;
-  return `${record.hash}  ${record.label}  ${record.name}  ${limit}  ${state}${record.is_management_key ? '  management' : ''}`;
+  return `${record.hash}  ${record.label}  ${record.name}  ${limit}${describeRates(record.rate_limit)}  ${state}${record.is_management_key ? '  management' : ''}`;
 }
 
 export interface KeyCommandOptions extends StorageOptions {
@@ -69,6 +96,10 @@ export interface KeyCommandOptions extends StorageOptions {
   user?: string;
   team?: string;
   expires?: string;
+  /** Requests per minute: a number, none, or default (update only). */
+  rpm?: string;
+  /** Tokens per minute: a number, none, or default (update only). */
+  tpm?: string;
   disable?: boolean;
   enable?: boolean;
   all?: boolean;
@@ -81,6 +112,8 @@ export async function keysCommand(action: 'create' | 'list' | 'update' | 'revoke
     switch (action) {
       case 'create': {
         if (!options.name) throw new UsageError('keys create needs --name');
+        const rates = ratePatch(options);
+        if (rates?.requests_per_minute === 'default' || rates?.tokens_per_minute === 'default') throw new UsageError('keys create: leave --rpm/--tpm out for the config default');
         const created = await keys.create(
           {
             name: options.name,
@@ -90,6 +123,7 @@ export async function keysCommand(action: 'create' | 'list' | 'update' | 'revoke
             user: options.user ?? null,
             team: options.team ?? null,
             expires_at: options.expires ?? null,
+            rate_limit: (rates as KeyRateLimit | undefined) ?? null,
           },
           now,
         );
@@ -117,6 +151,8 @@ export async function keysCommand(action: 'create' | 'list' | 'update' | 'revoke
         if (options.disable) patch.disabled = true;
         if (options.enable) patch.disabled = false;
         if (options.expires !== undefined) patch.expires_at = options.expires === 'none' ? null : options.expires;
+        const rates = ratePatch(options);
+        if (rates !== undefined) patch.rate_limit = rates;
         const record = await keys.update(hash, patch, now);
         if (!record) {
           output.error(`switchyard: no key ${hash}`);

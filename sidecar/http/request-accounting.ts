@@ -26,7 +26,7 @@ import { budgetScopeLimit, keyLimitScope } from '../state/index.ts';
 import { rateLimitHeaders } from '../state/rate-limit-headers.ts';
 import type { GenerationRecord } from '../store/generation-record.ts';
 import { keyUsage, type CostSummer } from '../store/key-usage.ts';
-import { usageAgainstLimit, type ApiKeyRecord } from '../store/keys.ts';
+import { usageAgainstLimit, type ApiKeyRecord, type KeyRateLimit } from '../store/keys.ts';
 import { GatewayError } from './errors.ts';
 import { planRequest, requestFactsOf, type GatewayContext, type Routed } from './gateway-context.ts';
 
@@ -36,7 +36,7 @@ export interface RequestAccountingOptions {
   generations: CostSummer;
   /** The stored key behind an identity (limit, reset period); undefined for config keys. */
   storedKeyOf: (identity: Identity) => ApiKeyRecord | undefined;
-  /** Per key; absent = none. */
+  /** Per key, the config-wide default (`accounting.rate_limits`); absent = none. A stored key's own `rate_limit` overrides it kind by kind. */
   rateLimits: RateLimits;
   alertThresholds: readonly number[];
   alerts: AlertNotifier;
@@ -78,12 +78,15 @@ export class RequestAccounting {
   readonly #options: RequestAccountingOptions;
   readonly #now: () => number;
   readonly #holds = new Map<string, Hold>();
-  /** Rate subjects of requests admitted and not yet settled (for the token window). */
+  /** Rate subjects of requests admitted under a token limit and not yet settled (for the token window). */
   readonly #subjects = new Map<string, string>();
   /** Key-limit scopes already started from the generation log in this process. */
   readonly #seeded = new Set<string>();
   readonly #endpoints = new WeakMap<CompiledCatalog, Map<string, CompiledEndpoint>>();
+  /** Whether the config-wide default limits anything. */
   readonly #rateLimited: boolean;
+  /** The limits of stored keys with their own `rate_limit`, by record (built once per record). */
+  readonly #keyRateLimits = new WeakMap<ApiKeyRecord, { own: KeyRateLimit; limits: RateLimits; limited: boolean }>();
   readonly #settling = new Set<Promise<void>>();
   readonly #spendCacheMs: number;
   readonly #spendCache = new Map<string, { at: number; spend: Record<string, number> }>();
@@ -98,6 +101,11 @@ export class RequestAccounting {
     this.#now = options.now ?? Date.now;
     this.#rateLimited = options.rateLimits.requestsPerMinute !== undefined || options.rateLimits.tokensPerMinute !== undefined;
     this.#spendCacheMs = options.spendCacheMs ?? (options.state.kind === 'redis' ? 250 : 0);
+  }
+
+  /** The config-wide rate limits (`accounting.rate_limits`), for keys without their own. */
+  get rateLimitDefaults(): RateLimits {
+    return this.#options.rateLimits;
   }
 
   /** Facts -> the spend of the request's budget scopes -> plan. */
@@ -128,10 +136,18 @@ export class RequestAccounting {
    */
   async admit(id: string, identity: Identity, plan: Plan, facts: RequestFacts, policy: CompiledPolicy, catalog: CompiledCatalog, response: ServerResponse): Promise<GatewayError | undefined> {
     const subject = identity.key ?? null;
-    const rateSubject = this.#rateLimited ? subject : null;
+    const stored = this.#options.storedKeyOf(identity);
+    let rateLimits = this.#options.rateLimits;
+    let rateLimited = this.#rateLimited;
+    const ownRate = stored?.rate_limit;
+    if (ownRate) {
+      const own = this.#ownRateLimits(stored as ApiKeyRecord, ownRate);
+      rateLimits = own.limits;
+      rateLimited = own.limited;
+    }
+    const rateSubject = rateLimited ? subject : null;
     const now = this.#now();
     const scopes: ScopeLimit[] = [];
-    const stored = this.#options.storedKeyOf(identity);
     const keyScope = stored ? this.#keyScope(stored, now) : null;
     if (stored && keyScope) {
       await this.#seed(stored, keyScope, now);
@@ -147,8 +163,8 @@ export class RequestAccounting {
     let held: ReserveResult | undefined;
     if (rateSubject !== null) {
       const admitted = worst
-        ? await this.state.admit(rateSubject, this.#options.rateLimits, scopes, worst.amount)
-        : { rate: await this.state.checkRate(rateSubject, this.#options.rateLimits) };
+        ? await this.state.admit(rateSubject, rateLimits, scopes, worst.amount)
+        : { rate: await this.state.checkRate(rateSubject, rateLimits) };
       const rate = admitted.rate;
       const headers = rateLimitHeaders(rate);
       for (const name in headers) response.setHeader(name, headers[name] as string);
@@ -162,7 +178,7 @@ export class RequestAccounting {
           rate.retryAfterSeconds,
         );
       }
-      this.#subjects.set(id, rateSubject);
+      if (rateLimits.tokensPerMinute !== undefined) this.#subjects.set(id, rateSubject);
       held = admitted.hold;
     }
     if (!worst) return undefined;
@@ -212,7 +228,8 @@ export class RequestAccounting {
     this.#holds.delete(record.id);
     this.#subjects.delete(record.id);
     let tokens: TokenCount | undefined;
-    if (subject !== undefined && this.#options.rateLimits.tokensPerMinute !== undefined) {
+    // Only requests admitted under a token limit (the key's own or the default) have a subject here.
+    if (subject !== undefined) {
       const count = (record.usage.prompt_tokens ?? 0) + (record.usage.completion_tokens ?? 0);
       // Counted with the settlement (one Redis round trip) unless there is none, or the count is
       // not a whole number: then alone, so its refusal cannot cost the settlement.
@@ -234,6 +251,19 @@ export class RequestAccounting {
     } catch (error) {
       this.#options.logger.error({ err: error, id: record.id }, 'could not settle the request');
     }
+  }
+
+  /** A stored key's limits: its own kinds, the config default's for the others; built once per record. */
+  #ownRateLimits(key: ApiKeyRecord, own: KeyRateLimit): { limits: RateLimits; limited: boolean } {
+    const entry = this.#keyRateLimits.get(key);
+    if (entry !== undefined && entry.own === own) return entry;
+    const defaults = this.#options.rateLimits;
+    const requests = own.requests_per_minute === undefined ? defaults.requestsPerMinute : (own.requests_per_minute ?? undefined);
+    const tokens = own.tokens_per_minute === undefined ? defaults.tokensPerMinute : (own.tokens_per_minute ?? undefined);
+    const limits: RateLimits = { ...(requests !== undefined ? { requestsPerMinute: requests } : {}), ...(tokens !== undefined ? { tokensPerMinute: tokens } : {}) };
+    const built = { own, limits, limited: requests !== undefined || tokens !== undefined };
+    this.#keyRateLimits.set(key, built);
+    return built;
   }
 
   /** `keyLimitScope`, built once per key record and period. */

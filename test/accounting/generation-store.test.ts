@@ -175,7 +175,7 @@ describe('postgres', () => {
     const pools = await Promise.all([1, 2, 3].map(() => openPostgresPool({ connectionString: DATABASE_URL, schema: `${schema}_m` })));
     try {
       const result = await pools[0]!.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-      expect(result.rows.map((row) => row.version)).toEqual([1]);
+      expect(result.rows.map((row) => row.version)).toEqual([1, 2]);
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));
       await dropSchema(`${schema}_m`);

@@ -1,9 +1,11 @@
 /**
  * Keys over HTTP, in OpenRouter's shapes:
  * - `GET /api/v1/key` (and the legacy `/api/v1/auth/key`): the calling key's usage, limit,
- *   remaining and reset period; `GET /api/v1/credits`: its limit and usage.
+ *   remaining and reset period, and the rate limits that apply to it; `GET /api/v1/credits`: its
+ *   limit and usage.
  * - `/api/v1/keys` (management key only): `GET` list, `POST` create (the plaintext is in that
- *   answer and nowhere else, ever), `GET|PATCH|DELETE /keys/:hash`.
+ *   answer and nowhere else, ever), `GET|PATCH|DELETE /keys/:hash`. A key's own `rate_limit`
+ *   is set on create and merged kind by kind on PATCH (`rate_limit: null` = the config defaults).
  */
 import type { Request, Response } from 'express';
 import { Router } from 'express';
@@ -11,7 +13,7 @@ import type { Identity } from '../../../engine/index.ts';
 import { decimalToNumber } from '../../accounting/decimal.ts';
 import { isLimitReset } from '../../accounting/periods.ts';
 import { keyUsage, type CostSummer } from '../../store/key-usage.ts';
-import { keyInfo, type ApiKeyRecord, type CreateKeyInput, type KeyStore, type UpdateKeyInput } from '../../store/keys.ts';
+import { keyInfo, type ApiKeyRecord, type CreateKeyInput, type KeyRateLimit, type KeyStore, type UpdateKeyInput } from '../../store/keys.ts';
 import { GatewayError } from '../errors.ts';
 import { sendError, type GatewayContext } from '../gateway-context.ts';
 import type { StoredKeyVerifier } from '../stored-keys.ts';
@@ -41,6 +43,7 @@ function configKeyRecord(identity: Identity): ApiKeyRecord {
     updated_at: new Date(0).toISOString(),
     expires_at: null,
     revoked_at: null,
+    rate_limit: null,
   };
 }
 
@@ -57,6 +60,26 @@ function limitReset(body: Record<string, unknown>): CreateKeyInput['limit_reset'
   if (value === undefined || value === null) return value;
   if (!isLimitReset(value)) throw new GatewayError('invalid_request', "'limit_reset' must be daily, weekly, monthly or null.", { param: 'limit_reset' });
   return value;
+}
+
+const RATE_KINDS = new Set(['requests_per_minute', 'tokens_per_minute']);
+
+/** `rate_limit`: absent, null (the config defaults), or `{requests_per_minute?, tokens_per_minute?}` of positive whole numbers or null. */
+function rateLimit(body: Record<string, unknown>): KeyRateLimit | null | undefined {
+  const value = body.rate_limit;
+  if (value === undefined || value === null) return value;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new GatewayError('invalid_request', "'rate_limit' must be an object {requests_per_minute, tokens_per_minute} or null.", { param: 'rate_limit' });
+  }
+  const result: KeyRateLimit = {};
+  for (const [kind, limit] of Object.entries(value as Record<string, unknown>)) {
+    if (!RATE_KINDS.has(kind)) throw new GatewayError('invalid_request', `'rate_limit' has no field '${kind}' (requests_per_minute, tokens_per_minute).`, { param: `rate_limit.${kind}` });
+    if (limit !== null && (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)) {
+      throw new GatewayError('invalid_request', `'rate_limit.${kind}' must be a positive whole number, or null for no limit.`, { param: `rate_limit.${kind}` });
+    }
+    result[kind as keyof KeyRateLimit] = limit;
+  }
+  return result;
 }
 
 function bodyOf(request: Request): Record<string, unknown> {
@@ -84,7 +107,7 @@ export function keyRoutes(gateway: GatewayContext, dependencies: KeyRoutesDepend
   const currentKey = async (_request: Request, response: Response): Promise<void> => {
     try {
       const { record, usage: spent } = await describe(response.locals.identity as Identity);
-      response.json({ data: keyInfo(record, spent) });
+      response.json({ data: keyInfo(record, spent, gateway.accounting?.rateLimitDefaults) });
     } catch (error) {
       sendError(gateway, response, error);
     }
@@ -133,6 +156,7 @@ export function keyRoutes(gateway: GatewayContext, dependencies: KeyRoutesDepend
             user: optionalString(body, 'user'),
             team: optionalString(body, 'team'),
             expires_at: optionalString(body, 'expires_at'),
+            rate_limit: rateLimit(body),
           },
           now(),
         )
@@ -164,6 +188,8 @@ export function keyRoutes(gateway: GatewayContext, dependencies: KeyRoutesDepend
       if (typeof body.disabled === 'boolean') patch.disabled = body.disabled;
       const expires = optionalString(body, 'expires_at');
       if (expires !== undefined) patch.expires_at = expires;
+      const rates = rateLimit(body);
+      if (rates !== undefined) patch.rate_limit = rates;
       const record = await store.update(String(request.params.hash), patch, now()).catch((error: unknown) => Promise.reject(asClientError(error)));
       if (!record) throw new GatewayError('not_found', `Key '${String(request.params.hash)}' not found.`);
       await verifier.refresh();
