@@ -13,8 +13,8 @@
  *
  * Key layout (prefix default `switchyard:`; `<scope>` is the scope key verbatim):
  * - `<prefix>scope:<scope>`   HASH spent_m, spent_a, reserved_m, reserved_a, alert:<fraction> = 1
- * - `<prefix>holds:<scope>`   HASH reservation id -> "<m>:<a>" (the amount it holds)
- * - `<prefix>expiry:<scope>`  ZSET reservation id scored by hold expiry (epoch ms)
+ * - `<prefix>holds:<scope>`   HASH reservation id -> "<m>:<a>" (the amount it holds); `_` = 1 when the key has its time to live
+ * - `<prefix>expiry:<scope>`  ZSET reservation id scored by hold expiry (epoch ms); `_` scored +inf, as in holds
  * - `<prefix>rate:<subject>:<window start ms>:requests|tokens`  integer counters, expire after the window
  * Scope keys expire one day after their period ends (`periodEndsAt`, as a TTL from the injected clock); without it they are kept.
  * Holds expire after `holdTtlMs` (a crashed replica's holds stop counting).
@@ -108,7 +108,9 @@ end
  * end (one HSET per scope, one INCRBY per rate counter). Per operation only the hold itself is
  * written (HSET holds, ZADD expiry) or removed (HDEL, ZREM). Time to live is set when it can have
  * changed: a rate counter's when the INCRBY created it, a scope hash's when this call created it,
- * holds and expiry when this call added a hold (they are deleted when their last hold goes).
+ * holds' and expiry's when a hold's HSET or ZADD added their `_` marker (a scope that expires keeps
+ * them, marker and all, until then; without the marker they would be deleted with their last hold
+ * and come back without a time to live).
  *
  * KEYS: the keys of the batch, each once. ARGV[1]: number of scopes; then one argument per scope:
  * index in KEYS of its scope key (holds and expiry follow it), limit, keep_ttl in ms (0 = keep),
@@ -135,10 +137,19 @@ local function total(m, a)
   if m == 0 then return fmt(a) end
   return fmt(m) .. string.format('%012.0f', a)
 end
+local find, substring = string.find, string.sub
 local function split(text)
-  local fields = {}
-  for field in string.gmatch(text, '%S+') do fields[#fields + 1] = field end
-  return fields
+  local fields, n, from = {}, 0, 1
+  while true do
+    local space = find(text, ' ', from, true)
+    n = n + 1
+    if space == nil then
+      fields[n] = substring(text, from)
+      return fields
+    end
+    fields[n] = substring(text, from, space - 1)
+    from = space + 1
+  end
 end
 local scopes = {}
 local count = tonumber(ARGV[1])
@@ -166,7 +177,7 @@ local function load(s)
   s.alerted = {}
   for t = 1, #s.thresholds do s.alerted[t] = values[4 + t] and true or false end
   s.fired = {}
-  s.spent_changed, s.reserved_changed, s.held = false, false, false
+  s.spent_changed, s.reserved_changed, s.expire_holds, s.expire_expiry = false, false, false, false
   s.loaded = true
 end
 -- Drops expired holds of a loaded scope, releasing what they held.
@@ -220,10 +231,16 @@ local function hold(f, o)
   local held = fmt(am) .. ':' .. fmt(aa)
   for i = o + 4, #f do
     local s = scopes[tonumber(f[i])]
-    redis.call('HSET', s.holds, id, held)
-    redis.call('ZADD', s.expiry, hold_until, id)
+    if s.ttl > 0 then
+      -- With the marker field/member '_': 2 answers that the marker is new, so the key was made now and needs its time to live.
+      if redis.call('HSET', s.holds, id, held, '_', '1') == 2 then s.expire_holds = true end
+      if redis.call('ZADD', s.expiry, hold_until, id, 'inf', '_') == 2 then s.expire_expiry = true end
+    else
+      redis.call('HSET', s.holds, id, held)
+      redis.call('ZADD', s.expiry, hold_until, id)
+    end
     s.rm, s.ra = add(s.rm, s.ra, am, aa)
-    s.reserved_changed, s.held = true, true
+    s.reserved_changed = true
     if hold_until <= now then s.purged = -1 end
   end
   return '1'
@@ -310,7 +327,8 @@ for _, s in ipairs(scopes) do
       redis.call('HSET', s.key, unpack(values))
       if s.created then keep({s.key}, s.ttl) end
     end
-    if s.held then keep({s.holds, s.expiry}, s.ttl) end
+    if s.expire_holds then redis.call('PEXPIRE', s.holds, s.ttl) end
+    if s.expire_expiry then redis.call('PEXPIRE', s.expiry, s.ttl) end
   end
 end
 for _, k in ipairs(counted) do
