@@ -17,7 +17,8 @@
  * - `<prefix>expiry:<scope>`  ZSET reservation id scored by hold expiry (epoch ms); `_` scored +inf, as in holds
  * - `<prefix>rate:<subject>:<window start ms>:requests|tokens`  integer counters, expire after the window
  * Scope keys expire one day after their period ends (`periodEndsAt`, as a TTL from the injected clock); without it they are kept.
- * Holds expire after `holdTtlMs` (a crashed replica's holds stop counting).
+ * Holds expire after `holdTtlMs` (a crashed replica's holds stop counting): a hold that would not
+ * fit drops the scope's expired holds first, and so does every read.
  *
  * Scripts receive every key in KEYS, so they are correct on a single Redis or a Sentinel set; on
  * Redis Cluster every key of one request would have to share a hash slot, which this layout does
@@ -209,6 +210,12 @@ local function counter(k, value)
   end
   return c
 end
+-- As scope-math.ts \`fits\`: spent below the limit, and spent + reserved + amount within it.
+local function fits(s, am, aa)
+  local tm, ta = add(s.sm, s.sa, s.rm, s.ra)
+  tm, ta = add(tm, ta, am, aa)
+  return less(s.sm, s.sa, s.lm, s.la) and not less(s.lm, s.la, tm, ta)
+end
 local function hold(f, o)
   local now, id = tonumber(f[o]), f[o + 1]
   local am, aa = units(f[o + 2])
@@ -217,14 +224,14 @@ local function hold(f, o)
   for i = o + 4, #f do
     local s = scopes[tonumber(f[i])]
     load(s)
-    -- Purging twice at the same instant finds nothing more.
-    if s.purged ~= now then
+    -- Expired holds are dropped only when the hold does not fit without that: dropping them can
+    -- only make it fit (reads drop them too, so what headroom reports is the same). Purging twice
+    -- at the same instant finds nothing more.
+    if not fits(s, am, aa) and s.purged ~= now then
       purge(s, now)
       s.purged = now
     end
-    local tm, ta = add(s.sm, s.sa, s.rm, s.ra)
-    tm, ta = add(tm, ta, am, aa)
-    if not less(s.sm, s.sa, s.lm, s.la) or less(s.lm, s.la, tm, ta) then
+    if not fits(s, am, aa) then
       return '0 ' .. (i - o - 3) .. ' ' .. total(s.sm, s.sa) .. ' ' .. total(s.rm, s.ra)
     end
   end

@@ -97,6 +97,25 @@ function conformance(name: string, open: Open): void {
       await state.close();
     });
 
+    it('counts an expired hold nowhere, whether it is settled late or a later hold needs its room', async () => {
+      const clock = manualClock();
+      const state = await open(clock.now);
+      const budget = scope('1');
+      const late = await state.reserve([budget], '0.5');
+      if (!late.ok) throw new Error('expected a hold');
+      clock.advance(10 * 60_000 + 1);
+      expect((await state.reserve([budget], '0.1')).ok).toBe(true);
+      expect(await state.settle(late.reservation, '0.3')).toMatchObject({ recorded: true, spent: { [budget.scopeKey]: '0.3' } });
+      expect(await state.headroom([budget])).toMatchObject([{ spent: '0.3', reserved: '0.1', remaining: '0.6' }]);
+      const crashed = await state.reserve([budget], '0.6');
+      expect(crashed.ok).toBe(true);
+      clock.advance(10 * 60_000 + 1);
+      // The 0.1 and the 0.6 expired: 0.7 fits only once they are dropped.
+      expect((await state.reserve([budget], '0.7')).ok).toBe(true);
+      expect(await state.headroom([budget])).toMatchObject([{ spent: '0.3', reserved: '0.7', remaining: '0' }]);
+      await state.close();
+    });
+
     it('fires each alert threshold once per scope key', async () => {
       const state = await open(manualClock().now);
       const budget = scope('1', { alerts: [0.8, 0.5, 1] });
