@@ -62,6 +62,15 @@ export interface SpendOptions {
   pageSize?: number;
 }
 
+/**
+ * The column values of one `generations` row, in table order (id, created_at, key_hash, user_id,
+ * team_id, model, status, total_cost, record): what both SQL backends insert. `json` is the
+ * record's JSON when the journal already made it.
+ */
+export function generationRow(record: GenerationRecord, json: string | undefined): unknown[] {
+  return [record.id, canonicalTime(record.created_at), record.key, record.user, record.team, record.model, record.status, canonicalDecimal(record.total_cost), json ?? JSON.stringify(record)];
+}
+
 /** Rows per page of `spendSince`. */
 export const SPEND_PAGE = 10_000;
 

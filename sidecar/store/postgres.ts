@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { normalizeDecimal } from '../accounting/decimal.ts';
 import { isLimitReset } from '../accounting/periods.ts';
-import { canonicalDecimal, canonicalTime, SPEND_PAGE, type GenerationBackend, type PageCursor, type SpendOptions, type SpendRow, type TimeRange } from './generation-backend.ts';
+import { canonicalDecimal, canonicalTime, generationRow, SPEND_PAGE, type GenerationBackend, type PageCursor, type SpendOptions, type SpendRow, type TimeRange } from './generation-backend.ts';
 import type { GenerationRecord } from './generation-record.ts';
 import {
   hashKey,
@@ -128,17 +128,7 @@ export class PostgresGenerationBackend implements GenerationBackend {
     const values: unknown[] = [];
     const rows = records.map(({ record, json }, index) => {
       const base = index * 9;
-      values.push(
-        record.id,
-        canonicalTime(record.created_at),
-        record.key,
-        record.user,
-        record.team,
-        record.model,
-        record.status,
-        canonicalDecimal(record.total_cost),
-        json ?? JSON.stringify(record),
-      );
+      values.push(...generationRow(record, json));
       return `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}, $${base + 7}, $${base + 8}, $${base + 9}::jsonb)`;
     });
     await client.query(

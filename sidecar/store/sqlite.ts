@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { addDecimals, normalizeDecimal } from '../accounting/decimal.ts';
 import { isLimitReset } from '../accounting/periods.ts';
-import { canonicalDecimal, canonicalTime, SPEND_PAGE, type GenerationBackend, type PageCursor, type SpendOptions, type SpendRow, type TimeRange } from './generation-backend.ts';
+import { canonicalDecimal, canonicalTime, generationRow, SPEND_PAGE, type GenerationBackend, type PageCursor, type SpendOptions, type SpendRow, type TimeRange } from './generation-backend.ts';
 import type { GenerationRecord } from './generation-record.ts';
 import {
   hashKey,
@@ -26,7 +26,7 @@ import {
   type UpdateKeyInput,
 } from './keys.ts';
 import { readMigrations } from './migrations.ts';
-import { INSERT_SQL, isThreadFailure, ROW_WIDTH, SqliteWriterThread } from './sqlite-writer.ts';
+import { INSERT_SQL, isThreadFailure, SqliteWriterThread } from './sqlite-writer.ts';
 
 /** Where `npm start` keeps its data when nothing is configured. */
 export const DEFAULT_SQLITE_PATH = '.data/switchyard.db';
@@ -109,17 +109,7 @@ export class SqliteGenerationBackend implements GenerationBackend {
     this.#insertAll = database.transaction((records: readonly GenerationRecord[], json: readonly (string | undefined)[] | undefined) => {
       for (let index = 0; index < records.length; index += 1) {
         const record = records[index] as GenerationRecord;
-        this.#insert.run(
-          record.id,
-          canonicalTime(record.created_at),
-          record.key,
-          record.user,
-          record.team,
-          record.model,
-          record.status,
-          canonicalDecimal(record.total_cost),
-          json?.[index] ?? JSON.stringify(record),
-        );
+        this.#insert.run(...generationRow(record, json?.[index]));
       }
     });
     this.#get = database.prepare('SELECT record FROM generations WHERE id = ?');
@@ -130,19 +120,8 @@ export class SqliteGenerationBackend implements GenerationBackend {
       this.#insertAll(records, json);
       return;
     }
-    const values: unknown[] = new Array(records.length * ROW_WIDTH);
-    for (let index = 0, at = 0; index < records.length; index += 1, at += ROW_WIDTH) {
-      const record = records[index] as GenerationRecord;
-      values[at] = record.id;
-      values[at + 1] = canonicalTime(record.created_at);
-      values[at + 2] = record.key;
-      values[at + 3] = record.user;
-      values[at + 4] = record.team;
-      values[at + 5] = record.model;
-      values[at + 6] = record.status;
-      values[at + 7] = canonicalDecimal(record.total_cost);
-      values[at + 8] = json?.[index] ?? JSON.stringify(record);
-    }
+    const values: unknown[] = [];
+    for (let index = 0; index < records.length; index += 1) values.push(...generationRow(records[index] as GenerationRecord, json?.[index]));
     try {
       await this.#writer.write(values);
     } catch (error) {
