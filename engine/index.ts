@@ -34,6 +34,7 @@ export {
 } from './conditions/compile-condition.ts';
 
 export { requestFacts, estimatePromptTokens, type FactsResult, type FactsOptions } from './facts/request-facts.ts';
+export { normalizeProviderPreferences } from './facts/provider-preferences.ts';
 export { evaluate } from './evaluate/evaluate.ts';
 export { budgetScopeKey } from './evaluate/budgets.ts';
 /** The engine's seeded hash and generator, shared so the sidecar's deterministic parts draw the same way. */

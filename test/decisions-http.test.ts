@@ -256,16 +256,7 @@ async function planOverHttp(inputs: PreparedCaseInputs, body: unknown, index: nu
  * Cases the route answers differently from the engine, each with why; they check the route's own
  * answer instead, and fail once the two agree (then the entry goes).
  */
-const KNOWN_DIVERGENCES: ReadonlyMap<string, string> = new Map([
-  [
-    'provider-preferences.yaml: an invalid provider field is a 400, not a silent no-op',
-    // The route validates the chat body against schemas/chat-request.v1.schema.json (chat-body.ts)
-    // before the engine builds facts, so the schema's enum check answers first: the same 400 and
-    // `invalid_request` envelope naming the same field, but without the engine's code
-    // `invalid_provider_preferences` in `metadata.reason` and with the schema's wording.
-    'the chat body schema rejects `provider.sort` before the engine does',
-  ],
-]);
+const KNOWN_DIVERGENCES: ReadonlyMap<string, string> = new Map<string, string>([]);
 
 /** A known divergence: both refuse with the same status, and the route's message names the field the engine names. */
 function expectSameRefusal(overHttp: CaseOutcome, engine: CaseOutcome): void {

@@ -6,6 +6,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import chatRequestSchema from '../../schemas/chat-request.v1.schema.json' with { type: 'json' };
+import { normalizeProviderPreferences } from '../../engine/index.ts';
 import type { ChatRequest } from '../providers/spec.ts';
 import { GatewayError } from './errors.ts';
 
@@ -59,12 +60,27 @@ function describe(errors: readonly ErrorObject[]): GatewayError {
   return new GatewayError('invalid_request', `Invalid field '${param}': ${detail}.`, { param });
 }
 
+/**
+ * A malformed `provider` object is described by the engine, which owns provider preferences: the
+ * same code (`invalid_provider_preferences`), words and `param` on the routes as in `switchyard
+ * test` and `POST /api/v1/plan`. Undefined when the error is elsewhere or the engine accepts it.
+ */
+function providerPreferencesError(body: Record<string, unknown>, errors: readonly ErrorObject[]): GatewayError | undefined {
+  if (!errors.some((error) => error.instancePath === '/provider' || error.instancePath.startsWith('/provider/'))) return undefined;
+  const normalized = normalizeProviderPreferences(body.provider, body.route);
+  if (normalized.ok) return undefined;
+  return new GatewayError('invalid_request', normalized.error.message, { param: normalized.error.param ?? null, reason: normalized.error.code });
+}
+
 /** The body as the gateway accepted it. Throws `GatewayError` (400) naming the offending field. */
 export function parseChatBody(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new GatewayError('invalid_request', 'The request body must be a JSON object (Content-Type: application/json).', { param: 'body' });
   }
-  if (!validateChatBody(body)) throw describe(validateChatBody.errors ?? []);
+  if (!validateChatBody(body)) {
+    const errors = validateChatBody.errors ?? [];
+    throw providerPreferencesError(body as Record<string, unknown>, errors) ?? describe(errors);
+  }
   const accepted = body as Record<string, unknown>;
   if (accepted.reasoning_effort !== undefined || accepted.include_reasoning !== undefined) foldReasoningAliases(accepted);
   return accepted;
