@@ -8,7 +8,7 @@ import { trace, type Tracer } from '@opentelemetry/api';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as engine from '../engine/index.ts';
 import type { Identity, Snapshot } from '../engine/index.ts';
-import { computeCostOnce } from './accounting/cost.ts';
+import { computeCost } from './accounting/cost.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { CostFunction, CredentialResolver } from './execute/execute-plan.ts';
 import { isLoopbackHost, type GatewayKeyVerifier } from './http/auth.ts';
@@ -57,7 +57,7 @@ export interface AppDependencies {
   /** Live state for the engine. Default: no health data, every provider's credential present. */
   snapshot?: () => Snapshot;
   logger?: Logger;
-  /** Cost of a served attempt. Default: accounting's `computeCostOnce` (the route's `cost_details` reuse its result). */
+  /** Cost of a served attempt and its breakdown. Default: accounting's `computeCost`. */
   cost?: CostFunction;
   bodyLimitBytes?: number;
   /** Comment lines while waiting for a stream's first byte. */
@@ -105,7 +105,7 @@ function resolve(dependencies: AppDependencies): GatewayContext {
     newId: dependencies.newId ?? (() => newGenerationId(clock)),
     snapshot: dependencies.snapshot ?? (() => ({})),
     logger: dependencies.logger ?? silentLogger,
-    cost: dependencies.cost ?? ((usage, pricing, finishReason) => computeCostOnce(usage, pricing, { finishReason }).cost),
+    cost: dependencies.cost ?? ((usage, pricing, finishReason) => computeCost(usage, pricing, { finishReason })),
     keepAliveIntervalMs: dependencies.keepAliveIntervalMs ?? DEFAULT_KEEP_ALIVE_INTERVAL_MS,
     ...(dependencies.accounting ? { accounting: dependencies.accounting } : {}),
     ...(dependencies.endpointHealth ? { endpointHealth: dependencies.endpointHealth } : {}),

@@ -118,7 +118,7 @@ function scripted(script: Record<string, Array<GenerateResult | ProviderCallErro
 }
 
 function dependencies(adapter: ProviderAdapter): ExecutorDependencies {
-  return { adapters: { 'openai-compatible': adapter }, credentials: () => undefined, clock: systemClock, tracer: trace.getTracer('test'), logger: silentLogger, cost: () => '0.5' };
+  return { adapters: { 'openai-compatible': adapter }, credentials: () => undefined, clock: systemClock, tracer: trace.getTracer('test'), logger: silentLogger, cost: () => ({ cost: '0.5' }) };
 }
 
 function input(attempts: PlanAttempt[], totalMs?: number) {
@@ -218,7 +218,7 @@ describe('openPlanStream', () => {
     const parts: StreamPart[] = [];
     for await (const part of outcome.stream.parts) parts.push(part);
     expect(parts.map((part) => part.type)).toEqual(['text-delta', 'finish']);
-    const served = outcome.stream.finish({ usage: { prompt_tokens: 1, completion_tokens: 1 }, finishReason: 'stop', error: undefined, cancelled: false });
+    const served = outcome.stream.finish({ usage: { prompt_tokens: 1, completion_tokens: 1 }, finishReason: 'stop', error: undefined, cancelled: false }).record;
     expect(served).toMatchObject({ outcome: 'ok', endpoint: 'x/small@b', cost: '0.5' });
     expect(outcome.attempts.map((entry) => entry.outcome)).toEqual(['retryable', 'ok']);
   });

@@ -8,6 +8,7 @@
  */
 import { SpanKind, SpanStatusCode, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { CompiledCatalog, Plan, PlanAttempt } from '../../engine/index.ts';
+import type { CostDetails } from '../accounting/cost.ts';
 import type { Clock } from '../clock.ts';
 import { GatewayError } from '../http/errors.ts';
 import { withoutParameters } from '../http/chat-body.ts';
@@ -29,8 +30,12 @@ import { ATTRIBUTES } from '../telemetry/attributes.ts';
 /** Provider id -> secret, or undefined for keyless providers / missing keys. Never logged. */
 export type CredentialResolver = (providerId: string) => string | undefined;
 
-/** USD cost of a served attempt, as an exact decimal string (accounting's `computeCost` by default). */
-export type CostFunction = (usage: Usage, pricing: PlanAttempt['pricing'], finishReason: string | null) => string;
+/**
+ * USD cost of a served attempt, as an exact decimal string, with its breakdown for
+ * `usage.cost_details` (accounting's `computeCost` by default). Computed once per served attempt:
+ * the attempt record keeps `cost`, the response shows both.
+ */
+export type CostFunction = (usage: Usage, pricing: PlanAttempt['pricing'], finishReason: string | null) => { cost: string; cost_details?: CostDetails };
 
 /** Longest wait the executor honours from a provider's `Retry-After`, ms. */
 export const RETRY_AFTER_CAP_MS = 10_000;
@@ -129,7 +134,7 @@ export type AttemptLog = AttemptRecord[];
 
 export type ExecutionFailure = { ok: false; error: GatewayError; cancelled: boolean; attempts: AttemptLog };
 
-export type GenerateOutcome<R = GenerateResult> = { ok: true; attempt: PlanAttempt; result: R; attempts: AttemptLog } | ExecutionFailure;
+export type GenerateOutcome<R = GenerateResult> = { ok: true; attempt: PlanAttempt; result: R; attempts: AttemptLog; costDetails: CostDetails | undefined } | ExecutionFailure;
 
 /** A stream that has produced its first part. */
 export interface OpenedStream {
@@ -139,8 +144,8 @@ export interface OpenedStream {
   warnings: string[];
   /** Monotonic ms of the first part. */
   firstPartAt: number;
-  /** Close the attempt: record, span, timers. Call once, when the stream is over. */
-  finish(outcome: { usage: Usage | undefined; finishReason: string | null; error: ProviderCallError | undefined; cancelled: boolean }): AttemptRecord;
+  /** Close the attempt: record, span, timers; the served attempt's cost breakdown. Call once, when the stream is over. */
+  finish(outcome: { usage: Usage | undefined; finishReason: string | null; error: ProviderCallError | undefined; cancelled: boolean }): { record: AttemptRecord; costDetails: CostDetails | undefined };
 }
 
 export type StreamOutcome = { ok: true; stream: OpenedStream; attempts: AttemptLog } | ExecutionFailure;
@@ -453,13 +458,13 @@ function endServedSpan(span: Span, attempt: PlanAttempt, usage: Usage | undefine
   span.end();
 }
 
-/** The cost, or "0" with a log line when the prices cannot be read (never fails a served request). */
-function costOf(dependencies: ExecutorDependencies, usage: Usage, attempt: PlanAttempt, finishReason: string | null): string {
+/** The cost and its breakdown, or "0" and none with a log line when the prices cannot be read (never fails a served request). */
+function costOf(dependencies: ExecutorDependencies, usage: Usage, attempt: PlanAttempt, finishReason: string | null): { cost: string; cost_details?: CostDetails } {
   try {
     return dependencies.cost(usage, attempt.pricing, finishReason);
   } catch (error) {
     dependencies.logger.error({ err: error, endpoint: attempt.endpoint }, 'could not compute the cost');
-    return '0';
+    return { cost: '0' };
   }
 }
 
@@ -485,7 +490,7 @@ export function generatePlan(input: ExecutionInput, dependencies: ExecutorDepend
 
 /** Non-streaming execution of any operation: the first attempt that answers serves. */
 export async function generatePlanWith<R>(input: PlanInput, dependencies: ExecutorDependencies, operation: GenerateOperation<R>): Promise<GenerateOutcome<R>> {
-  const walked = await walkPlan<{ attempt: PlanAttempt; result: R }>(input, dependencies, false, operation, async (attemptTry, log) => {
+  const walked = await walkPlan<{ attempt: PlanAttempt; result: R; costDetails: CostDetails | undefined }>(input, dependencies, false, operation, async (attemptTry, log) => {
     const { attempt } = attemptTry;
     const adapter = dependencies.adapters[attempt.protocol];
     try {
@@ -501,15 +506,16 @@ export async function generatePlanWith<R>(input: PlanInput, dependencies: Execut
       attemptTry.release();
       const now = dependencies.clock.monotonic();
       const { usage, finishReason } = operation.summary(result);
-      log.push(record(attemptTry, now, { status: 200, outcome: 'ok', usage, cost: costOf(dependencies, usage, attempt, finishReason) }));
+      const priced = costOf(dependencies, usage, attempt, finishReason);
+      log.push(record(attemptTry, now, { status: 200, outcome: 'ok', usage, cost: priced.cost }));
       endServedSpan(attemptTry.span, attempt, usage, finishReason ?? undefined, now - attemptTry.startedAt);
-      return { ok: true, value: { attempt, result } };
+      return { ok: true, value: { attempt, result, costDetails: priced.cost_details } };
     } catch (thrown) {
       return { ok: false, error: failAttempt(attemptTry, thrown, dependencies, log) };
     }
   });
   if (!walked.ok) return walked;
-  return { ok: true, attempt: walked.value.attempt, result: walked.value.result, attempts: walked.attempts };
+  return { ok: true, attempt: walked.value.attempt, result: walked.value.result, attempts: walked.attempts, costDetails: walked.value.costDetails };
 }
 
 /** Streaming chat execution up to the first part; the caller drains `stream.parts` and calls `finish`. */
@@ -560,20 +566,22 @@ export async function openPlanStreamWith(input: PlanInput, dependencies: Executo
             const failed = record(attemptTry, now, { status: 200, outcome: outcomeOf(outcome.error), error: outcome.error.message, first_byte_ms: firstByteMs, ...(outcome.usage ? { usage: outcome.usage } : {}), cost: '0' });
             log.push(failed);
             endFailedSpan(attemptTry.span, outcome.error, now - attemptTry.startedAt);
-            return failed;
+            return { record: failed, costDetails: undefined };
           }
           const usage = outcome.usage ?? {};
-          // A cancelled stream is billed for what the provider reported (it may have charged for the prompt).
+          // A cancelled stream is billed for what the provider reported (it may have charged for the
+          // prompt); a stream that reported no usage costs nothing, its breakdown says what is unknown.
+          const priced = costOf(dependencies, usage, attempt, outcome.finishReason);
           const served = record(attemptTry, now, {
             status: 200,
             outcome: outcome.cancelled ? 'cancelled' : 'ok',
             first_byte_ms: firstByteMs,
             usage,
-            cost: outcome.usage ? costOf(dependencies, usage, attempt, outcome.finishReason) : '0',
+            cost: outcome.usage ? priced.cost : '0',
           });
           log.push(served);
           endServedSpan(attemptTry.span, attempt, outcome.usage, outcome.finishReason ?? undefined, now - attemptTry.startedAt);
-          return served;
+          return { record: served, costDetails: priced.cost_details };
         },
       };
       return { ok: true, value: stream };

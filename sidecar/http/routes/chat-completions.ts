@@ -5,7 +5,6 @@
 import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity, PlanAttempt, RequestFacts } from '../../../engine/index.ts';
-import { computeCostOnce, type CostDetails } from '../../accounting/cost.ts';
 import {
   ClientGone,
   failureFor,
@@ -135,14 +134,9 @@ export function fail(gateway: GatewayContext, exchange: Exchange, response: Serv
   endRequestSpan(exchange.span, status);
 }
 
-/** The served attempt's cost breakdown (`usage.cost_details`); undefined when its prices cannot be read. */
-export function costDetails(gateway: GatewayContext, usage: Usage, attempt: PlanAttempt, finishReason: string | null): CostDetails | undefined {
-  try {
-    return computeCostOnce(usage, attempt.pricing, { finishReason }).cost_details;
-  } catch (error) {
-    gateway.logger.error({ err: error, endpoint: attempt.endpoint }, 'could not compute the cost details');
-    return undefined;
-  }
+/** Who served a response or chunk: the generation id, its creation second, the attempt. */
+export function servedBy(exchange: Exchange, attempt: PlanAttempt): ServedBy {
+  return { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt };
 }
 
 export function executorDependencies(gateway: GatewayContext): ExecutorDependencies {
@@ -215,7 +209,7 @@ export async function serveStream(gateway: GatewayContext, exchange: Exchange, r
   }
 
   const { stream, attempts } = outcome;
-  const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt: stream.attempt };
+  const served = servedBy(exchange, stream.attempt);
   startEventStream(response, exchange, attempts);
   const chunks = shape.chunks(served);
   let usage: Usage | undefined;
@@ -245,7 +239,7 @@ export async function serveStream(gateway: GatewayContext, exchange: Exchange, r
   if (!streamError && !cancelled && finishReason === null) {
     streamError = new ProviderCallError({ message: 'The provider ended the stream without a finish reason.', kind: 'malformed', errorClass: 'retryable' });
   }
-  const servedRecord = stream.finish({ usage, finishReason, error: streamError, cancelled });
+  const finished = stream.finish({ usage, finishReason, error: streamError, cancelled });
   const generationTimeMs = Math.round(gateway.clock.monotonic() - stream.firstPartAt);
 
   if (streamError) {
@@ -272,7 +266,7 @@ export async function serveStream(gateway: GatewayContext, exchange: Exchange, r
   );
   if (durable) await durable;
   if (!cancelled) {
-    response.write(chunks.usage(wireUsage(usage ?? {}, servedRecord.cost, costDetails(gateway, usage ?? {}, stream.attempt, finishReason)), exchange.wantsAttemptLog ? attempts : undefined));
+    response.write(chunks.usage(wireUsage(usage ?? {}, finished.record.cost, finished.costDetails), exchange.wantsAttemptLog ? attempts : undefined));
     response.end(SSE_DONE);
   } else if (!response.writableEnded) {
     response.end();
@@ -291,7 +285,7 @@ function writeStreamFailure(
   shape: StreamShape,
 ): void {
   const envelope = errorResponse(error, gateway.logger).body;
-  const chunks = servedStream?.chunks ?? shape.chunks({ id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt: placeholderAttempt(exchange, attempts) });
+  const chunks = servedStream?.chunks ?? shape.chunks(servedBy(exchange, placeholderAttempt(exchange, attempts)));
   if (!response.writableEnded) {
     response.write(chunks.error(envelope));
     response.end(SSE_DONE);
@@ -329,10 +323,8 @@ async function serveGenerate(gateway: GatewayContext, exchange: Exchange, respon
     return;
   }
   const { attempt, result, attempts } = outcome;
-  const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt };
-  const servedEntry = attempts[attempts.length - 1];
-  if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
-  const body = completionBody(served, result, wireUsage(result.usage, servedEntry?.cost, costDetails(gateway, result.usage, attempt, result.finish_reason)), exchange.wantsAttemptLog ? attempts : undefined);
+  const usage = wireUsage(result.usage, attempts[attempts.length - 1]?.cost, outcome.costDetails);
+  const body = completionBody(servedBy(exchange, attempt), result, usage, exchange.wantsAttemptLog ? attempts : undefined);
   replyServed(gateway, exchange, response, body, {
     attempt,
     attempts,
@@ -353,8 +345,9 @@ export interface ServedAnswer {
   upstreamId: string | null;
 }
 
-/** Records a served, non-streamed answer and sends it; every inference route ends this way. */
+/** Records a served, non-streamed answer and sends it (with the attempt log header when asked); every inference route ends this way. */
 export function replyServed(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, body: unknown, served: ServedAnswer): void {
+  if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(served.attempts));
   // Appended (journaled) before the response is sent: a client that has the response can fetch its record.
   const durable = saveRecord(
     gateway,
@@ -367,15 +360,12 @@ export function replyServed(gateway: GatewayContext, exchange: Exchange, respons
       error: null,
     }),
   );
-  if (durable) {
-    void durable.then(() => {
-      sendJson(response, 200, body);
-      endRequestSpan(exchange.span, 200);
-    });
-    return;
-  }
-  sendJson(response, 200, body);
-  endRequestSpan(exchange.span, 200);
+  const send = (): void => {
+    sendJson(response, 200, body);
+    endRequestSpan(exchange.span, 200);
+  };
+  if (durable) void durable.then(send);
+  else send();
 }
 
 /** Opens the exchange for an inference route: generation id header, server span, routing state. */

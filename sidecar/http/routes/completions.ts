@@ -8,8 +8,8 @@ import { generatePlanWith, openPlanStreamWith, type PlanInput } from '../../exec
 import type { TextCompletionRequest, TextCompletionResult } from '../../providers/spec.ts';
 import { estimateInputTokens, parseCompletionsBody, textCompletionRequest } from '../embeddings-and-completions-body.ts';
 import type { GatewayContext } from '../gateway-context.ts';
-import { TextChunkWriter, textCompletionBody, wireUsage, type ServedBy } from '../response-shape.ts';
-import { attemptSummary, costDetails, executorDependencies, fail, inferenceHandler, replyServed, serveStream, type Exchange, type StreamShape } from './chat-completions.ts';
+import { TextChunkWriter, textCompletionBody, wireUsage } from '../response-shape.ts';
+import { executorDependencies, fail, inferenceHandler, replyServed, servedBy, serveStream, type Exchange, type StreamShape } from './chat-completions.ts';
 
 function textStream(request: TextCompletionRequest): StreamShape {
   return {
@@ -41,12 +41,9 @@ async function serveCompletion(gateway: GatewayContext, exchange: Exchange, resp
     return;
   }
   const { attempt, result, attempts } = outcome;
-  const served: ServedBy = { id: exchange.id, created: Math.floor(exchange.createdAt / 1000), attempt };
-  const servedEntry = attempts[attempts.length - 1];
   const finishReason = result.choices[0]?.finish_reason ?? null;
-  if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
-  const usage = wireUsage(result.usage, servedEntry?.cost, costDetails(gateway, result.usage, attempt, finishReason));
-  const body = textCompletionBody(served, result, usage, exchange.wantsAttemptLog ? attempts : undefined);
+  const usage = wireUsage(result.usage, attempts[attempts.length - 1]?.cost, outcome.costDetails);
+  const body = textCompletionBody(servedBy(exchange, attempt), result, usage, exchange.wantsAttemptLog ? attempts : undefined);
   replyServed(gateway, exchange, response, body, {
     attempt,
     attempts,

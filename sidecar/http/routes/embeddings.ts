@@ -8,7 +8,7 @@ import { generatePlanWith } from '../../execute/execute-plan.ts';
 import type { EmbeddingResult } from '../../providers/spec.ts';
 import { embeddingRequest, estimateInputTokens, parseEmbeddingsBody } from '../embeddings-and-completions-body.ts';
 import type { GatewayContext } from '../gateway-context.ts';
-import { attemptSummary, executorDependencies, fail, inferenceHandler, replyServed, type Exchange } from './chat-completions.ts';
+import { executorDependencies, fail, inferenceHandler, replyServed, type Exchange } from './chat-completions.ts';
 
 /** The OpenAI embedding list, plus OpenRouter's `provider` and `id`. */
 export function embeddingsBody(exchange: Exchange, served: { model: string; provider_name: string }, result: EmbeddingResult, cost: string | undefined) {
@@ -41,9 +41,7 @@ async function serveEmbeddings(gateway: GatewayContext, exchange: Exchange, resp
     return;
   }
   const { attempt, result, attempts } = outcome;
-  const servedEntry = attempts[attempts.length - 1];
-  if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(attempts));
-  const answer = embeddingsBody(exchange, attempt, result, servedEntry?.cost);
+  const answer = embeddingsBody(exchange, attempt, result, attempts[attempts.length - 1]?.cost);
   replyServed(gateway, exchange, response, exchange.wantsAttemptLog ? { ...answer, switchyard: { attempts } } : answer, {
     attempt,
     attempts,
