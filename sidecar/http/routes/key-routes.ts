@@ -94,6 +94,10 @@ function asClientError(error: unknown): unknown {
   return error;
 }
 
+/**
+ * The handlers throw or reject with `GatewayError`s (and store errors); Express 5 passes a rejected
+ * handler to the app's error handler, which answers it in the OpenRouter envelope.
+ */
 export function keyRoutes(gateway: GatewayContext, dependencies: KeyRoutesDependencies): Router {
   const router = Router();
   const { store, verifier, usage } = dependencies;
@@ -105,22 +109,14 @@ export function keyRoutes(gateway: GatewayContext, dependencies: KeyRoutesDepend
   }
 
   const currentKey = async (_request: Request, response: Response): Promise<void> => {
-    try {
-      const { record, usage: spent } = await describe(response.locals.identity as Identity);
-      response.json({ data: keyInfo(record, spent, gateway.accounting?.rateLimitDefaults) });
-    } catch (error) {
-      sendError(gateway, response, error);
-    }
+    const { record, usage: spent } = await describe(response.locals.identity as Identity);
+    response.json({ data: keyInfo(record, spent, gateway.accounting?.rateLimitDefaults) });
   };
   router.get('/key', currentKey);
   router.get('/auth/key', currentKey);
   router.get('/credits', async (_request: Request, response: Response) => {
-    try {
-      const { record, usage: spent } = await describe(response.locals.identity as Identity);
-      response.json({ data: { total_credits: record.limit === null ? null : decimalToNumber(record.limit), total_usage: decimalToNumber(spent.usage) } });
-    } catch (error) {
-      sendError(gateway, response, error);
-    }
+    const { record, usage: spent } = await describe(response.locals.identity as Identity);
+    response.json({ data: { total_credits: record.limit === null ? null : decimalToNumber(record.limit), total_usage: decimalToNumber(spent.usage) } });
   });
 
   const management = Router();
@@ -133,80 +129,60 @@ export function keyRoutes(gateway: GatewayContext, dependencies: KeyRoutesDepend
     next();
   });
   management.get('/', async (request: Request, response: Response) => {
-    try {
-      const keys = await store.list({ includeRevoked: request.query.include_revoked === 'true' });
-      response.json({ data: keys });
-    } catch (error) {
-      sendError(gateway, response, error);
-    }
+    const keys = await store.list({ includeRevoked: request.query.include_revoked === 'true' });
+    response.json({ data: keys });
   });
   management.post('/', async (request: Request, response: Response) => {
-    try {
-      const body = bodyOf(request);
-      const name = body.name;
-      if (typeof name !== 'string' || name.trim() === '') throw new GatewayError('invalid_request', "'name' is required.", { param: 'name' });
-      if (body.is_management_key !== undefined && typeof body.is_management_key !== 'boolean') throw new GatewayError('invalid_request', "'is_management_key' must be a boolean.", { param: 'is_management_key' });
-      const created = await store
-        .create(
-          {
-            name,
-            limit: optionalString(body, 'limit'),
-            limit_reset: limitReset(body),
-            is_management_key: body.is_management_key === true,
-            user: optionalString(body, 'user'),
-            team: optionalString(body, 'team'),
-            expires_at: optionalString(body, 'expires_at'),
-            rate_limit: rateLimit(body),
-          },
-          now(),
-        )
-        .catch((error: unknown) => Promise.reject(asClientError(error)));
-      await verifier.refresh();
-      response.status(201).json({ data: created.record, key: created.key });
-    } catch (error) {
-      sendError(gateway, response, error);
-    }
+    const body = bodyOf(request);
+    const name = body.name;
+    if (typeof name !== 'string' || name.trim() === '') throw new GatewayError('invalid_request', "'name' is required.", { param: 'name' });
+    if (body.is_management_key !== undefined && typeof body.is_management_key !== 'boolean') throw new GatewayError('invalid_request', "'is_management_key' must be a boolean.", { param: 'is_management_key' });
+    const created = await store
+      .create(
+        {
+          name,
+          limit: optionalString(body, 'limit'),
+          limit_reset: limitReset(body),
+          is_management_key: body.is_management_key === true,
+          user: optionalString(body, 'user'),
+          team: optionalString(body, 'team'),
+          expires_at: optionalString(body, 'expires_at'),
+          rate_limit: rateLimit(body),
+        },
+        now(),
+      )
+      .catch((error: unknown) => Promise.reject(asClientError(error)));
+    await verifier.refresh();
+    response.status(201).json({ data: created.record, key: created.key });
   });
   management.get('/:hash', async (request: Request, response: Response) => {
-    try {
-      const record = await store.get(String(request.params.hash));
-      if (!record) throw new GatewayError('not_found', `Key '${String(request.params.hash)}' not found.`);
-      response.json({ data: record });
-    } catch (error) {
-      sendError(gateway, response, error);
-    }
+    const record = await store.get(String(request.params.hash));
+    if (!record) throw new GatewayError('not_found', `Key '${String(request.params.hash)}' not found.`);
+    response.json({ data: record });
   });
   management.patch('/:hash', async (request: Request, response: Response) => {
-    try {
-      const body = bodyOf(request);
-      const patch: UpdateKeyInput = {};
-      if (typeof body.name === 'string') patch.name = body.name;
-      const limit = optionalString(body, 'limit');
-      if (limit !== undefined) patch.limit = limit;
-      const reset = limitReset(body);
-      if (reset !== undefined) patch.limit_reset = reset;
-      if (typeof body.disabled === 'boolean') patch.disabled = body.disabled;
-      const expires = optionalString(body, 'expires_at');
-      if (expires !== undefined) patch.expires_at = expires;
-      const rates = rateLimit(body);
-      if (rates !== undefined) patch.rate_limit = rates;
-      const record = await store.update(String(request.params.hash), patch, now()).catch((error: unknown) => Promise.reject(asClientError(error)));
-      if (!record) throw new GatewayError('not_found', `Key '${String(request.params.hash)}' not found.`);
-      await verifier.refresh();
-      response.json({ data: record });
-    } catch (error) {
-      sendError(gateway, response, error);
-    }
+    const body = bodyOf(request);
+    const patch: UpdateKeyInput = {};
+    if (typeof body.name === 'string') patch.name = body.name;
+    const limit = optionalString(body, 'limit');
+    if (limit !== undefined) patch.limit = limit;
+    const reset = limitReset(body);
+    if (reset !== undefined) patch.limit_reset = reset;
+    if (typeof body.disabled === 'boolean') patch.disabled = body.disabled;
+    const expires = optionalString(body, 'expires_at');
+    if (expires !== undefined) patch.expires_at = expires;
+    const rates = rateLimit(body);
+    if (rates !== undefined) patch.rate_limit = rates;
+    const record = await store.update(String(request.params.hash), patch, now()).catch((error: unknown) => Promise.reject(asClientError(error)));
+    if (!record) throw new GatewayError('not_found', `Key '${String(request.params.hash)}' not found.`);
+    await verifier.refresh();
+    response.json({ data: record });
   });
   management.delete('/:hash', async (request: Request, response: Response) => {
-    try {
-      const revoked = await store.revoke(String(request.params.hash), now());
-      if (!revoked) throw new GatewayError('not_found', `Key '${String(request.params.hash)}' not found.`);
-      await verifier.refresh();
-      response.json({ deleted: true });
-    } catch (error) {
-      sendError(gateway, response, error);
-    }
+    const revoked = await store.revoke(String(request.params.hash), now());
+    if (!revoked) throw new GatewayError('not_found', `Key '${String(request.params.hash)}' not found.`);
+    await verifier.refresh();
+    response.json({ deleted: true });
   });
   router.use('/keys', management);
   return router;
