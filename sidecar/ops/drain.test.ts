@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../clock.ts';
 import { silentLogger } from '../logger.ts';
 import { Drainer, healthzHandler, readyzHandler, type ReadinessCheck } from './drain.ts';
+import { until } from '../../test/support/wait.ts';
 
 const servers: Server[] = [];
 afterEach(() => {
@@ -42,14 +43,6 @@ function streamingApp(drainer: Drainer, chunks: number, intervalMs: number): exp
   return app;
 }
 
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 describe('drain', () => {
   it('lets streams in flight finish, refuses new connections, flushes, and turns readiness off', async () => {
     let flushes = 0;
@@ -63,7 +56,7 @@ describe('drain', () => {
     expect((await fetch(`${probe.url}/readyz`)).status).toBe(200);
 
     const streams = Array.from({ length: 10 }, () => fetch(`${url}/stream`).then((reply) => reply.text()));
-    await until(() => drainer.inFlight === 10);
+    await until(() => drainer.inFlight === 10, 5000, 5);
     const report = drainer.drain();
     expect(drainer.draining).toBe(true);
     const readiness = await fetch(`${probe.url}/readyz`);
@@ -87,7 +80,7 @@ describe('drain', () => {
     const { server, url } = await listen(streamingApp(drainer, -1, 20));
     drainer.attach(server);
     const stream = fetch(`${url}/stream`).then((reply) => reply.text()).catch((error: unknown) => `cut: ${String(error)}`);
-    await until(() => drainer.inFlight === 1);
+    await until(() => drainer.inFlight === 1, 5000, 5);
     const report = await drainer.drain();
     expect(report.cut).toBe(1);
     expect(report.durationMs).toBeGreaterThanOrEqual(140);

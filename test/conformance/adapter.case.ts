@@ -16,6 +16,7 @@ import {
   type StreamPart,
 } from '../../sidecar/providers/spec.ts';
 import type { FakeCall, FakeScript, FakeStep, FakeUpstream } from '../fakes/fake-upstream.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** Every scenario the suite knows. */
 export const SCENARIOS = [
@@ -243,18 +244,6 @@ async function expectRejection(promise: Promise<unknown>): Promise<ProviderCallE
     return error as ProviderCallError;
   }
   throw new Error('expected the call to reject with a ProviderCallError');
-}
-
-function waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const check = (): void => {
-      if (predicate()) resolve(true);
-      else if (Date.now() - started > timeoutMs) resolve(false);
-      else setTimeout(check, 10);
-    };
-    check();
-  });
 }
 
 /** Runs every scenario against one adapter. */

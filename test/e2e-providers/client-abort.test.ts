@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMultiProviderGateway, type MultiProviderGateway } from './support/multi-provider-gateway.ts';
+import { waitFor } from '../support/wait.ts';
 
 let gateway: MultiProviderGateway;
 
@@ -14,18 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway.close();
 });
-
-function waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const check = (): void => {
-      if (predicate()) resolve(true);
-      else if (Date.now() - started > timeoutMs) resolve(false);
-      else setTimeout(check, 10);
-    };
-    check();
-  });
-}
 
 describe.each(['anthropic', 'gemini'] as const)('client abort through %s', (name) => {
   it('closes the upstream socket before the upstream finished', async () => {

@@ -18,6 +18,7 @@ import type { Logger } from '../../sidecar/logger.ts';
 import { GatewayMetrics } from '../../sidecar/ops/metrics.ts';
 import { PolicyReloader, policyStatusHandler, type PolicyStatus } from '../../sidecar/ops/policy-reloader.ts';
 import { createAdapterRegistry } from '../../sidecar/providers/index.ts';
+import { until } from '../support/wait.ts';
 
 const POLICIES = fileURLToPath(new URL('../../policies/', import.meta.url));
 const DEFAULT_POLICY = readFileSync(join(POLICIES, 'default.yaml'), 'utf8');
@@ -34,14 +35,6 @@ function recordingLogger(): Logger & { lines: LogLine[] } {
   const lines: LogLine[] = [];
   const at = (level: string) => (fields: object, message?: string) => void lines.push({ level, fields: fields as Record<string, unknown>, message });
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 const cleanups: Array<() => void | Promise<void>> = [];

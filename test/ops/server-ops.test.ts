@@ -9,6 +9,7 @@ import { silentLogger } from '../../sidecar/logger.ts';
 import type { PolicyStatus } from '../../sidecar/ops/index.ts';
 import { startServer, type RunningGateway } from '../../sidecar/server.ts';
 import { opsFixture, type OpsFixture } from './support/ops-fixture.ts';
+import { until } from '../support/wait.ts';
 
 const INSTANT = '{ latency_ms: 5, latency_jitter_ms: 0, tokens_per_second: 0 }';
 let fixture: OpsFixture;
@@ -40,14 +41,6 @@ async function policyStatus(): Promise<PolicyStatus> {
   return (await fetch(`${gateway.url}/api/v1/policy`)).json() as Promise<PolicyStatus>;
 }
 
-async function until(condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 describe('ops in the real server', () => {
   it('serves probes and metrics on the admin listener, and only those', async () => {
     expect(gateway.adminPort).toBeGreaterThan(0);
@@ -68,16 +61,16 @@ describe('ops in the real server', () => {
     })();
 
     writeFileSync(fixture.policyPath, original.replace('version: 1', 'version: 2'));
-    await until(async () => (await policyStatus()).last_reload === 'rejected');
+    await until(async () => (await policyStatus()).last_reload === 'rejected', 5000, 25);
     const rejected = await policyStatus();
     expect(rejected.policy.version).toBe(before.policy.version);
     expect(rejected.last_error?.diagnostics.length).toBeGreaterThan(0);
 
     writeFileSync(`${fixture.policyPath}.next`, original.replace(/^description: .*$/m, 'description: reloaded by the server test'));
     renameSync(`${fixture.policyPath}.next`, fixture.policyPath);
-    await until(async () => (await policyStatus()).policy.version !== before.policy.version);
+    await until(async () => (await policyStatus()).policy.version !== before.policy.version, 5000, 25);
     const countBefore = statuses.length;
-    await until(async () => statuses.length > countBefore + 5);
+    await until(async () => statuses.length > countBefore + 5, 5000, 25);
     stop = true;
     await load;
 
