@@ -252,24 +252,6 @@ async function planOverHttp(inputs: PreparedCaseInputs, body: unknown, index: nu
   return { outcome: outcomeOfAnswer(answer.statusCode, parsed), seed: seedOf(id) };
 }
 
-/**
- * Cases the route answers differently from the engine, each with why; they check the route's own
- * answer instead, and fail once the two agree (then the entry goes).
- */
-const KNOWN_DIVERGENCES: ReadonlyMap<string, string> = new Map<string, string>([]);
-
-/** A known divergence: both refuse with the same status, and the route's message names the field the engine names. */
-function expectSameRefusal(overHttp: CaseOutcome, engine: CaseOutcome): void {
-  expect(overHttp.kind).toBe('error');
-  expect(engine.kind).toBe('error');
-  if (overHttp.kind !== 'error' || engine.kind !== 'error') return;
-  expect(overHttp.error.status).toBe(engine.error.status);
-  expect(overHttp.error.code).toBe('invalid_request');
-  const field = engine.error.message.split(':')[0] ?? '';
-  expect(field).not.toBe('');
-  expect(overHttp.error.message).toContain(field);
-}
-
 // ---------------------------------------------------------------------------------------------
 
 type HttpCase = { note: string; line: number; expectation: PreparedPolicyTestCase['expectation']; inputs: PreparedCaseInputs; body: unknown };
@@ -315,12 +297,6 @@ describe('decision corpus over POST /api/v1/plan', () => {
           expect(seed, 'the generation id carries the case seed').toBe(testCase.inputs.seed);
           const failures = compareOutcome(testCase.expectation, outcome);
           const engine = evaluatePreparedCase(testCase.inputs);
-          const divergence = KNOWN_DIVERGENCES.get(`${file.name}: ${testCase.note}`);
-          if (divergence !== undefined) {
-            expectSameRefusal(outcome, engine);
-            expect(failures.length, `${file.name}:${testCase.line} now agrees over HTTP; remove it from KNOWN_DIVERGENCES (${divergence})`).toBeGreaterThan(0);
-            return;
-          }
           const explanation = failures.flatMap((failure) => formatFailure(failure, '  ')).join('\n');
           expect(failures.length === 0, `${file.name}:${testCase.line} over HTTP\n${explanation}`).toBe(true);
           // Same inputs through the engine directly: the route must answer exactly that.
