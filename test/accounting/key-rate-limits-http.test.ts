@@ -37,6 +37,19 @@ async function chat(gateway: RunningGateway, key: string): Promise<{ status: num
   }
 }
 
+/**
+ * Tokens are counted when a request's record is written, so the refusal of a key over its token
+ * limit comes a moment after the request that crossed it: the first 429 within 20 tries 50 ms apart.
+ */
+async function refusedOnTokens(gateway: RunningGateway, key: string): Promise<{ status: number; headers: Headers } | undefined> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const next = await chat(gateway, key);
+    if (next.status === 429) return next;
+  }
+  return undefined;
+}
+
 async function api<T>(gateway: RunningGateway, path: string, key: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
   const reply = await fetch(`${gateway.url}${path}`, { ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
   return { status: reply.status, body: (await reply.json()) as T };
@@ -114,12 +127,7 @@ describe('per-key rate limits', () => {
     expect(first.status).toBe(200);
     expect(first.headers.get('x-ratelimit-limit')).toBe('30');
     // The first call used more than 30 tokens (prompt + 16 completion): counted when its record is written.
-    let refused: { status: number; headers: Headers } | undefined;
-    for (let attempt = 0; attempt < 20 && refused === undefined; attempt += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const next = await chat(gateway, tokenCapped.key);
-      if (next.status === 429) refused = next;
-    }
+    const refused = await refusedOnTokens(gateway, tokenCapped.key);
     expect(refused?.headers.get('x-ratelimit-limit')).toBe('30');
     expect(refused?.headers.get('x-ratelimit-remaining')).toBe('0');
     expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -297,12 +305,7 @@ describe('per-key rate limits with Postgres storage and Redis state', () => {
 
     // tpm 30 and the default's rpm: the request window is reported while tokens remain.
     expect((await chat(gateway, tokenCapped.key)).headers.get('x-ratelimit-limit')).toBe(String(DEFAULT_RPM));
-    let refused: { status: number; headers: Headers } | undefined;
-    for (let attempt = 0; attempt < 20 && refused === undefined; attempt += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const next = await chat(gateway, tokenCapped.key);
-      if (next.status === 429) refused = next;
-    }
+    const refused = await refusedOnTokens(gateway, tokenCapped.key);
     expect(refused?.headers.get('x-ratelimit-limit')).toBe('30');
     expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThan(0);
   }, 30_000);
