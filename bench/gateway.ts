@@ -279,6 +279,14 @@ function start(role: string, roleArguments: string[], env: NodeJS.ProcessEnv = p
   });
 }
 
+/** Asks a gateway to exit (it closes its stores and flushes) and waits up to 5 s for it. */
+async function stopGateway(child: ChildProcess): Promise<void> {
+  child.removeAllListeners('exit');
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.send({ type: 'exit' });
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+}
+
 function askMemory(child: ChildProcess): Promise<{ rss: number; heapUsed?: number }> {
   return new Promise((resolve) => {
     child.once('message', (message: { rss: number; heapUsed?: number }) => resolve(message));
@@ -551,10 +559,7 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
-    gateway.child.removeAllListeners('exit');
-    const exited = new Promise((resolve) => gateway.child.once('exit', resolve));
-    gateway.child.send({ type: 'exit' });
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    await stopGateway(gateway.child);
     for (const child of children) child.kill();
   }
 }
@@ -613,12 +618,7 @@ async function compareRows(): Promise<void> {
     await Promise.all(targets.map(({ to }) => to.pool.close()));
     console.log(JSON.stringify({ rows, load_average_1m: round(loadavg()[0] ?? Number.NaN, 2), node_flags: startScriptFlags().join(' '), runtime: RUNTIME }));
   } finally {
-    for (const gateway of gateways) {
-      gateway.child.removeAllListeners('exit');
-      const exited = new Promise((resolve) => gateway.child.once('exit', resolve));
-      gateway.child.send({ type: 'exit' });
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-    }
+    for (const gateway of gateways) await stopGateway(gateway.child);
     upstream.child.kill();
   }
 }
