@@ -300,12 +300,7 @@ export async function readText(response: UpstreamResponse, signal: AbortSignal):
   }
 }
 
-/** Reads a 2xx JSON body. Invalid JSON is a `malformed`, retryable failure (the upstream misbehaved). */
-export async function readJson(response: UpstreamResponse, signal: AbortSignal, credential: string | undefined): Promise<unknown> {
-  return parseJsonBody(await readText(response, signal), response.status, credential);
-}
-
-/** Parses a 2xx JSON body already read; invalid JSON is a `malformed`, retryable failure. */
+/** Parses a 2xx JSON body already read; invalid JSON is a `malformed`, retryable failure (the upstream misbehaved). */
 export function parseJsonBody(text: string, status: number, credential: string | undefined): unknown {
   try {
     return JSON.parse(text) as unknown;
