@@ -139,4 +139,34 @@ describe('request log', () => {
     expect(direct.raw()).not.toContain(SECRET);
     expect(direct.lines()[0]).toMatchObject({ headers: { authorization: '[redacted]', 'x-api-key': '[redacted]' }, provider: { api_key: '[redacted]' }, credential: '[redacted]' });
   });
+
+  it('writes request lines byte for byte as pino would, escaping included, and honours the level', async () => {
+    const lines = capture();
+    const logger = createPinoLogger({ level: 'info', destination: lines.stream });
+    const log = new RequestLog({ logger, clock: systemClock });
+    const record = { ...generationRecord({ id: 'gen-escape', createdAt: new Date().toISOString(), failedProvider: 'sim-cheap', status: 502 }), error: 'upstream said "no"\nthen \u2028 and \\ left' };
+    const response = { statusCode: 502, writableFinished: true, getHeader: () => 'gen-escape' };
+    log.onRecord(record);
+    log.ended({ method: 'POST' } as never, response as never, '/api/v1/chat/completions', '/api/v1/chat/completions', 12.4);
+    // A probe at debug level: below the logger's level, so no line.
+    log.ended({ method: 'GET' } as never, { statusCode: 200, writableFinished: true, getHeader: () => undefined } as never, '/healthz', '/healthz', 1);
+    logger.flush();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const ours = lines.raw().trim().split('\n');
+    expect(ours).toHaveLength(1);
+    const parsed = JSON.parse(ours[0] as string) as Record<string, unknown>;
+    expect(parsed).toMatchObject({ level: 40, service: 'switchyard', generation_id: 'gen-escape', status: 502, http_status: 502, error: record.error, msg: 'request' });
+
+    // pino itself, given the same fields (and the same time), writes the same bytes.
+    const reference = capture();
+    const { level: _level, time, service: _service, msg: _msg, ...fields } = parsed;
+    void _level;
+    void _service;
+    void _msg;
+    const { pino } = await import('pino');
+    const pinoLogger = pino({ base: { service: 'switchyard' }, timestamp: () => `,"time":${JSON.stringify(time)}` }, reference.stream);
+    pinoLogger.warn(fields, 'request');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ours[0]).toBe(reference.raw().trim());
+  });
 });

@@ -166,10 +166,53 @@ function withoutRedaction(logger: Logger): Logger {
   return typeof child === 'function' ? child.call(logger, {}, { redact: { paths: [], censor: '[redacted]' } }) : logger;
 }
 
+type LineLevel = 'debug' | 'info' | 'warn';
+/** Writes one request line at a level. */
+type LineWriter = (level: LineLevel, fields: Record<string, unknown>) => void;
+
+/** A JSON value of a request line (strings, numbers, booleans, null, arrays of strings). */
+function jsonValue(value: unknown): string {
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value === null) return 'null';
+  return JSON.stringify(value);
+}
+
+/**
+ * Request lines written straight to a pino logger's destination, byte for byte what
+ * `logger[level](fields, 'request')` writes: pino's level prefix, its time, its bindings, the
+ * fields in order (undefined ones left out), `"msg"`. Request lines are flat and secret-free (see
+ * the header), so pino's generic per-key serialisation is not needed; it was about 7% of a proxied
+ * request's CPU and a sixth of its allocations. Any other logger gets `logger[level](fields, 'request')`.
+ */
+function lineWriter(logger: Logger): LineWriter {
+  const pinoLogger = logger as Partial<PinoLogger> & Record<symbol, unknown>;
+  const stream = pinoLogger[pino.symbols.streamSym] as ({ write(line: string): unknown } & Record<symbol, unknown>) | undefined;
+  const levels = pinoLogger[pino.symbols.lsCacheSym] as Record<number, string> | undefined;
+  const time = pinoLogger[pino.symbols.timeSym] as (() => string) | undefined;
+  const isEnabled = pinoLogger.isLevelEnabled;
+  const formatters = pinoLogger[pino.symbols.formattersSym] as { log?: unknown } | undefined;
+  const hooks = pinoLogger[pino.symbols.hooksSym] as { logMethod?: unknown; streamWrite?: unknown } | undefined;
+  const fallback: LineWriter = (level, fields) => logger[level](fields, 'request');
+  // What would change pino's output (a log formatter, a mixin, a message prefix, hooks): leave those loggers to pino.
+  const customised = formatters?.log !== undefined || pinoLogger[pino.symbols.mixinSym] !== undefined || pinoLogger[(pino.symbols as unknown as Record<string, symbol>).msgPrefixSym as symbol] !== undefined || hooks?.logMethod !== undefined || hooks?.streamWrite !== undefined || stream?.[pino.symbols.needsMetadataGsym] === true;
+  if (!stream || !levels || !time || typeof isEnabled !== 'function' || typeof pinoLogger.levels !== 'object' || customised) return fallback;
+  const values = pinoLogger.levels.values;
+  return (level, fields) => {
+    if (!isEnabled.call(logger, level)) return;
+    let line = `${levels[values[level] as number] as string}${time()}${pinoLogger[pino.symbols.chindingsSym] as string}`;
+    for (const key in fields) {
+      const value = fields[key];
+      if (value !== undefined) line += `,"${key}":${jsonValue(value)}`;
+    }
+    stream.write(`${line},"msg":"request"}\n`);
+  };
+}
+
 export class RequestLog {
   readonly #options: RequestLogOptions;
   /** Where request lines go: `options.logger`, minus redaction (see the header). */
-  readonly #lines: Logger;
+  readonly #lines: LineWriter;
   /** Responses that finished before their generation record arrived, by generation id. */
   readonly #waitingForRecord = new Map<string, Pending>();
   /** Records that arrived before their response finished, by generation id (bounded). */
@@ -177,7 +220,7 @@ export class RequestLog {
 
   constructor(options: RequestLogOptions) {
     this.#options = options;
-    this.#lines = withoutRedaction(options.logger);
+    this.#lines = lineWriter(withoutRedaction(options.logger));
   }
 
   /** Follow one request to its end; call when it arrives (plain Node objects: works before any framework). */
@@ -208,8 +251,7 @@ export class RequestLog {
     }
     const generationId = response.getHeader('X-Generation-Id');
     if (typeof generationId !== 'string') {
-      if (QUIET_PATHS.has(path)) this.#lines.debug(fields, 'request');
-      else this.#lines.info(fields, 'request');
+      this.#lines(QUIET_PATHS.has(path) ? 'debug' : 'info', fields);
       return;
     }
     const record = this.#earlyRecords.get(generationId);
@@ -257,7 +299,6 @@ export class RequestLog {
       line.http_status = httpStatus;
     }
     const status = typeof line.status === 'number' ? line.status : 0;
-    if (status >= 500) this.#lines.warn(line, 'request');
-    else this.#lines.info(line, 'request');
+    this.#lines(status >= 500 ? 'warn' : 'info', line);
   }
 }

@@ -84,7 +84,9 @@ export interface GenerationStore {
 
 /** In-process store: the test default and the fallback when no storage is configured. */
 export class MemoryGenerationStore implements GenerationStore {
-  readonly #records = new Map<string, GenerationRecord>();
+  // Kept as JSON text: one flat string per record instead of a graph of some forty objects, which
+  // the garbage collector would otherwise copy, promote and mark for as long as the record is kept.
+  readonly #records = new Map<string, string>();
   readonly #capacity: number;
 
   constructor(capacity = 10_000) {
@@ -92,7 +94,7 @@ export class MemoryGenerationStore implements GenerationStore {
   }
 
   append(record: GenerationRecord): void {
-    this.#records.set(record.id, record);
+    this.#records.set(record.id, JSON.stringify(record));
     if (this.#records.size > this.#capacity) {
       const oldest = this.#records.keys().next();
       if (!oldest.done) this.#records.delete(oldest.value);
@@ -100,13 +102,19 @@ export class MemoryGenerationStore implements GenerationStore {
   }
 
   async get(id: string): Promise<GenerationRecord | null> {
-    return this.#records.get(id) ?? null;
+    const text = this.#records.get(id);
+    return text === undefined ? null : (JSON.parse(text) as GenerationRecord);
   }
 
+  /** Newest first, up to `limit`, those created at or after `since`. */
   async list(options: { limit: number; since?: string }): Promise<GenerationRecord[]> {
-    const all = [...this.#records.values()].reverse();
-    const since = options.since;
-    return (since ? all.filter((record) => record.created_at >= since) : all).slice(0, options.limit);
+    const texts = [...this.#records.values()];
+    const found: GenerationRecord[] = [];
+    for (let index = texts.length - 1; index >= 0 && found.length < options.limit; index--) {
+      const record = JSON.parse(texts[index] as string) as GenerationRecord;
+      if (options.since === undefined || record.created_at >= options.since) found.push(record);
+    }
+    return found;
   }
 
   async flush(): Promise<void> {}
