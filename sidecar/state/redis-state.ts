@@ -12,13 +12,14 @@
  * $9 billion per counter.
  *
  * Key layout (prefix default `switchyard:`; `<scope>` is the scope key verbatim):
- * - `<prefix>scope:<scope>`   HASH spent_m, spent_a, reserved_m, reserved_a, alert:<fraction> = 1
- * - `<prefix>holds:<scope>`   HASH reservation id -> "<m>:<a>" (the amount it holds); `_` = 1 when the key has its time to live
- * - `<prefix>expiry:<scope>`  ZSET reservation id scored by hold expiry (epoch ms); `_` scored +inf, as in holds
+ * - `<prefix>scope:<scope>`   HASH spent_m, spent_a, reserved_m, reserved_a, alert:<fraction> = 1,
+ *   and the scope's holds: `h:<reservation id>` = "<amount in 10^-18 USD> <expiry, epoch ms>" per
+ *   hold, `next` = a time at or before the earliest hold's expiry (absent when there was none)
  * - `<prefix>rate:<subject>:<window start ms>:requests|tokens`  integer counters, expire after the window
  * Scope keys expire one day after their period ends (`periodEndsAt`, as a TTL from the injected clock); without it they are kept.
  * Holds expire after `holdTtlMs` (a crashed replica's holds stop counting): a hold that would not
- * fit drops the scope's expired holds first, and so does every read.
+ * fit drops the scope's expired holds first, and so does every read; `next` tells when there may
+ * be any, so neither scans the holds otherwise.
  *
  * Scripts receive every key in KEYS, so they are correct on a single Redis or a Sentinel set; on
  * Redis Cluster every key of one request would have to share a hash slot, which this layout does
@@ -59,21 +60,19 @@ function fromPair(micro: string | null | undefined, remainder: string | null | u
   return BigInt(micro ?? '0') * MICRO + BigInt(remainder ?? '0');
 }
 
-/** Pair arithmetic shared by the scripts. `fmt` renders an integer-valued double without exponent. */
+/**
+ * Pair arithmetic and holds, shared by the scripts. `fmt` renders an integer-valued double without
+ * exponent; `units` splits an integer string of 10^-18 USD into its pair; `held_amount` and
+ * `held_until` read a hold's value ("<amount> <expiry>").
+ */
 const LUA_PAIRS = `
 local BASE = 1000000000000
-local function fmt(x) return string.format('%.0f', x) end
-local function get(key, field)
-  local values = redis.call('HMGET', key, field .. '_m', field .. '_a')
-  return tonumber(values[1] or '0'), tonumber(values[2] or '0')
-end
-local function put(key, field, m, a)
-  redis.call('HSET', key, field .. '_m', fmt(m), field .. '_a', fmt(a))
-end
-local function add(m1, a1, m2, a2)
-  local m, a = m1 + m2, a1 + a2
-  if a >= BASE then a = a - BASE; m = m + 1 end
-  return m, a
+local find, substring, match, format = string.find, string.sub, string.match, string.format
+local function fmt(x) return format('%.0f', x) end
+local function units(text)
+  local length = #text
+  if length <= 12 then return 0, tonumber(text) end
+  return tonumber(substring(text, 1, length - 12)), tonumber(substring(text, length - 11))
 end
 local function sub(m1, a1, m2, a2)
   local m, a = m1 - m2, a1 - a2
@@ -81,17 +80,14 @@ local function sub(m1, a1, m2, a2)
   if m < 0 then return 0, 0 end
   return m, a
 end
-local function less(m1, a1, m2, a2)
-  return m1 < m2 or (m1 == m2 and a1 < a2)
+local function held_amount(value)
+  return units(substring(value, 1, find(value, ' ', 1, true) - 1))
 end
-local function parse(text)
-  local m, a = string.match(text, '^(%d+):(%d+)$')
-  return tonumber(m), tonumber(a)
+local function held_until(value)
+  return tonumber(substring(value, find(value, ' ', 1, true) + 1))
 end
-local function keep(keys, ttl_ms)
-  if ttl_ms > 0 then
-    for _, key in ipairs(keys) do redis.call('PEXPIRE', key, ttl_ms) end
-  end
+local function keep(key, ttl_ms)
+  if ttl_ms > 0 then redis.call('PEXPIRE', key, ttl_ms) end
 end
 `;
 
@@ -103,97 +99,180 @@ end
  * fields separated by spaces, and its reply one line: fewer, larger strings cost less to send and
  * to read on both sides than one per field.
  *
- * Redis commands are what a call costs (each `redis.call` a few microseconds of Redis CPU), so a
- * call reads each scope's counters and each rate counter once, when an operation first needs them,
- * keeps them in the script while its operations run, and writes each changed one back once at the
- * end (one HSET per scope, one INCRBY per rate counter). Per operation only the hold itself is
- * written (HSET holds, ZADD expiry) or removed (HDEL, ZREM). Time to live is set when it can have
- * changed: a rate counter's when the INCRBY created it, a scope hash's when this call created it,
- * holds' and expiry's when a hold's HSET or ZADD added their `_` marker (a scope that expires keeps
- * them, marker and all, until then; without the marker they would be deleted with their last hold
- * and come back without a time to live).
+ * The cost of a call is its Redis commands and, as much, the strings the script makes (each new
+ * Lua string costs about as much as a cheap command). So a call touches each scope hash at most
+ * three times, whatever the number of operations: one HMGET when an operation first needs the
+ * scope (its counters, fired alerts, `next`, and the holds that the call's settlements release),
+ * one HSET at the end (changed counters, alerts fired, holds taken, `next`), and one HDEL (holds
+ * released or expired); in between, the scope's state lives in the script. Only a hold that does
+ * not fit while `next` says a hold may have expired reads the whole hash (HGETALL), once per call,
+ * to drop the expired ones; `next` is then exact again. Rate counters are read once (MGET) and
+ * written once (one INCRBY each). Time to live is set when it can have changed: a rate counter's
+ * when the INCRBY created it, a scope hash's when this call created it (its holds are fields, so
+ * they share it). And each operation is parsed with one pattern match, its hold field and value
+ * taken as sent rather than built, and a settlement answers only the alerts it fired: its spent
+ * totals follow from the first reply line (see `RedisAccountingState.#spentAfter`).
  *
  * KEYS: the keys of the batch, each once. ARGV[1]: number of scopes; then one argument per scope:
- * index in KEYS of its scope key (holds and expiry follow it), limit, keep_ttl in ms (0 = keep),
- * then per alert threshold its label and amount. Then one argument per operation, a code and its
- * fields (scopes as positions in the scope list):
- * - `h` hold: now, id, amount, hold_until, scopes... Reply `1`, or `0 <position> <spent> <reserved>`.
+ * index in KEYS of its scope key, limit, keep_ttl in ms (0 = keep), then per alert threshold its
+ * label and amount. Then one argument per operation, a code and its fields (scopes as positions in
+ * the scope list):
+ * - `h` hold: now, field (`h:<reservation id>`), amount, hold_until, scopes... Reply `1`, or
+ *   `0 <position> <spent> <reserved>`.
  * - `r` rate: requests key, tokens key, requests limit (-1 none), tokens limit (-1 none), time to
  *   live (ms). Reply `<allowed 1|0> <limited requests|tokens|-> <requests> <tokens>`.
  * - `a` admit: the rate fields, then the hold's. Reply: the rate reply, followed by the hold's when
  *   the rate allowed the request.
- * - `s` settle: tokens key (0 none), tokens, tokens time to live (ms), id, the amount the hold
- *   holds, actual, scopes... Reply per scope: spent after it, and the labels of the thresholds it
- *   crossed ("0.5,0.8", or "-").
- * Returns the replies, one line each. An operation that fails (a key of the wrong type) answers
- * `!<error>` and the others go on, as separate calls would.
+ * - `s` settle: tokens key (0 none), tokens, tokens time to live (ms), field (`h:<reservation id>`),
+ *   actual, scopes... Releases what the hold holds where it is still held (not settled before,
+ *   not expired and dropped), and adds actual to spent. Reply: empty when it crossed no alert
+ *   threshold, else per scope the labels of the thresholds it crossed ("0.5,0.8", or "-").
+ * Returns one line per scope's spent before the call (in scope order, `-` for a scope no
+ * operation read), then the replies, one line each. An operation that fails (a key of the wrong
+ * type) answers `!<error>`, having changed nothing, and the others go on, as separate calls would.
  */
 const BATCH_SCRIPT = `${LUA_PAIRS}
-local function units(text)
-  local length = #text
-  if length <= 12 then return 0, tonumber(text) end
-  return tonumber(string.sub(text, 1, length - 12)), tonumber(string.sub(text, length - 11))
-end
 local function total(m, a)
   if m == 0 then return fmt(a) end
-  return fmt(m) .. string.format('%012.0f', a)
-end
-local find, substring = string.find, string.sub
-local function split(text)
-  local fields, n, from = {}, 0, 1
-  while true do
-    local space = find(text, ' ', from, true)
-    n = n + 1
-    if space == nil then
-      fields[n] = substring(text, from)
-      return fields
-    end
-    fields[n] = substring(text, from, space - 1)
-    from = space + 1
-  end
+  return format('%.0f%012.0f', m, a)
 end
 local scopes = {}
 local count = tonumber(ARGV[1])
 for d = 1, count do
-  local f = split(ARGV[1 + d])
-  local k = tonumber(f[1])
-  local lm, la = units(f[2])
+  local key, limit, ttl, alerts = match(ARGV[1 + d], '^(%d+) (%d+) (%S+)(.*)$')
+  local lm, la = units(limit)
   local thresholds = {}
-  local fields = {'spent_m', 'spent_a', 'reserved_m', 'reserved_a'}
-  for t = 4, #f, 2 do
-    local tm, ta = units(f[t + 1])
-    local field = 'alert:' .. f[t]
-    thresholds[#thresholds + 1] = {f[t], tm, ta, field}
+  local fields = {'spent_m', 'spent_a', 'reserved_m', 'reserved_a', 'next'}
+  for label, amount in string.gmatch(alerts, ' (%S+) (%d+)') do
+    local tm, ta = units(amount)
+    local field = 'alert:' .. label
+    thresholds[#thresholds + 1] = {label, tm, ta, field}
     fields[#fields + 1] = field
   end
-  scopes[d] = {key = KEYS[k], holds = KEYS[k + 1], expiry = KEYS[k + 2], lm = lm, la = la, ttl = tonumber(f[3]), thresholds = thresholds, fields = fields, loaded = false, purged = -1}
+  scopes[d] = {key = KEYS[tonumber(key)], lm = lm, la = la, ttl = tonumber(ttl), thresholds = thresholds, fields = fields, loaded = false}
 end
--- A scope's counters and fired alerts, read on first use; written back at the end.
+-- Scope lists ("1 2") as tables of scopes, parsed once per call.
+local lists = {}
+local function scope_list(text)
+  local list = lists[text]
+  if list == nil then
+    list = {}
+    for position in string.gmatch(text, '%d+') do list[#list + 1] = scopes[tonumber(position)] end
+    lists[text] = list
+  end
+  return list
+end
+-- Operations parsed up front, so that a scope's one read includes the holds the call's settlements release.
+local operations = {}
+for i = 2 + count, #ARGV do
+  local text = ARGV[i]
+  local code = substring(text, 1, 1)
+  local o
+  if code == 's' then
+    local tokens_key, tokens, ttl, id, actual, list = match(text, '^s (%d+) (%d+) (%S+) (%S+) (%d+) (.+)$')
+    list = scope_list(list)
+    o = {code, tonumber(tokens_key), tonumber(tokens), ttl, id, actual, list}
+    for _, s in ipairs(list) do s.fields[#s.fields + 1] = id end
+  elseif code == 'h' then
+    -- The hold's value ("<amount> <until>") is taken as it is in the text, not rebuilt.
+    local now, id, value, amount, hold_until, list = match(text, '^h (%S+) (%S+) ((%d+) (%S+)) (.+)$')
+    o = {code, now, id, value, amount, hold_until, scope_list(list)}
+  elseif code == 'a' then
+    local requests_key, tokens_key, request_limit, token_limit, ttl, now, id, value, amount, hold_until, list = match(text, '^a (%d+) (%d+) (%S+) (%S+) (%S+) (%S+) (%S+) ((%d+) (%S+)) (.+)$')
+    o = {code, tonumber(requests_key), tonumber(tokens_key), tonumber(request_limit), tonumber(token_limit), ttl, now, id, value, amount, hold_until, scope_list(list)}
+  else
+    local requests_key, tokens_key, request_limit, token_limit, ttl = match(text, '^r (%d+) (%d+) (%S+) (%S+) (%S+)$')
+    o = {code, tonumber(requests_key), tonumber(tokens_key), tonumber(request_limit), tonumber(token_limit), ttl}
+  end
+  operations[#operations + 1] = o
+end
+-- A scope's counters, fired alerts and the holds its settlements name, read on first use; written
+-- back at the end. s.holds: id -> the hold's value while held, false once known not to be (nil:
+-- not read). s.stored: ids the hash has a field for. s.saved: fields and values of new holds.
+-- s.dropped: fields to delete. s.watch: the lowest threshold not fired yet (nil: none).
+local function watch(s)
+  s.watch = nil
+  for t, threshold in ipairs(s.thresholds) do
+    if not s.alerted[t] then
+      s.watch = threshold
+      return
+    end
+  end
+end
 local function load(s)
   if s.loaded then return end
   local values = redis.call('HMGET', s.key, unpack(s.fields))
   s.sm, s.sa = tonumber(values[1] or '0'), tonumber(values[2] or '0')
   s.rm, s.ra = tonumber(values[3] or '0'), tonumber(values[4] or '0')
   s.created = not values[1] and not values[3]
+  s.spent_at_load = values[1] and total(s.sm, s.sa) or '0'
+  s.next = values[5] and tonumber(values[5]) or nil
+  s.stored_next = s.next
+  local thresholds = #s.thresholds
   s.alerted = {}
-  for t = 1, #s.thresholds do s.alerted[t] = values[4 + t] and true or false end
-  s.fired = {}
-  s.spent_changed, s.reserved_changed, s.expire_holds, s.expire_expiry = false, false, false, false
+  for t = 1, thresholds do s.alerted[t] = values[5 + t] and true or false end
+  watch(s)
+  local holds, stored = {}, {}
+  local fields = s.fields
+  for k = 6 + thresholds, #fields do
+    local id, value = fields[k], values[k]
+    if value then
+      holds[id] = value
+      stored[id] = true
+    else
+      holds[id] = false
+    end
+  end
+  s.holds, s.stored, s.saved, s.dropped, s.fired = holds, stored, {}, {}, {}
+  s.spent_changed, s.reserved_changed, s.scanned = false, false, false
   s.loaded = true
 end
--- Drops expired holds of a loaded scope, releasing what they held.
-local function purge(s, now)
-  local expired = redis.call('ZRANGEBYSCORE', s.expiry, '-inf', now)
-  for _, id in ipairs(expired) do
-    local held = redis.call('HGET', s.holds, id)
-    if held then
-      local hm, ha = parse(held)
-      s.rm, s.ra = sub(s.rm, s.ra, hm, ha)
-      s.reserved_changed = true
-      redis.call('HDEL', s.holds, id)
+local function release(s, id, value)
+  local m, a = held_amount(value)
+  s.rm, s.ra = sub(s.rm, s.ra, m, a)
+  s.reserved_changed = true
+  s.holds[id] = false
+  if s.stored[id] then
+    s.dropped[#s.dropped + 1] = id
+  else
+    -- Taken in this call (rare: it expired at once): no longer to be saved.
+    local saved = {}
+    for k = 1, #s.saved, 2 do
+      if s.saved[k] ~= id then
+        saved[#saved + 1] = s.saved[k]
+        saved[#saved + 1] = s.saved[k + 1]
+      end
     end
-    redis.call('ZREM', s.expiry, id)
+    s.saved = saved
   end
+end
+-- Drops the expired holds of a loaded scope, releasing what they held; s.next becomes exact.
+local function purge(s, now)
+  if not s.scanned then
+    local all = redis.call('HGETALL', s.key)
+    for k = 1, #all, 2 do
+      local id = all[k]
+      if substring(id, 1, 2) == 'h:' then
+        if s.holds[id] == nil then
+          s.holds[id] = all[k + 1]
+          s.stored[id] = true
+        end
+      end
+    end
+    s.scanned = true
+  end
+  local next = nil
+  for id, value in pairs(s.holds) do
+    if value then
+      local expiry = held_until(value)
+      if expiry <= now then
+        release(s, id, value)
+      elseif next == nil or expiry < next then
+        next = expiry
+      end
+    end
+  end
+  s.next = next
 end
 -- Rate counters by index in KEYS, read on first use; the increments are written at the end.
 local counters = {}
@@ -210,115 +289,116 @@ local function counter(k, value)
   end
   return c
 end
--- As scope-math.ts \`fits\`: spent below the limit, and spent + reserved + amount within it.
+-- As scope-math.ts \\\`fits\\\`: spent below the limit, and spent + reserved + amount within it.
 local function fits(s, am, aa)
-  local tm, ta = add(s.sm, s.sa, s.rm, s.ra)
-  tm, ta = add(tm, ta, am, aa)
-  return less(s.sm, s.sa, s.lm, s.la) and not less(s.lm, s.la, tm, ta)
+  local sm, sa, lm, la = s.sm, s.sa, s.lm, s.la
+  if sm > lm or (sm == lm and sa >= la) then return false end
+  local tm, ta = sm + s.rm + am, sa + s.ra + aa
+  while ta >= BASE do tm, ta = tm + 1, ta - BASE end
+  return tm < lm or (tm == lm and ta <= la)
 end
-local function hold(f, o)
-  local now, id = tonumber(f[o]), f[o + 1]
-  local am, aa = units(f[o + 2])
-  local hold_until = tonumber(f[o + 3])
+local function hold(o, p)
+  local now, id, value, hold_until, list = tonumber(o[p]), o[p + 1], o[p + 2], tonumber(o[p + 4]), o[p + 5]
+  local am, aa = units(o[p + 3])
   -- Every scope is checked against its counters before this hold: a scope named twice is held twice.
-  for i = o + 4, #f do
-    local s = scopes[tonumber(f[i])]
+  for position, s in ipairs(list) do
     load(s)
     -- Expired holds are dropped only when the hold does not fit without that: dropping them can
-    -- only make it fit (reads drop them too, so what headroom reports is the same). Purging twice
-    -- at the same instant finds nothing more.
-    if not fits(s, am, aa) and s.purged ~= now then
-      purge(s, now)
-      s.purged = now
-    end
+    -- only make it fit (reads drop them too, so what headroom reports is the same). After a
+    -- purge every hold left expires after now, so s.next > now and the same instant purges once.
     if not fits(s, am, aa) then
-      return '0 ' .. (i - o - 3) .. ' ' .. total(s.sm, s.sa) .. ' ' .. total(s.rm, s.ra)
+      if s.next ~= nil and s.next <= now then purge(s, now) end
+      if not fits(s, am, aa) then
+        return '0 ' .. position .. ' ' .. total(s.sm, s.sa) .. ' ' .. total(s.rm, s.ra)
+      end
     end
   end
-  local held = fmt(am) .. ':' .. fmt(aa)
-  for i = o + 4, #f do
-    local s = scopes[tonumber(f[i])]
-    if s.ttl > 0 then
-      -- With the marker field/member '_': 2 answers that the marker is new, so the key was made now and needs its time to live.
-      if redis.call('HSET', s.holds, id, held, '_', '1') == 2 then s.expire_holds = true end
-      if redis.call('ZADD', s.expiry, hold_until, id, 'inf', '_') == 2 then s.expire_expiry = true end
-    else
-      redis.call('HSET', s.holds, id, held)
-      redis.call('ZADD', s.expiry, hold_until, id)
-    end
-    s.rm, s.ra = add(s.rm, s.ra, am, aa)
+  for _, s in ipairs(list) do
+    s.holds[id] = value
+    local saved = s.saved
+    saved[#saved + 1] = id
+    saved[#saved + 1] = value
+    local m, a = s.rm + am, s.ra + aa
+    if a >= BASE then m, a = m + 1, a - BASE end
+    s.rm, s.ra = m, a
     s.reserved_changed = true
-    if hold_until <= now then s.purged = -1 end
+    if s.next == nil or hold_until < s.next then s.next = hold_until end
   end
   return '1'
 end
-local function rate(f)
-  local requests_index, tokens_index = tonumber(f[2]), tonumber(f[3])
+local function rate(o)
+  local requests_index, tokens_index = o[2], o[3]
   if counters[requests_index] == nil and counters[tokens_index] == nil then
     local values = redis.call('MGET', KEYS[requests_index], KEYS[tokens_index])
     counter(requests_index, values[1])
     counter(tokens_index, values[2])
   end
   local requests, tokens = counter(requests_index), counter(tokens_index)
-  local request_limit, token_limit = tonumber(f[4]), tonumber(f[5])
+  local request_limit, token_limit = o[4], o[5]
   if request_limit >= 0 and requests.value + 1 > request_limit then return false, '0 requests ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value) end
   if token_limit >= 0 and tokens.value >= token_limit then return false, '0 tokens ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value) end
-  requests.value, requests.delta, requests.ttl = requests.value + 1, requests.delta + 1, f[6]
+  requests.value, requests.delta, requests.ttl = requests.value + 1, requests.delta + 1, o[6]
   return true, '1 - ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value)
 end
-local function settle(f)
-  local tokens_index, tokens = tonumber(f[2]), tonumber(f[3])
+local function settle(o)
+  local list = o[7]
+  -- Everything read before anything changes, so that a failed read leaves the call's state as it was.
+  for _, s in ipairs(list) do load(s) end
+  local tokens_index, tokens = o[2], o[3]
   if tokens_index > 0 and tokens > 0 then
     local c = counter(tokens_index)
-    c.value, c.delta, c.ttl = c.value + tokens, c.delta + tokens, f[4]
+    c.value, c.delta, c.ttl = c.value + tokens, c.delta + tokens, o[4]
   end
-  local id = f[5]
-  local hm, ha = units(f[6])
-  local am, aa = units(f[7])
-  local reply = {}
-  for i = 8, #f do
-    local s = scopes[tonumber(f[i])]
-    load(s)
-    -- The hold is released only while it is held (not expired and purged meanwhile).
-    if redis.call('HDEL', s.holds, id) == 1 then
-      redis.call('ZREM', s.expiry, id)
-      s.rm, s.ra = sub(s.rm, s.ra, hm, ha)
-      s.reserved_changed = true
-    end
-    s.sm, s.sa = add(s.sm, s.sa, am, aa)
+  local id = o[5]
+  local am, aa = units(o[6])
+  local reply, any = {}, false
+  for position, s in ipairs(list) do
+    -- The hold is released only while it is held (not settled before, not expired and dropped).
+    local value = s.holds[id]
+    if value then release(s, id, value) end
+    local m, a = s.sm + am, s.sa + aa
+    if a >= BASE then m, a = m + 1, a - BASE end
+    s.sm, s.sa = m, a
     s.spent_changed = true
     local fired = '-'
-    for t, threshold in ipairs(s.thresholds) do
-      if not s.alerted[t] and not less(s.sm, s.sa, threshold[2], threshold[3]) then
-        s.alerted[t] = true
-        s.fired[#s.fired + 1] = threshold[4]
-        fired = fired == '-' and threshold[1] or fired .. ',' .. threshold[1]
+    local lowest = s.watch
+    if lowest ~= nil and (m > lowest[2] or (m == lowest[2] and a >= lowest[3])) then
+      for t, threshold in ipairs(s.thresholds) do
+        if not s.alerted[t] and (m > threshold[2] or (m == threshold[2] and a >= threshold[3])) then
+          s.alerted[t] = true
+          s.fired[#s.fired + 1] = threshold[4]
+          fired = fired == '-' and threshold[1] or fired .. ',' .. threshold[1]
+        end
       end
+      watch(s)
     end
-    reply[#reply + 1] = total(s.sm, s.sa)
-    reply[#reply + 1] = fired
+    reply[position] = fired
+    if fired ~= '-' then any = true end
   end
-  return table.concat(reply, ' ')
+  return any and table.concat(reply, ' ') or ''
 end
-local function run(text)
-  local f = split(text)
-  local code = f[1]
-  if code == 'h' then return hold(f, 2) end
-  if code == 's' then return settle(f) end
-  local allowed, reply = rate(f)
-  if code == 'a' and allowed then return reply .. ' ' .. hold(f, 7) end
+local function run(o)
+  local code = o[1]
+  if code == 'h' then return hold(o, 2) end
+  if code == 's' then return settle(o) end
+  local allowed, reply = rate(o)
+  if code == 'a' and allowed then return reply .. ' ' .. hold(o, 7) end
   return reply
 end
-local replies = {}
-for i = 2 + count, #ARGV do
-  local ok, reply = pcall(run, ARGV[i])
+local replies = {''}
+for i, o in ipairs(operations) do
+  local ok, reply = pcall(run, o)
   if not ok then reply = '!' .. string.gsub(type(reply) == 'table' and reply.err or tostring(reply), '\\n', ' ') end
-  replies[#replies + 1] = reply
+  replies[i + 1] = reply
 end
--- What changed, written back once.
+-- First line: each scope's spent before the call ('-' when no operation read it).
+local spent = {}
+for d, s in ipairs(scopes) do spent[d] = s.loaded and s.spent_at_load or '-' end
+replies[1] = table.concat(spent, ' ')
+-- What changed, written back once per key.
 for _, s in ipairs(scopes) do
   if s.loaded then
-    local values = {}
+    local values, dropped = s.saved, s.dropped
     if s.spent_changed then
       values[#values + 1] = 'spent_m'; values[#values + 1] = fmt(s.sm)
       values[#values + 1] = 'spent_a'; values[#values + 1] = fmt(s.sa)
@@ -330,12 +410,18 @@ for _, s in ipairs(scopes) do
     for _, field in ipairs(s.fired) do
       values[#values + 1] = field; values[#values + 1] = '1'
     end
+    if s.next ~= s.stored_next then
+      if s.next then
+        values[#values + 1] = 'next'; values[#values + 1] = fmt(s.next)
+      else
+        dropped[#dropped + 1] = 'next'
+      end
+    end
     if #values > 0 then
       redis.call('HSET', s.key, unpack(values))
-      if s.created then keep({s.key}, s.ttl) end
+      if s.created then keep(s.key, s.ttl) end
     end
-    if s.expire_holds then redis.call('PEXPIRE', s.holds, s.ttl) end
-    if s.expire_expiry then redis.call('PEXPIRE', s.expiry, s.ttl) end
+    if #dropped > 0 then redis.call('HDEL', s.key, unpack(dropped)) end
   end
 end
 for _, k in ipairs(counted) do
@@ -345,43 +431,53 @@ end
 return table.concat(replies, '\\n')
 `;
 
-/** KEYS: scope, holds, expiry. ARGV: spent_m, spent_a, keep_ttl (ms). Returns 1 when it seeded, 0 when a counter existed. */
+/** KEYS: scope. ARGV: spent_m, spent_a, keep_ttl (ms). Returns 1 when it seeded, 0 when a counter existed. */
 const SEED_SCRIPT = `${LUA_PAIRS}
 if redis.call('HEXISTS', KEYS[1], 'spent_m') == 1 then return 0 end
-put(KEYS[1], 'spent', tonumber(ARGV[1]), tonumber(ARGV[2]))
-keep({KEYS[1]}, tonumber(ARGV[3]))
+redis.call('HSET', KEYS[1], 'spent_m', ARGV[1], 'spent_a', ARGV[2])
+keep(KEYS[1], tonumber(ARGV[3]))
 return 1
 `;
 
-/** KEYS: scope/holds/expiry per scope. ARGV: now. Returns per scope {spent_m, spent_a, reserved_m, reserved_a}. */
+/**
+ * KEYS: scope keys. ARGV: now. Drops each scope's expired holds (only when `next` says there may
+ * be some). Returns per scope {spent_m, spent_a, reserved_m, reserved_a}.
+ */
 const READ_SCRIPT = `${LUA_PAIRS}
--- Drops expired holds of one scope, releasing what they held.
-local function purge(scope, holds, expiry, now)
-  local expired = redis.call('ZRANGEBYSCORE', expiry, '-inf', now)
-  for _, id in ipairs(expired) do
-    local held = redis.call('HGET', holds, id)
-    if held then
-      local hm, ha = parse(held)
-      local rm, ra = get(scope, 'reserved')
-      rm, ra = sub(rm, ra, hm, ha)
-      put(scope, 'reserved', rm, ra)
-      redis.call('HDEL', holds, id)
-    end
-    redis.call('ZREM', expiry, id)
-  end
-end
 local now = tonumber(ARGV[1])
 local results = {}
-for i = 1, #KEYS / 3 do
-  local scope, holds, expiry = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  purge(scope, holds, expiry, now)
-  local sm, sa = get(scope, 'spent')
-  local rm, ra = get(scope, 'reserved')
-  table.insert(results, {fmt(sm), fmt(sa), fmt(rm), fmt(ra)})
+for i, key in ipairs(KEYS) do
+  local values = redis.call('HMGET', key, 'spent_m', 'spent_a', 'reserved_m', 'reserved_a', 'next')
+  local sm, sa = tonumber(values[1] or '0'), tonumber(values[2] or '0')
+  local rm, ra = tonumber(values[3] or '0'), tonumber(values[4] or '0')
+  if values[5] and tonumber(values[5]) <= now then
+    local all = redis.call('HGETALL', key)
+    local expired, next = {}, nil
+    for k = 1, #all, 2 do
+      if substring(all[k], 1, 2) == 'h:' then
+        local value = all[k + 1]
+        local expiry = held_until(value)
+        if expiry <= now then
+          local m, a = held_amount(value)
+          rm, ra = sub(rm, ra, m, a)
+          expired[#expired + 1] = all[k]
+        elseif next == nil or expiry < next then
+          next = expiry
+        end
+      end
+    end
+    if next then
+      redis.call('HSET', key, 'reserved_m', fmt(rm), 'reserved_a', fmt(ra), 'next', fmt(next))
+    else
+      redis.call('HSET', key, 'reserved_m', fmt(rm), 'reserved_a', fmt(ra))
+      expired[#expired + 1] = 'next'
+    end
+    if #expired > 0 then redis.call('HDEL', key, unpack(expired)) end
+  end
+  results[i] = {fmt(sm), fmt(sa), fmt(rm), fmt(ra)}
 end
 return results
 `;
-
 export interface RedisStateOptions {
   url: string;
   /** Prepended to every key; default `switchyard:`. Tests use a unique one per run. */
@@ -404,8 +500,8 @@ const SCRIPTS: Record<ScriptName, string> = { batch: BATCH_SCRIPT, seed: SEED_SC
 
 /** What the batch script needs of a scope, derived once per scope key and limit (see `ScopeCache`). */
 interface ScopeEntry {
-  /** scope, holds, expiry. */
-  keys: [string, string, string];
+  /** The scope hash's key. */
+  key: string;
   limit: bigint;
   limitArgument: string;
   /** ` <label> <amount>` per threshold, in order. */
@@ -422,7 +518,11 @@ interface Batch {
   /** One argument per scope, then one per operation (after the scope count, see `BATCH_SCRIPT`). */
   scopeArguments: string[];
   operations: string[];
-  /** Reply lines in operation order; rejects when the call failed as a whole. */
+  /** The settlements, in operation order: what each adds to spent, in which scopes (positions in the scope list). */
+  settlements: Array<{ operation: number; positions: number[]; actual: bigint }>;
+  /** Spent per scope after each settlement that succeeded, by operation; worked out on first use. */
+  spentAfter?: Map<number, bigint[]>;
+  /** The reply lines: each scope's spent before the call, then one per operation; rejects when the call failed as a whole. */
   replies: Promise<string[]>;
 }
 
@@ -553,24 +653,34 @@ export class RedisAccountingState implements AccountingState {
       const window = rateWindow(now);
       fields = `s ${this.#keyIndex(batch, this.#rateKeysOf(tokens.subject, window.start).tokens)} ${tokens.tokens} ${window.end + 1000 - now}`;
     }
-    fields += ` ${reservation.id} ${parseUnits(reservation.amount)} ${actual}`;
-    for (const scope of scopes) fields += ` ${this.#scopeIndex(batch, scope)}`;
+    fields += ` h:${reservation.id} ${actual}`;
+    const positions: number[] = [];
+    for (const scope of scopes) {
+      const position = this.#scopeIndex(batch, scope);
+      positions.push(position);
+      fields += ` ${position}`;
+    }
     const operation = batch.operations.push(fields) - 1;
-    let reply: string[];
+    batch.settlements.push({ operation, positions, actual });
+    let line: string;
+    let totals: bigint[];
     try {
-      reply = await this.#replyOf(batch, operation);
+      const lines = await batch.replies;
+      line = this.#lineOf(lines, operation);
+      totals = this.#spentAfter(batch, lines, operation);
     } catch {
       return { recorded: false, spent: {}, alerts: [] };
     }
+    const fired = line === '' ? undefined : line.split(' ');
     const spent: Record<string, string> = {};
     const alerts: AlertEvent[] = [];
     for (let index = 0; index < scopes.length; index += 1) {
       const scope = scopes[index] as ScopeLimit;
-      const total = formatUnits(BigInt(reply[2 * index] ?? '0'));
+      const total = formatUnits(totals[index] ?? 0n);
       spent[scope.scopeKey] = total;
-      const fired = reply[2 * index + 1] ?? '-';
-      if (fired === '-') continue;
-      for (const label of fired.split(',')) alerts.push({ scopeKey: scope.scopeKey, threshold: Number(label), spent: total, limit: scope.limit });
+      const labels = fired?.[index] ?? '-';
+      if (labels === '-') continue;
+      for (const label of labels.split(',')) alerts.push({ scopeKey: scope.scopeKey, threshold: Number(label), spent: total, limit: scope.limit });
     }
     return { recorded: true, spent, alerts };
   }
@@ -578,7 +688,7 @@ export class RedisAccountingState implements AccountingState {
   async seedSpend(scope: ScopeLimit, spentUsd: string): Promise<boolean> {
     const spent = amountUnits(spentUsd);
     try {
-      const reply = await this.#run('seed', this.#keysOf(scope.scopeKey), [...toPair(spent), String(this.#keepTtl(scope))]);
+      const reply = await this.#run('seed', [this.#keyOf(scope.scopeKey)], [...toPair(spent), String(this.#keepTtl(scope))]);
       return Number(reply) === 1;
     } catch (error) {
       this.#onError(error);
@@ -633,6 +743,7 @@ export class RedisAccountingState implements AccountingState {
       scopeIndex: new Map(),
       scopeArguments: [],
       operations: [],
+      settlements: [],
       replies: new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#send(batch)),
     };
     this.#batch = batch;
@@ -653,17 +764,51 @@ export class RedisAccountingState implements AccountingState {
 
   /** One operation's reply fields; throws when the call failed, or this operation did (after reporting it). */
   async #replyOf(batch: Batch, operation: number): Promise<string[]> {
-    const reply = (await batch.replies)[operation];
-    if (reply !== undefined && !reply.startsWith('!')) return reply.split(' ');
+    return this.#lineOf(await batch.replies, operation).split(' ');
+  }
+
+  /** One operation's reply line; throws when this operation failed (after reporting it). */
+  #lineOf(lines: readonly string[], operation: number): string {
+    const reply = lines[operation + 1];
+    if (reply !== undefined && !reply.startsWith('!')) return reply;
     const error = new Error(reply === undefined ? 'no reply from Redis for this operation' : reply.slice(1));
     this.#onError(error);
     throw error;
   }
 
-  /** ` now id amount hold_until scopes...` of a hold. */
+  /**
+   * Spent per scope (in the settlement's order) after a settlement, from the first reply line
+   * (each scope's spent before the call) and the actuals of the call's settlements that
+   * succeeded, in order: the script adds exactly those to spent and changes it no other way.
+   */
+  #spentAfter(batch: Batch, lines: readonly string[], operation: number): bigint[] {
+    let totals = batch.spentAfter;
+    if (totals === undefined) {
+      totals = new Map();
+      const before = (lines[0] ?? '').split(' ');
+      const running: Array<bigint | undefined> = [];
+      for (const settlement of batch.settlements) {
+        const reply = lines[settlement.operation + 1];
+        if (reply === undefined || reply.startsWith('!')) continue;
+        const after: bigint[] = [];
+        for (const position of settlement.positions) {
+          const total = (running[position] ?? BigInt(before[position - 1] ?? '0')) + settlement.actual;
+          running[position] = total;
+          after.push(total);
+        }
+        totals.set(settlement.operation, after);
+      }
+      batch.spentAfter = totals;
+    }
+    const after = totals.get(operation);
+    if (after === undefined) throw new Error('no spent total for this settlement');
+    return after;
+  }
+
+  /** ` now field amount hold_until scopes...` of a hold. */
   #holdFields(batch: Batch, scopes: readonly ScopeLimit[], amount: bigint, id: string): string {
     const now = this.#clock();
-    let fields = ` ${now} ${id} ${amount} ${now + this.#holdTtlMs}`;
+    let fields = ` ${now} h:${id} ${amount} ${now + this.#holdTtlMs}`;
     for (const scope of scopes) fields += ` ${this.#scopeIndex(batch, scope)}`;
     return fields;
   }
@@ -712,7 +857,7 @@ export class RedisAccountingState implements AccountingState {
     const entry = this.#scopes.get(scope);
     const described = batch.scopeIndex.get(scope.scopeKey);
     if (described !== undefined && described.entry === entry) return described.index;
-    const keyIndex = batch.keys.push(entry.keys[0], entry.keys[1], entry.keys[2]) - 2;
+    const keyIndex = batch.keys.push(entry.key);
     const index = batch.scopeArguments.push(`${keyIndex} ${entry.limitArgument} ${this.#keepTtl(scope)}${entry.thresholdArguments}`);
     batch.scopeIndex.set(scope.scopeKey, { index, entry });
     return index;
@@ -722,7 +867,7 @@ export class RedisAccountingState implements AccountingState {
     const terms = termsOf(scope);
     let thresholdArguments = '';
     for (const threshold of terms.thresholds) thresholdArguments += ` ${threshold.fraction} ${threshold.units}`;
-    return { keys: this.#keysOf(scope.scopeKey), limit: terms.limit, limitArgument: terms.limit.toString(), thresholdArguments };
+    return { key: this.#keyOf(scope.scopeKey), limit: terms.limit, limitArgument: terms.limit.toString(), thresholdArguments };
   }
 
   #keyIndex(batch: Batch, key: string): number {
@@ -736,7 +881,7 @@ export class RedisAccountingState implements AccountingState {
 
   async #read(scopeKeys: readonly string[]): Promise<Array<{ spent: bigint; reserved: bigint }>> {
     if (scopeKeys.length === 0) return [];
-    const keys = scopeKeys.flatMap((scopeKey) => this.#keysOf(scopeKey));
+    const keys = scopeKeys.map((scopeKey) => this.#keyOf(scopeKey));
     const reply = (await this.#run('read', keys, [String(this.#clock())])) as Array<[string, string, string, string]>;
     return reply.map(([spentMicro, spentRemainder, reservedMicro, reservedRemainder]) => ({
       spent: fromPair(spentMicro, spentRemainder),
@@ -754,8 +899,8 @@ export class RedisAccountingState implements AccountingState {
     return command;
   }
 
-  #keysOf(scopeKey: string): [string, string, string] {
-    return [`${this.#prefix}scope:${scopeKey}`, `${this.#prefix}holds:${scopeKey}`, `${this.#prefix}expiry:${scopeKey}`];
+  #keyOf(scopeKey: string): string {
+    return `${this.#prefix}scope:${scopeKey}`;
   }
 
   #rateKeysOf(subject: string, windowStart: number): RateKeys {
