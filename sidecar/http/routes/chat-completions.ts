@@ -246,31 +246,32 @@ export async function serveStream(gateway: GatewayContext, exchange: Exchange, r
     writeStreamFailure(gateway, exchange, response, failureFor(streamError, stream.attempt), attempts, { served, chunks, generationTimeMs, usage }, shape);
     return;
   }
-  // The record is appended (journaled) before the last bytes go out: a client that received the
-  // whole response can always fetch its record, even if the process dies right after.
-  const durable = saveRecord(
-    gateway,
-    buildRecord(gateway, exchange, {
-      attempt: stream.attempt,
-      attempts,
-      status: 200,
-      streamed: true,
-      cancelled,
-      finishReason: cancelled ? null : finishReason,
-      nativeFinishReason,
-      usage: usage ?? {},
-      upstreamId,
-      generationTimeMs,
-      error: null,
-    }),
-  );
-  if (durable) await durable;
-  if (!cancelled) {
-    response.write(chunks.usage(wireUsage(usage ?? {}, finished.record.cost, finished.costDetails), exchange.wantsAttemptLog ? attempts : undefined));
-    response.end(SSE_DONE);
-  } else if (!response.writableEnded) {
-    response.end();
-  }
+  // The record is saved with the last bytes (see recordAndSend): a client that received the whole
+  // response can always fetch its record, even if the process dies right after.
+  const record = buildRecord(gateway, exchange, {
+    attempt: stream.attempt,
+    attempts,
+    status: 200,
+    streamed: true,
+    cancelled,
+    finishReason: cancelled ? null : finishReason,
+    nativeFinishReason,
+    usage: usage ?? {},
+    upstreamId,
+    generationTimeMs,
+    error: null,
+  });
+  const finalChunk = cancelled ? undefined : chunks.usage(wireUsage(usage ?? {}, finished.record.cost, finished.costDetails), exchange.wantsAttemptLog ? attempts : undefined);
+  const end = (): void => {
+    if (finalChunk !== undefined) {
+      response.write(finalChunk);
+      response.end(SSE_DONE);
+    } else if (!response.writableEnded) {
+      response.end();
+    }
+  };
+  const sent = recordAndSend(gateway, record, end);
+  if (sent) await sent;
   endRequestSpan(exchange.span, 200);
 }
 
@@ -348,24 +349,41 @@ export interface ServedAnswer {
 /** Records a served, non-streamed answer and sends it (with the attempt log header when asked); every inference route ends this way. */
 export function replyServed(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, body: unknown, served: ServedAnswer): void {
   if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(served.attempts));
-  // Appended (journaled) before the response is sent: a client that has the response can fetch its record.
-  const durable = saveRecord(
-    gateway,
-    buildRecord(gateway, exchange, {
-      ...served,
-      status: 200,
-      streamed: false,
-      cancelled: false,
-      generationTimeMs: served.attempts[served.attempts.length - 1]?.latency_ms ?? null,
-      error: null,
-    }),
-  );
+  const record = buildRecord(gateway, exchange, {
+    ...served,
+    status: 200,
+    streamed: false,
+    cancelled: false,
+    generationTimeMs: served.attempts[served.attempts.length - 1]?.latency_ms ?? null,
+    error: null,
+  });
   const send = (): void => {
     sendJson(response, 200, body);
     endRequestSpan(exchange.span, 200);
   };
-  if (durable) void durable.then(send);
-  else send();
+  void recordAndSend(gateway, record, send);
+}
+
+/**
+ * Saves `record` and runs `send`, in the order that keeps the promise "a client that has the
+ * response can fetch its record". A store that journals (`durable()`) is appended to first, and
+ * `send` waits until the record is crash-safe (the promise returned settles after `send`). A store
+ * without `durable()` is appended to right after `send`, in the same synchronous run, so no request
+ * can come between the two: the response goes out before the record, the settlement and the ops
+ * observers' work instead of after them.
+ */
+export function recordAndSend(gateway: GatewayContext, record: GenerationRecord, send: () => void): Promise<void> | undefined {
+  if (gateway.store.durable === undefined) {
+    send();
+    saveRecord(gateway, record);
+    return undefined;
+  }
+  const durable = saveRecord(gateway, record);
+  if (durable === undefined) {
+    send();
+    return undefined;
+  }
+  return durable.then(send);
 }
 
 /** Opens the exchange for an inference route: generation id header, server span, routing state. */
