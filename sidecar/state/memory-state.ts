@@ -116,7 +116,11 @@ export class MemoryAccountingState implements AccountingState {
     const spent = amountUnits(spentUsd);
     const now = this.#clock();
     if (this.#existing(scope.scopeKey, now)) return false;
-    this.#counter(scope, now).spent = spent;
+    const counter = this.#counter(scope, now);
+    counter.spent = spent;
+    // A threshold the seeded spend already reached fired when that spend was settled, before the
+    // restart: it does not fire again this period.
+    for (const threshold of this.#terms.get(scope).thresholds) if (spent >= threshold.units) counter.fired.add(threshold.fraction);
     return true;
   }
 
