@@ -40,7 +40,11 @@ export interface ScopeHeadroom {
   remaining: string;
 }
 
-/** A hold taken by `reserve`; hand it back to `settle`. Plain data (serializable). */
+/**
+ * A hold taken by `reserve`; hand this object back to `settle`. Its fields are plain data, but
+ * the Redis state also keeps, out of sight, where the hold is: a copy (serialized, spread)
+ * settles the spend but releases nothing, and its hold expires after `holdTtlMs`.
+ */
 export interface Reservation {
   id: string;
   /** Worst case held, USD exact decimal string. */

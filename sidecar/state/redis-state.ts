@@ -13,19 +13,23 @@
  *
  * Key layout (prefix default `switchyard:`; `<scope>` is the scope key verbatim):
  * - `<prefix>scope:<scope>`   HASH spent_m, spent_a, reserved_m, reserved_a, alert:<fraction> = 1,
- *   and the scope's holds: `h:<reservation id>` = "<amount in 10^-18 USD> <expiry, epoch ms>" per
- *   hold, `next` = a time at or before the earliest hold's expiry (absent when there was none)
+ *   and the scope's holds by group: `h:<instance>.<sequence>` = "<amount in 10^-18 USD> <expiry,
+ *   epoch ms>", what the group's holds not yet settled hold (dropped when that reaches 0), and
+ *   `next` = a time at or before the earliest group's expiry (absent when there was none)
  * - `<prefix>rate:<subject>:<window start ms>:requests|tokens`  integer counters, expire after the window
  * Scope keys expire one day after their period ends (`periodEndsAt`, as a TTL from the injected clock); without it they are kept.
- * Holds expire after `holdTtlMs` (a crashed replica's holds stop counting): a hold that would not
- * fit drops the scope's expired holds first, and so does every read; `next` tells when there may
- * be any, so neither scans the holds otherwise.
+ * A hold group is the holds one state instance (`<instance>`, random per process) took in one
+ * script call with one expiry; a reservation knows its group and amount (`HeldReservation`), and
+ * its settlement takes that amount off the group. Holds expire after `holdTtlMs` (a crashed
+ * replica's holds stop counting), and since a group's holds share their expiry, a group expires
+ * as each of its holds would: a hold that would not fit drops the scope's expired groups first,
+ * and so does every read; `next` tells when there may be any, so neither scans the hash otherwise.
  *
  * Scripts receive every key in KEYS, so they are correct on a single Redis or a Sentinel set; on
  * Redis Cluster every key of one request would have to share a hash slot, which this layout does
  * not arrange (not supported).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import { formatUnits, parseUnits } from '../accounting/decimal.ts';
@@ -102,31 +106,34 @@ end
  * The cost of a call is its Redis commands and, as much, the strings the script makes (each new
  * Lua string costs about as much as a cheap command). So a call touches each scope hash at most
  * three times, whatever the number of operations: one HMGET when an operation first needs the
- * scope (its counters, fired alerts, `next`, and the holds that the call's settlements release),
- * one HSET at the end (changed counters, alerts fired, holds taken, `next`), and one HDEL (holds
- * released or expired); in between, the scope's state lives in the script. Only a hold that does
- * not fit while `next` says a hold may have expired reads the whole hash (HGETALL), once per call,
- * to drop the expired ones; `next` is then exact again. Rate counters are read once (MGET) and
- * written once (one INCRBY each). Time to live is set when it can have changed: a rate counter's
- * when the INCRBY created it, a scope hash's when this call created it (its holds are fields, so
- * they share it). And each operation is parsed with one pattern match, its hold field and value
- * taken as sent rather than built, and a settlement answers only the alerts it fired: its spent
- * totals follow from the first reply line (see `RedisAccountingState.#spentAfter`).
+ * scope (its counters, fired alerts, `next`, and the groups the call's settlements release from),
+ * one HSET at the end (changed counters, alerts fired, changed groups, `next`), and one HDEL
+ * (emptied or expired groups); in between, the scope's state lives in the script. Holds are kept
+ * by group (see the key layout) so that a call writes one field per group, not one per hold.
+ * Only a hold that does not fit while `next` says a group may have expired reads the whole hash
+ * (HGETALL), once per call, to drop the expired ones; `next` is then exact again. Rate counters
+ * are read once (MGET) and written once (one INCRBY each). Time to live is set when it can have
+ * changed: a rate counter's when the INCRBY created it, a scope hash's when this call created it
+ * (holds are fields of it, so they share it). And each operation is parsed with one pattern
+ * match, and a settlement answers only the alerts it fired: its spent totals follow from the
+ * first reply line (see `RedisAccountingState.#spentAfter`).
  *
  * KEYS: the keys of the batch, each once. ARGV[1]: number of scopes; then one argument per scope:
  * index in KEYS of its scope key, limit, keep_ttl in ms (0 = keep), then per alert threshold its
  * label and amount. Then one argument per operation, a code and its fields (scopes as positions in
  * the scope list):
- * - `h` hold: now, field (`h:<reservation id>`), amount, hold_until, scopes... Reply `1`, or
- *   `0 <position> <spent> <reserved>`.
+ * - `h` hold: now, group field, amount, hold_until, scopes... Reply `1`, or
+ *   `0 <position> <spent> <reserved>`. Every hold the call adds to a group has the group's expiry;
+ *   adding to a group dropped earlier in the call (possible only if the clock went back) fails.
  * - `r` rate: requests key, tokens key, requests limit (-1 none), tokens limit (-1 none), time to
  *   live (ms). Reply `<allowed 1|0> <limited requests|tokens|-> <requests> <tokens>`.
  * - `a` admit: the rate fields, then the hold's. Reply: the rate reply, followed by the hold's when
  *   the rate allowed the request.
- * - `s` settle: tokens key (0 none), tokens, tokens time to live (ms), field (`h:<reservation id>`),
- *   actual, scopes... Releases what the hold holds where it is still held (not settled before,
- *   not expired and dropped), and adds actual to spent. Reply: empty when it crossed no alert
- *   threshold, else per scope the labels of the thresholds it crossed ("0.5,0.8", or "-").
+ * - `s` settle: tokens key (0 none), tokens, tokens time to live (ms), group field (`-` none),
+ *   amount held, actual, scopes... Takes the amount held off its group (at most what the group
+ *   still holds) and off reserved where the group is still there (not expired and dropped), and
+ *   adds actual to spent. Reply: empty when it crossed no alert threshold, else per scope the
+ *   labels of the thresholds it crossed ("0.5,0.8", or "-").
  * Returns one line per scope's spent before the call (in scope order, `-` for a scope no
  * operation read), then the replies, one line each. An operation that fails (a key of the wrong
  * type) answers `!<error>`, having changed nothing, and the others go on, as separate calls would.
@@ -149,7 +156,7 @@ for d = 1, count do
     thresholds[#thresholds + 1] = {label, tm, ta, field}
     fields[#fields + 1] = field
   end
-  scopes[d] = {key = KEYS[tonumber(key)], lm = lm, la = la, ttl = tonumber(ttl), thresholds = thresholds, fields = fields, loaded = false}
+  scopes[d] = {key = KEYS[tonumber(key)], lm = lm, la = la, ttl = tonumber(ttl), thresholds = thresholds, fields = fields, wanted = {}, loaded = false}
 end
 -- Scope lists ("1 2") as tables of scopes, parsed once per call.
 local lists = {}
@@ -162,34 +169,40 @@ local function scope_list(text)
   end
   return list
 end
--- Operations parsed up front, so that a scope's one read includes the holds the call's settlements release.
+-- Operations parsed up front, so that a scope's one read includes the groups the call's settlements release from.
 local operations = {}
 for i = 2 + count, #ARGV do
   local text = ARGV[i]
   local code = substring(text, 1, 1)
   local o
   if code == 's' then
-    local tokens_key, tokens, ttl, id, actual, list = match(text, '^s (%d+) (%d+) (%S+) (%S+) (%d+) (.+)$')
+    local tokens_key, tokens, ttl, group, held, actual, list = match(text, '^s (%d+) (%d+) (%S+) (%S+) (%d+) (%d+) (.+)$')
     list = scope_list(list)
-    o = {code, tonumber(tokens_key), tonumber(tokens), ttl, id, actual, list}
-    for _, s in ipairs(list) do s.fields[#s.fields + 1] = id end
+    o = {code, tonumber(tokens_key), tonumber(tokens), ttl, group, held, actual, list}
+    if group ~= '-' then
+      for _, s in ipairs(list) do
+        if not s.wanted[group] then
+          s.wanted[group] = true
+          s.fields[#s.fields + 1] = group
+        end
+      end
+    end
   elseif code == 'h' then
-    -- The hold's value ("<amount> <until>") is taken as it is in the text, not rebuilt.
-    local now, id, value, amount, hold_until, list = match(text, '^h (%S+) (%S+) ((%d+) (%S+)) (.+)$')
-    o = {code, now, id, value, amount, hold_until, scope_list(list)}
+    local now, group, amount, hold_until, list = match(text, '^h (%S+) (%S+) (%d+) (%S+) (.+)$')
+    o = {code, now, group, amount, hold_until, scope_list(list)}
   elseif code == 'a' then
-    local requests_key, tokens_key, request_limit, token_limit, ttl, now, id, value, amount, hold_until, list = match(text, '^a (%d+) (%d+) (%S+) (%S+) (%S+) (%S+) (%S+) ((%d+) (%S+)) (.+)$')
-    o = {code, tonumber(requests_key), tonumber(tokens_key), tonumber(request_limit), tonumber(token_limit), ttl, now, id, value, amount, hold_until, scope_list(list)}
+    local requests_key, tokens_key, request_limit, token_limit, ttl, now, group, amount, hold_until, list = match(text, '^a (%d+) (%d+) (%S+) (%S+) (%S+) (%S+) (%S+) (%d+) (%S+) (.+)$')
+    o = {code, tonumber(requests_key), tonumber(tokens_key), tonumber(request_limit), tonumber(token_limit), ttl, now, group, amount, hold_until, scope_list(list)}
   else
     local requests_key, tokens_key, request_limit, token_limit, ttl = match(text, '^r (%d+) (%d+) (%S+) (%S+) (%S+)$')
     o = {code, tonumber(requests_key), tonumber(tokens_key), tonumber(request_limit), tonumber(token_limit), ttl}
   end
   operations[#operations + 1] = o
 end
--- A scope's counters, fired alerts and the holds its settlements name, read on first use; written
--- back at the end. s.holds: id -> the hold's value while held, false once known not to be (nil:
--- not read). s.stored: ids the hash has a field for. s.saved: fields and values of new holds.
--- s.dropped: fields to delete. s.watch: the lowest threshold not fired yet (nil: none).
+-- A scope's counters, fired alerts and the groups its settlements name, read on first use; written
+-- back at the end. s.groups: field -> {m, a, expiry text, touched} while it holds anything,
+-- false once dropped (nil: not read). s.touched: groups changed in this call. s.watch: the
+-- lowest threshold not fired yet (nil: none).
 local function watch(s)
   s.watch = nil
   for t, threshold in ipairs(s.thresholds) do
@@ -199,9 +212,15 @@ local function watch(s)
     end
   end
 end
+local function group_of(value)
+  local amount, expiry = match(value, '^(%d+) (%S+)$')
+  local m, a = units(amount)
+  return {m, a, expiry, false}
+end
 local function load(s)
   if s.loaded then return end
-  local values = redis.call('HMGET', s.key, unpack(s.fields))
+  local fields = s.fields
+  local values = redis.call('HMGET', s.key, unpack(fields))
   s.sm, s.sa = tonumber(values[1] or '0'), tonumber(values[2] or '0')
   s.rm, s.ra = tonumber(values[3] or '0'), tonumber(values[4] or '0')
   s.created = not values[1] and not values[3]
@@ -212,61 +231,46 @@ local function load(s)
   s.alerted = {}
   for t = 1, thresholds do s.alerted[t] = values[5 + t] and true or false end
   watch(s)
-  local holds, stored = {}, {}
-  local fields = s.fields
+  local groups = {}
   for k = 6 + thresholds, #fields do
-    local id, value = fields[k], values[k]
-    if value then
-      holds[id] = value
-      stored[id] = true
-    else
-      holds[id] = false
-    end
+    local value = values[k]
+    groups[fields[k]] = value and group_of(value) or false
   end
-  s.holds, s.stored, s.saved, s.dropped, s.fired = holds, stored, {}, {}, {}
+  s.groups, s.touched, s.fired = groups, {}, {}
   s.spent_changed, s.reserved_changed, s.scanned = false, false, false
   s.loaded = true
 end
-local function release(s, id, value)
-  local m, a = held_amount(value)
-  s.rm, s.ra = sub(s.rm, s.ra, m, a)
-  s.reserved_changed = true
-  s.holds[id] = false
-  if s.stored[id] then
-    s.dropped[#s.dropped + 1] = id
-  else
-    -- Taken in this call (rare: it expired at once): no longer to be saved.
-    local saved = {}
-    for k = 1, #s.saved, 2 do
-      if s.saved[k] ~= id then
-        saved[#saved + 1] = s.saved[k]
-        saved[#saved + 1] = s.saved[k + 1]
-      end
-    end
-    s.saved = saved
+local function touch(s, field, g)
+  if not g[4] then
+    g[4] = true
+    s.touched[#s.touched + 1] = field
   end
 end
--- Drops the expired holds of a loaded scope, releasing what they held; s.next becomes exact.
+-- Takes m, a (at most what the group holds) off a group and off reserved; an emptied group is dropped.
+local function release(s, field, g, m, a)
+  s.rm, s.ra = sub(s.rm, s.ra, m, a)
+  s.reserved_changed = true
+  g[1], g[2] = sub(g[1], g[2], m, a)
+  touch(s, field, g)
+  if g[1] == 0 and g[2] == 0 then s.groups[field] = false end
+end
+-- Drops the expired groups of a loaded scope, releasing what they held; s.next becomes exact.
 local function purge(s, now)
   if not s.scanned then
     local all = redis.call('HGETALL', s.key)
     for k = 1, #all, 2 do
-      local id = all[k]
-      if substring(id, 1, 2) == 'h:' then
-        if s.holds[id] == nil then
-          s.holds[id] = all[k + 1]
-          s.stored[id] = true
-        end
-      end
+      local field = all[k]
+      if substring(field, 1, 2) == 'h:' and s.groups[field] == nil then s.groups[field] = group_of(all[k + 1]) end
     end
     s.scanned = true
   end
   local next = nil
-  for id, value in pairs(s.holds) do
-    if value then
-      local expiry = held_until(value)
+  for field, g in pairs(s.groups) do
+    if g then
+      local expiry = tonumber(g[3])
       if expiry <= now then
-        release(s, id, value)
+        release(s, field, g, g[1], g[2])
+        s.groups[field] = false
       elseif next == nil or expiry < next then
         next = expiry
       end
@@ -289,7 +293,7 @@ local function counter(k, value)
   end
   return c
 end
--- As scope-math.ts \\\`fits\\\`: spent below the limit, and spent + reserved + amount within it.
+-- As scope-math.ts \`fits\`: spent below the limit, and spent + reserved + amount within it.
 local function fits(s, am, aa)
   local sm, sa, lm, la = s.sm, s.sa, s.lm, s.la
   if sm > lm or (sm == lm and sa >= la) then return false end
@@ -298,31 +302,40 @@ local function fits(s, am, aa)
   return tm < lm or (tm == lm and ta <= la)
 end
 local function hold(o, p)
-  local now, id, value, hold_until, list = tonumber(o[p]), o[p + 1], o[p + 2], tonumber(o[p + 4]), o[p + 5]
-  local am, aa = units(o[p + 3])
+  local now, field, hold_until, list = tonumber(o[p]), o[p + 1], o[p + 3], o[p + 4]
+  local am, aa = units(o[p + 2])
   -- Every scope is checked against its counters before this hold: a scope named twice is held twice.
   for position, s in ipairs(list) do
     load(s)
     -- Expired holds are dropped only when the hold does not fit without that: dropping them can
     -- only make it fit (reads drop them too, so what headroom reports is the same). After a
-    -- purge every hold left expires after now, so s.next > now and the same instant purges once.
+    -- purge every group left expires after now, so s.next > now and the same instant purges once.
     if not fits(s, am, aa) then
       if s.next ~= nil and s.next <= now then purge(s, now) end
       if not fits(s, am, aa) then
         return '0 ' .. position .. ' ' .. total(s.sm, s.sa) .. ' ' .. total(s.rm, s.ra)
       end
     end
+    -- A group gets holds in the one call that names it, all with its expiry; one dropped in
+    -- this same call can only have expired (by a clock that went back): refuse rather than mix.
+    if s.groups[field] == false then error('ERR hold group expired in the call that took it') end
   end
+  local expiry = tonumber(hold_until)
   for _, s in ipairs(list) do
-    s.holds[id] = value
-    local saved = s.saved
-    saved[#saved + 1] = id
-    saved[#saved + 1] = value
-    local m, a = s.rm + am, s.ra + aa
+    local g = s.groups[field]
+    if not g then
+      g = {0, 0, hold_until, false}
+      s.groups[field] = g
+    end
+    local m, a = g[1] + am, g[2] + aa
+    if a >= BASE then m, a = m + 1, a - BASE end
+    g[1], g[2] = m, a
+    touch(s, field, g)
+    m, a = s.rm + am, s.ra + aa
     if a >= BASE then m, a = m + 1, a - BASE end
     s.rm, s.ra = m, a
     s.reserved_changed = true
-    if s.next == nil or hold_until < s.next then s.next = hold_until end
+    if s.next == nil or expiry < s.next then s.next = expiry end
   end
   return '1'
 end
@@ -341,7 +354,7 @@ local function rate(o)
   return true, '1 - ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value)
 end
 local function settle(o)
-  local list = o[7]
+  local list = o[8]
   -- Everything read before anything changes, so that a failed read leaves the call's state as it was.
   for _, s in ipairs(list) do load(s) end
   local tokens_index, tokens = o[2], o[3]
@@ -349,13 +362,18 @@ local function settle(o)
     local c = counter(tokens_index)
     c.value, c.delta, c.ttl = c.value + tokens, c.delta + tokens, o[4]
   end
-  local id = o[5]
-  local am, aa = units(o[6])
+  local field = o[5]
+  local hm, ha = units(o[6])
+  local am, aa = units(o[7])
   local reply, any = {}, false
   for position, s in ipairs(list) do
-    -- The hold is released only while it is held (not settled before, not expired and dropped).
-    local value = s.holds[id]
-    if value then release(s, id, value) end
+    -- The hold is released only while its group holds anything (not expired and dropped).
+    local g = field ~= '-' and s.groups[field]
+    if g then
+      local m, a = hm, ha
+      if g[1] < m or (g[1] == m and g[2] < a) then m, a = g[1], g[2] end
+      release(s, field, g, m, a)
+    end
     local m, a = s.sm + am, s.sa + aa
     if a >= BASE then m, a = m + 1, a - BASE end
     s.sm, s.sa = m, a
@@ -398,7 +416,7 @@ replies[1] = table.concat(spent, ' ')
 -- What changed, written back once per key.
 for _, s in ipairs(scopes) do
   if s.loaded then
-    local values, dropped = s.saved, s.dropped
+    local values, dropped = {}, {}
     if s.spent_changed then
       values[#values + 1] = 'spent_m'; values[#values + 1] = fmt(s.sm)
       values[#values + 1] = 'spent_a'; values[#values + 1] = fmt(s.sa)
@@ -409,6 +427,14 @@ for _, s in ipairs(scopes) do
     end
     for _, field in ipairs(s.fired) do
       values[#values + 1] = field; values[#values + 1] = '1'
+    end
+    for _, field in ipairs(s.touched) do
+      local g = s.groups[field]
+      if g then
+        values[#values + 1] = field; values[#values + 1] = total(g[1], g[2]) .. ' ' .. g[3]
+      else
+        dropped[#dropped + 1] = field
+      end
     end
     if s.next ~= s.stored_next then
       if s.next then
@@ -520,10 +546,22 @@ interface Batch {
   operations: string[];
   /** The settlements, in operation order: what each adds to spent, in which scopes (positions in the scope list). */
   settlements: Array<{ operation: number; positions: number[]; actual: bigint }>;
+  /** Hold group per hold expiry (epoch ms): the holds of one call with one expiry share a group. */
+  groups: Map<number, string>;
   /** Spent per scope after each settlement that succeeded, by operation; worked out on first use. */
   spentAfter?: Map<number, bigint[]>;
   /** The reply lines: each scope's spent before the call, then one per operation; rejects when the call failed as a whole. */
   replies: Promise<string[]>;
+}
+
+/** A hold this state took and has not settled yet: what it holds where (see `BATCH_SCRIPT`). */
+interface Held {
+  /** Its group's field in the scope hashes, `h:<instance>.<sequence>`. */
+  group: string;
+  /** Integer string of 10^-18 USD. */
+  amount: string;
+  /** Expiry, epoch ms. */
+  until: number;
 }
 
 /** A rate counter pair of one subject in one window. */
@@ -552,6 +590,9 @@ export class RedisAccountingState implements AccountingState {
   readonly #onError: (error: unknown) => void;
   readonly #scopes = new ScopeCache<ScopeEntry>((scope) => this.#scopeEntry(scope));
   readonly #rateKeys = new Map<string, RateKeys>();
+  /** Names this state's hold groups apart from other replicas'. */
+  readonly #instance = randomBytes(6).toString('base64url');
+  #groupSequence = 0;
   #batch: Batch | undefined;
 
   constructor(options: RedisStateOptions) {
@@ -598,9 +639,10 @@ export class RedisAccountingState implements AccountingState {
     // Nothing to hold against: no round trip, and no outage can refuse it.
     if (scopes.length === 0) return held(id, amount, scopes, true);
     const batch = this.#currentBatch();
-    const operation = batch.operations.push(`h${this.#holdFields(batch, scopes, amount, id)}`) - 1;
+    const hold = this.#hold(batch, amount);
+    const operation = batch.operations.push(`h${this.#holdFields(batch, scopes, hold)}`) - 1;
     try {
-      return this.#holdReply(await this.#replyOf(batch, operation), 0, scopes, amount, id);
+      return this.#holdReply(await this.#replyOf(batch, operation), 0, scopes, amount, id, hold);
     } catch (error) {
       return this.#holdUnreachable(error, scopes, amount, id);
     }
@@ -615,7 +657,8 @@ export class RedisAccountingState implements AccountingState {
     const id = randomUUID();
     const now = this.#clock();
     const batch = this.#currentBatch();
-    const operation = batch.operations.push(`a${this.#rateFields(batch, subject, limits, now)}${this.#holdFields(batch, scopes, amount, id)}`) - 1;
+    const hold = this.#hold(batch, amount);
+    const operation = batch.operations.push(`a${this.#rateFields(batch, subject, limits, now)}${this.#holdFields(batch, scopes, hold)}`) - 1;
     let reply: string[];
     try {
       reply = await this.#replyOf(batch, operation);
@@ -624,7 +667,7 @@ export class RedisAccountingState implements AccountingState {
       return refused.ok ? { rate: refused, hold: this.#holdUnreachable(error, scopes, amount, id) } : { rate: refused };
     }
     const checked = this.#rateReply(reply, limits, now);
-    return checked.ok ? { rate: checked, hold: this.#holdReply(reply, 4, scopes, amount, id) } : { rate: checked };
+    return checked.ok ? { rate: checked, hold: this.#holdReply(reply, 4, scopes, amount, id, hold) } : { rate: checked };
   }
 
   async checkRate(subject: string, limits: RateLimits): Promise<RateResult> {
@@ -653,7 +696,9 @@ export class RedisAccountingState implements AccountingState {
       const window = rateWindow(now);
       fields = `s ${this.#keyIndex(batch, this.#rateKeysOf(tokens.subject, window.start).tokens)} ${tokens.tokens} ${window.end + 1000 - now}`;
     }
-    fields += ` h:${reservation.id} ${actual}`;
+    // Only the reservation this state handed out knows its hold, and only until its first settlement.
+    const hold = reservation instanceof HeldReservation ? reservation.take() : undefined;
+    fields += hold === undefined ? ` - 0 ${actual}` : ` ${hold.group} ${hold.amount} ${actual}`;
     const positions: number[] = [];
     for (const scope of scopes) {
       const position = this.#scopeIndex(batch, scope);
@@ -744,6 +789,7 @@ export class RedisAccountingState implements AccountingState {
       scopeArguments: [],
       operations: [],
       settlements: [],
+      groups: new Map(),
       replies: new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#send(batch)),
     };
     this.#batch = batch;
@@ -805,10 +851,22 @@ export class RedisAccountingState implements AccountingState {
     return after;
   }
 
-  /** ` now field amount hold_until scopes...` of a hold. */
-  #holdFields(batch: Batch, scopes: readonly ScopeLimit[], amount: bigint, id: string): string {
+  /** A new hold of `amount` from now, in its group of the batch. */
+  #hold(batch: Batch, amount: bigint): Held & { now: number } {
     const now = this.#clock();
-    let fields = ` ${now} h:${id} ${amount} ${now + this.#holdTtlMs}`;
+    const until = now + this.#holdTtlMs;
+    // Without a time to live a hold expires as it is taken: no group to share then.
+    let group = this.#holdTtlMs > 0 ? batch.groups.get(until) : undefined;
+    if (group === undefined) {
+      group = `h:${this.#instance}.${(this.#groupSequence++).toString(36)}`;
+      batch.groups.set(until, group);
+    }
+    return { now, group, amount: amount.toString(), until };
+  }
+
+  /** ` now group amount hold_until scopes...` of a hold. */
+  #holdFields(batch: Batch, scopes: readonly ScopeLimit[], hold: Held & { now: number }): string {
+    let fields = ` ${hold.now} ${hold.group} ${hold.amount} ${hold.until}`;
     for (const scope of scopes) fields += ` ${this.#scopeIndex(batch, scope)}`;
     return fields;
   }
@@ -821,8 +879,8 @@ export class RedisAccountingState implements AccountingState {
   }
 
   /** Reads a hold's reply, found at `offset` in `reply`. */
-  #holdReply(reply: string[], offset: number, scopes: readonly ScopeLimit[], amount: bigint, id: string): ReserveResult {
-    if (reply[offset] === '1') return held(id, amount, scopes, true);
+  #holdReply(reply: string[], offset: number, scopes: readonly ScopeLimit[], amount: bigint, id: string, hold: Held & { now: number }): ReserveResult {
+    if (reply[offset] === '1') return { ok: true, reservation: new HeldReservation(id, formatUnits(amount), [...scopes], hold) };
     const scope = scopes[Number(reply[offset + 1]) - 1] as ScopeLimit;
     return {
       ok: false,
@@ -920,6 +978,32 @@ export class RedisAccountingState implements AccountingState {
    */
   #keepTtl(scope: ScopeLimit): number {
     return scope.periodEndsAt === undefined ? 0 : Math.max(1, scope.periodEndsAt + PERIOD_GRACE_MS - this.#clock());
+  }
+}
+
+/**
+ * A reservation whose hold this state took: the plain data of `Reservation`, and where the hold
+ * is, out of sight (not enumerable, not serialized). A copy made elsewhere releases nothing when
+ * settled (its hold then expires), and neither does a second settlement.
+ */
+class HeldReservation implements Reservation {
+  readonly enforced = true;
+  #hold: Held | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly amount: string,
+    readonly scopes: ScopeLimit[],
+    hold: Held,
+  ) {
+    this.#hold = hold;
+  }
+
+  /** The hold, once: undefined after the first call. */
+  take(): Held | undefined {
+    const hold = this.#hold;
+    this.#hold = undefined;
+    return hold;
   }
 }
 

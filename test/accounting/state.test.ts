@@ -249,61 +249,91 @@ describe('redis', () => {
   conformance('redis', (clock) => openAccountingState({ kind: 'redis', url: REDIS_URL, prefix, clock }));
 
   it('lays keys out as documented, and expires a finished period', async () => {
-    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix })) as RedisAccountingState;
-    const budget = scope('5', { periodEndsAt: Date.now() + 60_000 });
-    const held = await state.reserve([budget], '1');
-    if (!held.ok) throw new Error('expected a hold');
-    const holdExpiry = await state.redis.hget(`${prefix}scope:${budget.scopeKey}`, 'next');
-    expect(Number(holdExpiry)).toBeGreaterThan(Date.now());
-    expect(await state.redis.hgetall(`${prefix}scope:${budget.scopeKey}`)).toEqual({
-      reserved_m: '1000000',
-      reserved_a: '0',
-      next: holdExpiry,
-      [`h:${held.reservation.id}`]: `1000000000000000000 ${holdExpiry}`,
-    });
-    await state.settle(held.reservation, '0.25');
-    // The hold is gone; `next` stays, an early bound that only a purge tightens.
-    expect(await state.redis.hgetall(`${prefix}scope:${budget.scopeKey}`)).toEqual({ spent_m: '250000', spent_a: '0', reserved_m: '0', reserved_a: '0', next: holdExpiry });
-    expect(await state.redis.keys(`${prefix}*${budget.scopeKey}`)).toEqual([`${prefix}scope:${budget.scopeKey}`]);
-    const ttl = await state.redis.pttl(`${prefix}scope:${budget.scopeKey}`);
+    // One instant for both holds below, so that they share their expiry.
+    const now = Date.now();
+    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix, clock: () => now })) as RedisAccountingState;
+    const budget = scope('5', { periodEndsAt: now + 60_000 });
+    const key = `${prefix}scope:${budget.scopeKey}`;
+    // Taken in one call at one instant: one group field holds both.
+    const [first, second] = await Promise.all([state.reserve([budget], '1'), state.reserve([budget], '0.000000000000000001')]);
+    if (!first.ok || !second.ok) throw new Error('expected two holds');
+    const holdExpiry = await state.redis.hget(key, 'next');
+    expect(holdExpiry).toBe(String(now + 10 * 60_000));
+    const fields = await state.redis.hgetall(key);
+    const groups = Object.keys(fields).filter((field) => field.startsWith('h:'));
+    expect(groups).toHaveLength(1);
+    const group = groups[0] as string;
+    expect(group).toMatch(/^h:[\w-]+\.[0-9a-z]+$/);
+    expect(fields).toEqual({ reserved_m: '1000000', reserved_a: '1', next: holdExpiry, [group]: `1000000000000000001 ${holdExpiry}` });
+    await state.settle(first.reservation, '0.25');
+    expect(await state.redis.hget(key, group)).toBe(`1 ${holdExpiry}`);
+    await state.settle(second.reservation, '0');
+    // The group is gone with its last hold; `next` stays, an early bound that only a purge tightens.
+    expect(await state.redis.hgetall(key)).toEqual({ spent_m: '250000', spent_a: '0', reserved_m: '0', reserved_a: '0', next: holdExpiry });
+    expect(await state.redis.keys(`${prefix}*${budget.scopeKey}`)).toEqual([key]);
+    const ttl = await state.redis.pttl(key);
     expect(ttl).toBeGreaterThan(24 * 3_600_000);
     expect(ttl).toBeLessThanOrEqual(24 * 3_600_000 + 60_000);
     await state.close();
   });
 
-  it('drops expired holds exactly, though `next` may lag behind settled holds', async () => {
+  it("drops a crashed replica's expired holds exactly, though `next` may lag behind settled holds", async () => {
     const clock = manualClock();
     const holdTtlMs = 60_000;
-    const state = new RedisAccountingState({ url: REDIS_URL, prefix, clock: clock.now, holdTtlMs });
-    await state.ready();
+    const open = async () => {
+      const opened = new RedisAccountingState({ url: REDIS_URL, prefix, clock: clock.now, holdTtlMs });
+      await opened.ready();
+      return opened;
+    };
+    const crashed = await open();
+    const survivor = await open();
     const budget = scope('1');
     const key = `${prefix}scope:${budget.scopeKey}`;
-    const first = await state.reserve([budget], '0.3');
+    const first = await crashed.reserve([budget], '0.3');
     const firstExpiry = clock.now() + holdTtlMs;
     clock.advance(1000);
-    const second = await state.reserve([budget], '0.3');
+    const second = await crashed.reserve([budget], '0.3');
     const secondExpiry = clock.now() + holdTtlMs;
     if (!first.ok || !second.ok) throw new Error('expected two holds');
-    await state.settle(first.reservation, '0.3');
-    expect(await state.redis.hget(key, 'next')).toBe(String(firstExpiry));
+    await crashed.settle(first.reservation, '0.3');
+    expect(await crashed.redis.hget(key, 'next')).toBe(String(firstExpiry));
     // `next` says a hold may have expired: the scan finds the second still held, and `next` is exact again.
     clock.advance(holdTtlMs - 1);
-    expect(await state.reserve([budget], '0.5')).toMatchObject({ ok: false, exceeded: { spent: '0.3', reserved: '0.3' } });
-    expect(await state.redis.hget(key, 'next')).toBe(String(secondExpiry));
-    // One millisecond later the second hold has expired (a crashed replica's hold): dropped, and its room is free.
+    expect(await survivor.reserve([budget], '0.5')).toMatchObject({ ok: false, exceeded: { spent: '0.3', reserved: '0.3' } });
+    expect(await survivor.redis.hget(key, 'next')).toBe(String(secondExpiry));
+    // One millisecond later the second hold (never settled: its replica crashed) has expired: dropped, and its room is free.
     clock.advance(1);
-    const third = await state.reserve([budget], '0.5');
+    const third = await survivor.reserve([budget], '0.5');
     if (!third.ok) throw new Error('expected the expired hold to make room');
-    const fields = await state.redis.hgetall(key);
-    expect(Object.keys(fields).filter((field) => field.startsWith('h:'))).toEqual([`h:${third.reservation.id}`]);
+    const fields = await survivor.redis.hgetall(key);
+    expect(Object.keys(fields).filter((field) => field.startsWith('h:'))).toHaveLength(1);
     expect(fields).toMatchObject({ reserved_m: '500000', reserved_a: '0', next: String(clock.now() + holdTtlMs) });
-    // A late settlement of the expired hold releases nothing more.
-    expect(await state.settle(second.reservation, '0.1')).toMatchObject({ recorded: true, spent: { [budget.scopeKey]: '0.4' } });
-    expect(await state.headroom([budget])).toMatchObject([{ spent: '0.4', reserved: '0.5', remaining: '0.1' }]);
+    // A late settlement of the expired hold releases nothing more (nor does settling it twice).
+    expect(await crashed.settle(second.reservation, '0.1')).toMatchObject({ recorded: true, spent: { [budget.scopeKey]: '0.4' } });
+    expect(await crashed.settle(second.reservation, '0')).toMatchObject({ recorded: true, spent: { [budget.scopeKey]: '0.4' } });
+    expect(await survivor.headroom([budget])).toMatchObject([{ spent: '0.4', reserved: '0.5', remaining: '0.1' }]);
     // A read drops expired holds too, and forgets `next` when none is left.
     clock.advance(holdTtlMs);
-    expect(await state.headroom([budget])).toMatchObject([{ spent: '0.4', reserved: '0' }]);
-    expect(Object.keys(await state.redis.hgetall(key)).sort()).toEqual(['reserved_a', 'reserved_m', 'spent_a', 'spent_m']);
+    expect(await survivor.headroom([budget])).toMatchObject([{ spent: '0.4', reserved: '0' }]);
+    expect(Object.keys(await survivor.redis.hgetall(key)).sort()).toEqual(['reserved_a', 'reserved_m', 'spent_a', 'spent_m']);
+    await crashed.close();
+    await survivor.close();
+  });
+
+  it('releases a hold only through the reservation it handed out, and once', async () => {
+    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix })) as RedisAccountingState;
+    const budget = scope('1');
+    const held = await state.reserve([budget], '0.5');
+    if (!held.ok) throw new Error('expected a hold');
+    // A copy (as if serialized) counts its spend, but cannot release the hold: that expires.
+    const copy = JSON.parse(JSON.stringify(held.reservation)) as typeof held.reservation;
+    expect(copy).toEqual(held.reservation);
+    expect(await state.settle(copy, '0.1')).toEqual({ recorded: true, spent: { [budget.scopeKey]: '0.1' }, alerts: [] });
+    expect(await state.headroom([budget])).toMatchObject([{ spent: '0.1', reserved: '0.5' }]);
+    await state.settle(held.reservation, '0.2');
+    expect(await state.headroom([budget])).toMatchObject([{ spent: '0.3', reserved: '0' }]);
+    await state.settle(held.reservation, '0.2');
+    expect(await state.headroom([budget])).toMatchObject([{ spent: '0.5', reserved: '0' }]);
     await state.close();
   });
 
