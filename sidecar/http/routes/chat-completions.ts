@@ -143,10 +143,20 @@ export function executorDependencies(gateway: GatewayContext): ExecutorDependenc
   return { adapters: gateway.adapters, credentials: gateway.credentials, clock: gateway.clock, tracer: gateway.tracer, logger: gateway.logger, cost: gateway.cost };
 }
 
-/** Writes a chunk; waits for `drain` (or the client leaving) when the socket buffer is full. */
+const uncork = (response: ServerResponse): void => response.uncork();
+
+/**
+ * Writes a chunk; waits for `drain` (or the client leaving) when the socket buffer is full. Chunks
+ * written in the same run of the event loop (an upstream packet usually carries several) leave in
+ * one socket write: the first corks the response and the uncork is queued behind them.
+ */
 export function write(response: ServerResponse, text: string): Promise<void> | undefined {
   // A closed socket takes no more writes and will never drain.
   if (response.destroyed || response.writableEnded) return undefined;
+  if (response.writableCorked === 0) {
+    response.cork();
+    process.nextTick(uncork, response);
+  }
   if (response.write(text) || response.destroyed) return undefined;
   return new Promise((resolve) => {
     const done = (): void => {
