@@ -20,6 +20,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector';
+import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Agent, Pool, request } from 'undici';
 
@@ -96,10 +97,18 @@ async function profile(step: 'profile-start' | 'profile-stop'): Promise<void> {
     // 1 ms by default; finer sampling (BENCH_PROFILE_INTERVAL_US) costs the gateway some throughput.
     if (process.env.BENCH_PROFILE_INTERVAL_US) await postWith('Profiler.setSamplingInterval', { interval: Number(process.env.BENCH_PROFILE_INTERVAL_US) });
     await post('Profiler.start');
+    // Allocation sites, collected objects included (what drives the scavenges), when BENCH_PROFILE_HEAP=1.
+    if (process.env.BENCH_PROFILE_HEAP === '1') {
+      await postWith('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    }
     return;
   }
   const result = (await post('Profiler.stop')) as { profile: unknown };
-  writeFileSync(`${directory}/gateway-saturation.cpuprofile`, JSON.stringify(result.profile));
+  writeFileSync(`${directory}/gateway-${PROFILE_PHASE}.cpuprofile`, JSON.stringify(result.profile));
+  if (process.env.BENCH_PROFILE_HEAP === '1') {
+    const heap = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+    writeFileSync(`${directory}/gateway-${PROFILE_PHASE}.heapprofile`, JSON.stringify(heap.profile));
+  }
   profiler?.disconnect();
 }
 
@@ -230,6 +239,36 @@ async function startFloorGateway(upstreamUrl: string): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+let pauseWatch: { observer: PerformanceObserver; gc: number[]; loop: IntervalHistogram } | undefined;
+
+/** Starts counting the gateway's GC pauses and event-loop delay (the fixed-rate phase's p99 suspects). */
+function watchPauses(): void {
+  const gc: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gc.push(entry.duration);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  pauseWatch = { observer, gc, loop };
+}
+
+/** GC pauses (count, longest, total ms) and event-loop delay (p99, max ms) since `watchPauses`. */
+function stopWatchingPauses(): Record<string, number> {
+  if (!pauseWatch) return {};
+  const { observer, gc, loop } = pauseWatch;
+  observer.disconnect();
+  loop.disable();
+  pauseWatch = undefined;
+  return {
+    gcPauses: gc.length,
+    gcLongestMs: gc.length === 0 ? 0 : Math.max(...gc),
+    gcTotalMs: gc.reduce((sum, pause) => sum + pause, 0),
+    loopDelayP99Ms: loop.percentile(99) / 1e6,
+    loopDelayMaxMs: loop.max / 1e6,
+  };
+}
+
 async function runGateway(upstreamUrl: string, role: string): Promise<void> {
   const started =
     role === 'floor' ? { port: await startFloorGateway(upstreamUrl) } : process.env.BENCH_GATEWAY === 'core' ? { port: await startCoreGateway(upstreamUrl) } : await startServerGateway(upstreamUrl);
@@ -243,6 +282,8 @@ async function runGateway(upstreamUrl: string, role: string): Promise<void> {
       const used = process.cpuUsage();
       process.send?.({ cpuMicroseconds: used.user + used.system });
     }
+    if (message.type === 'pauses-start') watchPauses();
+    if (message.type === 'pauses-stop') process.send?.(stopWatchingPauses());
     if (message.type === 'exit') process.exit(0);
     if (message.type === 'profile-start' || message.type === 'profile-stop') void profile(message.type);
   });
@@ -254,6 +295,8 @@ async function runGateway(upstreamUrl: string, role: string): Promise<void> {
 
 /** `BENCH_PROFILE_DIR=/tmp/prof npm run bench:gateway` writes a CPU profile of the gateway's saturation phase there. */
 const PROFILE_DIRECTORY = process.env.BENCH_PROFILE_DIR;
+/** `BENCH_PROFILE_PHASE=fixed|ttfb`: profile the gateway's fixed-rate or first-byte phase instead of its saturation phase. */
+const PROFILE_PHASE = process.env.BENCH_PROFILE_PHASE === 'fixed' || process.env.BENCH_PROFILE_PHASE === 'ttfb' ? process.env.BENCH_PROFILE_PHASE : 'saturation';
 /** `npm run bench:gateway` runs the compiled bundle (dist/, as `switchyard serve` does); `tsx bench/gateway.ts` the sources. */
 const RUNTIME = import.meta.url.endsWith('.ts') ? 'through tsx' : 'compiled';
 /** `server` (default, as deployed) or `core` (createApp without the ops layer). */
@@ -269,8 +312,9 @@ function startScriptFlags(): string[] {
 function start(role: string, roleArguments: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; url: string; key?: string }> {
   const extra = role === 'gateway' || role === 'floor' ? [...startScriptFlags(), ...(env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')] : [];
   const execArgv = [...process.execArgv, ...extra];
-  // The gateway's request log (one JSON line per request) goes nowhere, as a log shipper would take it.
-  const stdout = role === 'gateway' ? 'ignore' : 'inherit';
+  // The gateway's request log (one JSON line per request) goes nowhere, as a log shipper would take it
+  // (`BENCH_GATEWAY_STDOUT=1` shows it, with anything Node flags such as --trace-gc print).
+  const stdout = role === 'gateway' && !process.env.BENCH_GATEWAY_STDOUT ? 'ignore' : 'inherit';
   const child = fork(fileURLToPath(import.meta.url), [role, ...roleArguments], { stdio: ['ignore', stdout, 'inherit', 'ipc'], execArgv, env });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -296,6 +340,14 @@ function askMemory(child: ChildProcess): Promise<{ rss: number; heapUsed?: numbe
 
 async function askRss(child: ChildProcess): Promise<number> {
   return (await askMemory(child)).rss;
+}
+
+/** Asks a gateway for its GC pauses and event-loop delay since `pauses-start`. */
+function askPauses(child: ChildProcess): Promise<{ gcPauses: number; gcLongestMs: number; gcTotalMs: number; loopDelayP99Ms: number; loopDelayMaxMs: number }> {
+  return new Promise((resolve) => {
+    child.once('message', (message: { gcPauses: number; gcLongestMs: number; gcTotalMs: number; loopDelayP99Ms: number; loopDelayMaxMs: number }) => resolve(message));
+    child.send({ type: 'pauses-stop' });
+  });
 }
 
 /** CPU time (user + system) the child used so far, µs: cost per request independent of contention. */
@@ -339,9 +391,9 @@ function percentile(sorted: readonly number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? Number.NaN;
 }
 
-function summary(latencies: number[]): { p50: number; p99: number } {
+function summary(latencies: number[]): { p50: number; p90: number; p99: number; p999: number } {
   const sorted = [...latencies].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+  return { p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99), p999: percentile(sorted, 0.999) };
 }
 
 function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
@@ -353,7 +405,7 @@ function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
 }
 
 /** Open loop: one request every 1000/rate ms regardless of answers; latency per request. */
-async function fixedRate(to: Target, count: number): Promise<{ p50: number; p99: number; rps: number }> {
+async function fixedRate(to: Target, count: number): Promise<{ p50: number; p90: number; p99: number; p999: number; rps: number }> {
   const latencies: number[] = [];
   const interval = 1_000 / RATE_PER_SECOND;
   const began = performance.now();
@@ -472,18 +524,25 @@ async function main(): Promise<void> {
     const fixedDirect = await withDeadline(fixedRate(direct, FIXED_RATE_REQUESTS), 'direct fixed rate');
     const fixedFloor = await withDeadline(fixedRate(thinnest, FIXED_RATE_REQUESTS), 'floor fixed rate');
     const waitedBefore = [gateway.child.pid, upstream.child.pid, process.pid].map(runQueueWaitMs);
+    if (PROFILE_DIRECTORY && PROFILE_PHASE === 'fixed') gateway.child.send({ type: 'profile-start' });
+    gateway.child.send({ type: 'pauses-start' });
     const fixedGateway = await withDeadline(fixedRate(through, FIXED_RATE_REQUESTS), 'gateway fixed rate');
+    const pauses = await askPauses(gateway.child);
+    if (PROFILE_DIRECTORY && PROFILE_PHASE === 'fixed') gateway.child.send({ type: 'profile-stop' });
     const [gatewayWaited, upstreamWaited, loaderWaited] = [gateway.child.pid, upstream.child.pid, process.pid].map((pid, index) => runQueueWaitMs(pid) - (waitedBefore[index] ?? Number.NaN));
     console.log(`fixed rate ${RATE_PER_SECOND}/s, ${FIXED_RATE_REQUESTS} requests:`);
-    console.log(`  direct   ${fixedDirect.rps.toFixed(0)} req/s  p50 ${fixedDirect.p50.toFixed(3)} ms  p99 ${fixedDirect.p99.toFixed(3)} ms`);
-    console.log(`  floor    ${fixedFloor.rps.toFixed(0)} req/s  p50 ${fixedFloor.p50.toFixed(3)} ms  p99 ${fixedFloor.p99.toFixed(3)} ms  (the thinnest node:http + undici proxy)`);
-    console.log(`  gateway  ${fixedGateway.rps.toFixed(0)} req/s  p50 ${fixedGateway.p50.toFixed(3)} ms  p99 ${fixedGateway.p99.toFixed(3)} ms`);
+    console.log(`  direct   ${fixedDirect.rps.toFixed(0)} req/s  p50 ${fixedDirect.p50.toFixed(3)} ms  p90 ${fixedDirect.p90.toFixed(3)} ms  p99 ${fixedDirect.p99.toFixed(3)} ms  p99.9 ${fixedDirect.p999.toFixed(3)} ms`);
+    console.log(`  floor    ${fixedFloor.rps.toFixed(0)} req/s  p50 ${fixedFloor.p50.toFixed(3)} ms  p90 ${fixedFloor.p90.toFixed(3)} ms  p99 ${fixedFloor.p99.toFixed(3)} ms  p99.9 ${fixedFloor.p999.toFixed(3)} ms  (the thinnest node:http + undici proxy)`);
+    console.log(`  gateway  ${fixedGateway.rps.toFixed(0)} req/s  p50 ${fixedGateway.p50.toFixed(3)} ms  p90 ${fixedGateway.p90.toFixed(3)} ms  p99 ${fixedGateway.p99.toFixed(3)} ms  p99.9 ${fixedGateway.p999.toFixed(3)} ms`);
     const addedP50 = fixedGateway.p50 - fixedDirect.p50;
     const addedP99 = fixedGateway.p99 - fixedDirect.p99;
     const floorAddedP50 = fixedFloor.p50 - fixedDirect.p50;
     const floorAddedP99 = fixedFloor.p99 - fixedDirect.p99;
     console.log(`  added    p50 ${addedP50.toFixed(3)} ms (target < 0.5)  p99 ${addedP99.toFixed(3)} ms (target < 2)`);
     console.log(`  the floor adds p50 ${floorAddedP50.toFixed(3)} ms  p99 ${floorAddedP99.toFixed(3)} ms: what two more loopback hops cost any Node proxy here`);
+    console.log(
+      `  in the gateway during its run: ${pauses.gcPauses} GC pauses, longest ${pauses.gcLongestMs.toFixed(2)} ms, ${pauses.gcTotalMs.toFixed(0)} ms in all; event-loop delay p99 ${pauses.loopDelayP99Ms.toFixed(2)} ms, max ${pauses.loopDelayMaxMs.toFixed(2)} ms`,
+    );
     console.log(`  waiting for a CPU during the gateway run (runnable, not running): gateway ${gatewayWaited?.toFixed(0)} ms, upstream ${upstreamWaited?.toFixed(0)} ms, load generator ${loaderWaited?.toFixed(0)} ms; load average ${loadavg()[0]?.toFixed(2)}`);
 
     // Share of one core the load generator itself used while driving the direct baseline: near 1
@@ -497,11 +556,11 @@ async function main(): Promise<void> {
     const floorSaturated = await withDeadline(saturation(thinnest), 'floor saturation');
     const floorCpuPerRequest = ((await askCpu(floor.child)) - floorCpuBefore) / floorSaturated.completed;
     const floorRps = floorSaturated.rps;
-    if (PROFILE_DIRECTORY) gateway.child.send({ type: 'profile-start' });
+    if (PROFILE_DIRECTORY && PROFILE_PHASE === 'saturation') gateway.child.send({ type: 'profile-start' });
     const cpuBefore = await askCpu(gateway.child);
     const saturated = await withDeadline(saturation(through), 'gateway saturation');
     const gatewayCpuPerRequest = ((await askCpu(gateway.child)) - cpuBefore) / saturated.completed;
-    if (PROFILE_DIRECTORY) gateway.child.send({ type: 'profile-stop' });
+    if (PROFILE_DIRECTORY && PROFILE_PHASE === 'saturation') gateway.child.send({ type: 'profile-stop' });
     const gatewayRps = saturated.rps;
     const ratio = gatewayRps / directRps;
     console.log(`saturation, ${SATURATION_CONCURRENCY} concurrent callers for ${SATURATION_MS} ms:`);
@@ -511,7 +570,9 @@ async function main(): Promise<void> {
 
     const ttfbDirect = await withDeadline(timeToFirstByte(direct), 'direct streams');
     const ttfbFloor = await withDeadline(timeToFirstByte(thinnest), 'floor streams');
+    if (PROFILE_DIRECTORY && PROFILE_PHASE === 'ttfb') gateway.child.send({ type: 'profile-start' });
     const ttfbGateway = await withDeadline(timeToFirstByte(through), 'gateway streams');
+    if (PROFILE_DIRECTORY && PROFILE_PHASE === 'ttfb') gateway.child.send({ type: 'profile-stop' });
     const ttfbAdded = ttfbGateway - ttfbDirect;
     console.log(`  (the floor adds ${(ttfbFloor - ttfbDirect).toFixed(3)} ms)`);
     console.log(`streaming time to first byte (p50 of ${TTFB_REQUESTS}): direct ${ttfbDirect.toFixed(3)} ms  gateway ${ttfbGateway.toFixed(3)} ms  added ${ttfbAdded.toFixed(3)} ms (target < 1)`);
@@ -551,6 +612,10 @@ async function main(): Promise<void> {
         loader_core_share_direct: round(loaderCoreShare, 2),
         offered_rps: RATE_PER_SECOND,
         gateway_cpu_wait_ms_fixed_rate: round(gatewayWaited ?? Number.NaN, 0),
+        gateway_gc_pauses_fixed_rate: pauses.gcPauses,
+        gateway_gc_longest_ms_fixed_rate: round(pauses.gcLongestMs, 2),
+        gateway_loop_delay_p99_ms_fixed_rate: round(pauses.loopDelayP99Ms, 2),
+        gateway_loop_delay_max_ms_fixed_rate: round(pauses.loopDelayMaxMs, 2),
         load_average_1m: round(loadavg()[0] ?? Number.NaN, 2),
         gateway: GATEWAY_KIND,
         node_flags: [...startScriptFlags(), ...(process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')].join(' '),
