@@ -6,8 +6,9 @@
  * sidecar/http/request-accounting.ts calls it, 32 requests in flight. Memory state is the
  * baseline; the Redis state runs against REDIS_URL (default redis://127.0.0.1:6379) under a
  * unique key prefix, deleted afterwards. For each: this process's CPU per request, requests/s,
- * and for Redis the redis-server's own CPU per request (from /proc, Linux) and the Redis commands
- * per request (INFO commandstats). 3 rounds of N (default 20,000); medians. Last line: JSON.
+ * and for Redis the redis-server's own CPU per request (from /proc, Linux), the Redis commands per
+ * request (INFO commandstats, commands run inside scripts included) and the script calls per
+ * request (EVALSHA). 3 rounds of N (default 20,000); medians. Last line: JSON.
  */
 import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -33,12 +34,12 @@ function redisServerCpu(): number {
   }
 }
 
-/** Total calls in INFO commandstats. */
-async function redisCommands(redis: Redis): Promise<number> {
+/** Total calls in INFO commandstats, and those of EVALSHA. */
+async function redisCommands(redis: Redis): Promise<{ all: number; scripts: number }> {
   const info = await redis.info('commandstats');
-  let calls = 0;
-  for (const match of info.matchAll(/calls=(\d+)/g)) calls += Number(match[1]);
-  return calls;
+  let all = 0;
+  for (const match of info.matchAll(/calls=(\d+)/g)) all += Number(match[1]);
+  return { all, scripts: Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0) };
 }
 
 async function drive(state: AccountingState, count: number): Promise<void> {
@@ -73,17 +74,20 @@ async function measure(kind: 'memory' | 'redis') {
     for (let round = 0; round < 3; round++) {
       const cpuBefore = process.cpuUsage();
       const serverBefore = redisServerCpu();
-      const commandsBefore = redis ? await redisCommands(redis) : 0;
+      const commandsBefore = redis ? await redisCommands(redis) : { all: 0, scripts: 0 };
       const began = performance.now();
       await drive(state, N);
       const seconds = (performance.now() - began) / 1000;
       const cpu = process.cpuUsage(cpuBefore);
+      const server = redis ? (redisServerCpu() - serverBefore) / N : 0;
+      const commandsAfter = redis ? await redisCommands(redis) : { all: 0, scripts: 0 };
       rounds.push({
         cpu: (cpu.user + cpu.system) / N,
         rps: N / seconds,
-        server: redis ? (redisServerCpu() - serverBefore) / N : 0,
+        server,
         // Less the INFO call itself.
-        commands: redis ? ((await redisCommands(redis)) - commandsBefore - 1) / N : 0,
+        commands: redis ? (commandsAfter.all - commandsBefore.all - 1) / N : 0,
+        scripts: (commandsAfter.scripts - commandsBefore.scripts) / N,
       });
     }
     return {
@@ -91,6 +95,7 @@ async function measure(kind: 'memory' | 'redis') {
       rps: Math.round(median(rounds.map((round) => round.rps))),
       redis_server_cpu_us: Number(median(rounds.map((round) => round.server)).toFixed(1)),
       redis_commands: Number(median(rounds.map((round) => round.commands)).toFixed(2)),
+      redis_script_calls: Number(median(rounds.map((round) => round.scripts)).toFixed(3)),
     };
   } finally {
     await state.close();
@@ -109,5 +114,5 @@ async function measure(kind: 'memory' | 'redis') {
 const memory = await measure('memory');
 const redis = await measure('redis');
 console.log(`memory state: ${memory.cpu_us} µs CPU/request, ${memory.rps} requests/s`);
-console.log(`redis state:  ${redis.cpu_us} µs CPU/request (${(redis.cpu_us / memory.cpu_us).toFixed(2)}x memory), ${redis.rps} requests/s; redis-server ${redis.redis_server_cpu_us} µs CPU/request; ${redis.redis_commands} Redis commands/request`);
+console.log(`redis state:  ${redis.cpu_us} µs CPU/request (${(redis.cpu_us / memory.cpu_us).toFixed(2)}x memory), ${redis.rps} requests/s; redis-server ${redis.redis_server_cpu_us} µs CPU/request; ${redis.redis_commands} Redis commands/request (${redis.redis_script_calls} script calls)`);
 console.log(JSON.stringify({ memory, redis, redis_vs_memory_cpu: Number((redis.cpu_us / memory.cpu_us).toFixed(2)), n: N, concurrency: CONCURRENCY }));

@@ -29,7 +29,7 @@
  * Redis Cluster every key of one request would have to share a hash slot, which this layout does
  * not arrange (not supported).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import { formatUnits, parseUnits } from '../accounting/decimal.ts';
@@ -351,7 +351,7 @@ local function rate(o)
   if request_limit >= 0 and requests.value + 1 > request_limit then return false, '0 requests ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value) end
   if token_limit >= 0 and tokens.value >= token_limit then return false, '0 tokens ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value) end
   requests.value, requests.delta, requests.ttl = requests.value + 1, requests.delta + 1, o[6]
-  return true, '1 - ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value)
+  return true, fmt(requests.value) .. ' ' .. fmt(tokens.value)
 end
 local function settle(o)
   local list = o[8]
@@ -365,7 +365,7 @@ local function settle(o)
   local field = o[5]
   local hm, ha = units(o[6])
   local am, aa = units(o[7])
-  local reply, any = {}, false
+  local reply = nil
   for position, s in ipairs(list) do
     -- The hold is released only while its group holds anything (not expired and dropped).
     local g = field ~= '-' and s.groups[field]
@@ -390,18 +390,28 @@ local function settle(o)
       end
       watch(s)
     end
-    reply[position] = fired
-    if fired ~= '-' then any = true end
+    -- The reply is made only when an alert fires: most settlements answer ''.
+    if fired ~= '-' then
+      if reply == nil then
+        reply = {}
+        for earlier = 1, position - 1 do reply[earlier] = '-' end
+      end
+      reply[position] = fired
+    elseif reply ~= nil then
+      reply[position] = fired
+    end
   end
-  return any and table.concat(reply, ' ') or ''
+  return reply and table.concat(reply, ' ') or ''
 end
 local function run(o)
   local code = o[1]
   if code == 'h' then return hold(o, 2) end
   if code == 's' then return settle(o) end
   local allowed, reply = rate(o)
-  if code == 'a' and allowed then return reply .. ' ' .. hold(o, 7) end
-  return reply
+  if not allowed then return reply end
+  -- One concatenation for the whole reply of an admit.
+  if code == 'a' then return '1 - ' .. reply .. ' ' .. hold(o, 7) end
+  return '1 - ' .. reply
 end
 local replies = {''}
 for i, o in ipairs(operations) do
@@ -590,9 +600,9 @@ export class RedisAccountingState implements AccountingState {
   readonly #onError: (error: unknown) => void;
   readonly #scopes = new ScopeCache<ScopeEntry>((scope) => this.#scopeEntry(scope));
   readonly #rateKeys = new Map<string, RateKeys>();
-  /** Names this state's hold groups apart from other replicas'. */
-  readonly #instance = randomBytes(6).toString('base64url');
-  #groupSequence = 0;
+  /** Names this state's hold groups and reservations apart from other replicas' (with `#sequence`). */
+  readonly #instance = randomBytes(9).toString('base64url');
+  #sequence = 0;
   #batch: Batch | undefined;
 
   constructor(options: RedisStateOptions) {
@@ -635,7 +645,7 @@ export class RedisAccountingState implements AccountingState {
 
   async reserve(scopes: readonly ScopeLimit[], worstCaseUsd: string | number): Promise<ReserveResult> {
     const amount = amountUnits(worstCaseUsd);
-    const id = randomUUID();
+    const id = `${this.#instance}.${(this.#sequence++).toString(36)}`;
     // Nothing to hold against: no round trip, and no outage can refuse it.
     if (scopes.length === 0) return held(id, amount, scopes, true);
     const batch = this.#currentBatch();
@@ -654,7 +664,7 @@ export class RedisAccountingState implements AccountingState {
       return checked.ok ? { rate: checked, hold: await this.reserve(scopes, worstCaseUsd) } : { rate: checked };
     }
     const amount = amountUnits(worstCaseUsd);
-    const id = randomUUID();
+    const id = `${this.#instance}.${(this.#sequence++).toString(36)}`;
     const now = this.#clock();
     const batch = this.#currentBatch();
     const hold = this.#hold(batch, amount);
@@ -707,15 +717,15 @@ export class RedisAccountingState implements AccountingState {
     }
     const operation = batch.operations.push(fields) - 1;
     batch.settlements.push({ operation, positions, actual });
+    let lines: string[];
     let line: string;
-    let totals: bigint[];
     try {
-      const lines = await batch.replies;
+      lines = await batch.replies;
       line = this.#lineOf(lines, operation);
-      totals = this.#spentAfter(batch, lines, operation);
     } catch {
       return { recorded: false, spent: {}, alerts: [] };
     }
+    const totals = this.#spentAfter(batch, lines, operation);
     const fired = line === '' ? undefined : line.split(' ');
     const spent: Record<string, string> = {};
     const alerts: AlertEvent[] = [];
@@ -858,7 +868,7 @@ export class RedisAccountingState implements AccountingState {
     // Without a time to live a hold expires as it is taken: no group to share then.
     let group = this.#holdTtlMs > 0 ? batch.groups.get(until) : undefined;
     if (group === undefined) {
-      group = `h:${this.#instance}.${(this.#groupSequence++).toString(36)}`;
+      group = `h:${this.#instance}.${(this.#sequence++).toString(36)}`;
       batch.groups.set(until, group);
     }
     return { now, group, amount: amount.toString(), until };
@@ -889,6 +899,11 @@ export class RedisAccountingState implements AccountingState {
     };
   }
 
+  /**
+   * Refused (`fail: closed`) or let through unenforced (`open`). An unenforced reservation
+   * releases nothing when settled: if the call did run after all (a timeout), whether this hold
+   * was taken is unknown, and its group may hold other requests' holds; a hold taken then expires.
+   */
   #holdUnreachable(error: unknown, scopes: readonly ScopeLimit[], amount: bigint, id: string): ReserveResult {
     return this.#fail === 'open' ? held(id, amount, scopes, false) : { ok: false, reason: 'state_unavailable', message: `budget state unreachable: ${(error as Error).message}` };
   }
