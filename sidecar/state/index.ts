@@ -86,11 +86,12 @@ export interface SeedResult {
  * settlement added to). Run it before serving, after the journal replay (`openStores`), while no
  * counter exists yet (`seedSpend` leaves existing counters alone).
  *
- * A budget named in `require` counts every request of its scope, so its seeded spend is exactly
- * what settlement produced. A budget named only by a rule counts the requests that rule matched,
- * which the record does not say; it is seeded with every request of its scope, which can only be
- * more (a restart may refuse earlier than before it, never later). Key credit limits are not
- * seeded here: `RequestAccounting` starts them from the log on the key's first request.
+ * A record names the budget scopes it was settled against (`budgets`), and counts for exactly
+ * those: a budget attached by a rule gets only the requests that rule matched. A record without
+ * the field (written before it existed) counts for every budget of its scope, which can only be
+ * more than settlement produced (a restart may refuse earlier than before it, never later). Key
+ * credit limits are not seeded here: `RequestAccounting` starts them from the log on the key's
+ * first request.
  */
 export async function seedBudgetSpend(state: AccountingState, budgets: Iterable<Budget>, log: SpendLog, now: number): Promise<SeedResult> {
   const at = new Date(now);
@@ -114,6 +115,7 @@ export async function seedBudgetSpend(state: AccountingState, budgets: Iterable<
         // time. `budgetScopeKey` reads only the key, user, team and tags of the facts.
         const scopeKey = budgetScopeKey(budget, row as unknown as RequestFacts, now);
         if (scopeKey === null) continue;
+        if (row.budgets !== undefined && !row.budgets.includes(scopeKey)) continue;
         const total = totals.get(scopeKey);
         if (total === undefined) totals.set(scopeKey, { budget, units });
         else total.units += units;

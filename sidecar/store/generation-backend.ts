@@ -31,6 +31,8 @@ export interface SpendRow {
   tags: string[];
   /** Canonical decimal, never "0". */
   total_cost: string;
+  /** The record's `budgets` (scope keys it was settled against), when it has them. */
+  budgets?: string[];
 }
 
 export interface GenerationBackend {

@@ -62,6 +62,12 @@ export interface GenerationRecord {
   attempts: AttemptRecord[];
   /** Error message when the request failed. */
   error: string | null;
+  /**
+   * Scope keys (`budgetScopeKey`) of the policy budgets the request was held and settled against,
+   * when accounting admitted it; absent otherwise and in records written before the field existed.
+   * Lets a restart seed each budget with exactly its settled spend.
+   */
+  budgets?: string[];
 }
 
 /** Where generation records go. Appends never block the response path. */

@@ -58,7 +58,15 @@ export class MemoryGenerationBackend implements GenerationBackend {
       if (!inRange(record, { since })) continue;
       const cost = canonicalDecimal(record.total_cost);
       if (cost === '0') continue;
-      rows.push({ created_at: canonicalTime(record.created_at), key: record.key, user: record.user, team: record.team, tags: options.tags ? [...record.tags] : [], total_cost: cost });
+      rows.push({
+        created_at: canonicalTime(record.created_at),
+        key: record.key,
+        user: record.user,
+        team: record.team,
+        tags: options.tags ? [...record.tags] : [],
+        total_cost: cost,
+        ...(record.budgets ? { budgets: [...record.budgets] } : {}),
+      });
     }
     for (let start = 0; start < rows.length; start += pageSize) yield rows.slice(start, start + pageSize);
   }

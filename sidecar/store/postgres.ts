@@ -83,6 +83,11 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   }
 }
 
+/** The strings of a JSONB array (tags, budgets); anything else: none. */
+function stringsOf(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((entry): entry is string => typeof entry === 'string') : [];
+}
+
 interface SpendPgRow {
   id: string;
   created_at: Date;
@@ -92,6 +97,7 @@ interface SpendPgRow {
   /** NUMERIC: a string from pg. */
   total_cost: string;
   tags?: unknown;
+  budgets?: unknown;
 }
 
 export class PostgresGenerationBackend implements GenerationBackend {
@@ -184,7 +190,7 @@ export class PostgresGenerationBackend implements GenerationBackend {
 
   async *spendSince(since: string, options: SpendOptions = {}): AsyncIterable<SpendRow[]> {
     const pageSize = options.pageSize ?? SPEND_PAGE;
-    const columns = `id, created_at, key_hash, user_id, team_id, total_cost${options.tags ? ", record->'tags' AS tags" : ''}`;
+    const columns = `id, created_at, key_hash, user_id, team_id, total_cost, record->'budgets' AS budgets${options.tags ? ", record->'tags' AS tags" : ''}`;
     let cursor: { created_at: string; id: string } | null = null;
     for (;;) {
       // Keyset pages over the (created_at, id) index.
@@ -201,8 +207,9 @@ export class PostgresGenerationBackend implements GenerationBackend {
         key: row.key_hash,
         user: row.user_id,
         team: row.team_id,
-        tags: Array.isArray(row.tags) ? row.tags.filter((tag): tag is string => typeof tag === 'string') : [],
+        tags: stringsOf(row.tags),
         total_cost: canonicalDecimal(row.total_cost),
+        ...(Array.isArray(row.budgets) ? { budgets: stringsOf(row.budgets) } : {}),
       }));
       if (rows.length < pageSize) return;
       const last = rows[rows.length - 1] as SpendPgRow;

@@ -75,13 +75,15 @@ interface SpendSqlRow {
   team_id: string | null;
   total_cost: string;
   tags?: string | null;
+  budgets?: string | null;
 }
 
 /** A record's `tags` (JSON text of an array of strings); anything else counts as none. */
-function tagsOf(json: string): string[] {
+/** The strings of a JSON array column (tags, budgets); anything else: none. */
+function stringsOf(json: string): string[] {
   if (json === '[]') return [];
-  const tags: unknown = JSON.parse(json);
-  return Array.isArray(tags) ? tags.filter((tag): tag is string => typeof tag === 'string') : [];
+  const values: unknown = JSON.parse(json);
+  return Array.isArray(values) ? values.filter((value): value is string => typeof value === 'string') : [];
 }
 
 export class SqliteGenerationBackend implements GenerationBackend {
@@ -190,7 +192,7 @@ export class SqliteGenerationBackend implements GenerationBackend {
     // the two columns would scan it from the start for every page). The first cursor is
     // (since, ''): every id is greater than '', so the first page starts at `since` inclusive.
     const statement = this.#database.prepare(
-      `SELECT id, created_at, key_hash, user_id, team_id, total_cost${options.tags ? ", json_extract(record, '$.tags') AS tags" : ''} FROM generations
+      `SELECT id, created_at, key_hash, user_id, team_id, total_cost, json_extract(record, '$.budgets') AS budgets${options.tags ? ", json_extract(record, '$.tags') AS tags" : ''} FROM generations
        WHERE (created_at, id) > (?, ?) AND total_cost <> '0' ORDER BY created_at ASC, id ASC LIMIT ?`,
     );
     let after = canonicalTime(since);
@@ -203,8 +205,9 @@ export class SqliteGenerationBackend implements GenerationBackend {
         key: row.key_hash,
         user: row.user_id,
         team: row.team_id,
-        tags: typeof row.tags === 'string' ? tagsOf(row.tags) : [],
+        tags: typeof row.tags === 'string' ? stringsOf(row.tags) : [],
         total_cost: row.total_cost,
+        ...(typeof row.budgets === 'string' ? { budgets: stringsOf(row.budgets) } : {}),
       }));
       if (rows.length < pageSize) return;
       const last = rows[rows.length - 1] as SpendSqlRow;

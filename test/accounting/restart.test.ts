@@ -172,6 +172,7 @@ describe('key credit limits across restarts (memory state, SQLite log)', () => {
 
 describe('policy budgets across restarts (memory state, SQLite log)', () => {
   const TAGS = { 'x-switchyard-tags': 'batch' };
+  const GPU = { 'x-switchyard-tags': 'gpu' };
   let fixture: AccountingFixture;
   let member: { key: string; hash: string };
 
@@ -187,6 +188,11 @@ describe('policy budgets across restarts (memory state, SQLite log)', () => {
         '  - { id: team-monthly, scope: team, period: month, limit: 1 }',
         '  - { id: tag-daily, scope: tag, tag: batch, period: day, limit: 1 }',
         '  - { id: global-monthly, scope: global, period: month, limit: 0.0015 }',
+        '  - { id: gpu-team, scope: team, period: month, limit: 1 }',
+        'rules:',
+        '  - id: gpu',
+        '    when: { in: [gpu, { var: tags }] }',
+        '    require: { budgets: [gpu-team] }',
       ].join('\n'),
     });
     member = await createKey(fixture, ['--name', 'member', '--user', 'u1', '--team', 't1']);
@@ -199,14 +205,21 @@ describe('policy budgets across restarts (memory state, SQLite log)', () => {
     for (let index = 0; index < 2; index += 1) expect((await chat(server, member.key, TAGS)).status).toBe(200);
     // A request of the config key counts against the global budget only (no user, team or tag).
     expect((await chat(server, CONFIG_KEY)).status).toBe(200);
+    // One request the `gpu` rule matches: the only one its team budget counts.
+    expect((await chat(server, member.key, GPU)).status).toBe(200);
     const before = await budgetSpend(server, member.key, TAGS);
     expect(Object.keys(before).sort()).toEqual(['global-monthly', 'key-daily', 'tag-daily', 'team-monthly', 'user-weekly']);
     expect(before['global-monthly']).toBeGreaterThan(before['key-daily']!);
     expect(before['key-daily']).toBeGreaterThan(0);
+    const gpuBefore = await budgetSpend(server, member.key, GPU);
+    expect(gpuBefore['gpu-team']).toBeGreaterThan(0);
+    expect(gpuBefore['gpu-team']).toBeLessThan(gpuBefore['team-monthly']!);
 
     await server.stop('SIGKILL');
     server = await serve(fixture);
     expect(await budgetSpend(server, member.key, TAGS)).toEqual(before);
+    // The rule's budget comes back with the requests the rule matched, not its whole team's.
+    expect(await budgetSpend(server, member.key, GPU)).toEqual(gpuBefore);
 
     // Spend still in the crash journal at start-up counts too: the replay comes first.
     await server.stop('SIGKILL');

@@ -128,6 +128,43 @@ conformance('postgres', async () => {
 });
 afterAll(() => dropSchema(schema));
 
+/**
+ * Records that name their budgets (written since the field exists) count for those only: a budget
+ * attached by a rule is seeded with the requests that rule matched, not with its whole scope.
+ */
+function namedBudgets(name: string, open: () => Promise<GenerationBackend>): void {
+  it(`seeds a rule's budget with only the records settled against it (${name})`, async () => {
+    const backend = await open();
+    const ruleBudget: Budget = { id: 'gpu-team', scope: 'team', period: 'month', limit: 10 };
+    const everyone: Budget = { id: 'team-month', scope: 'team', period: 'month', limit: 10 };
+    const ruleKey = 'gpu-team|team=t1|2026-11';
+    const allKey = 'team-month|team=t1|2026-11';
+    await backend.write([
+      record('2026-11-25T10:00:00.000Z', '0.5', { budgets: [ruleKey, allKey] }),
+      record('2026-11-25T10:00:01.000Z', '0.25', { budgets: [allKey] }),
+      record('2026-11-25T10:00:02.000Z', '0.125', { budgets: [] }),
+      // Written before records named their budgets: counted for every budget of its scope.
+      record('2026-11-25T10:00:03.000Z', '0.0625'),
+    ]);
+    const rows = (await collect(backend, '2026-11-25T00:00:00.000Z', false)).rows;
+    expect(rows.map((row) => row.budgets)).toEqual([[ruleKey, allKey], [allKey], [], undefined]);
+    const state = new MemoryAccountingState({ clock: () => NOW });
+    await seedBudgetSpend(state, [ruleBudget, everyone], backend, NOW);
+    const scopes = [budgetScopeLimit(ruleBudget, ruleKey, new Date(NOW)), budgetScopeLimit(everyone, allKey, new Date(NOW))];
+    expect((await state.headroom(scopes)).map((entry) => entry.spent)).toEqual(['0.5625', '0.8125']);
+    await backend.close();
+  });
+}
+
+namedBudgets('memory', async () => new MemoryGenerationBackend());
+namedBudgets('sqlite', async () => new SqliteGenerationBackend(openSqliteDatabase(':memory:')));
+const namedSchema = uniqueName('seednamed');
+namedBudgets('postgres', async () => {
+  await requirePostgres();
+  return new PostgresGenerationBackend(await openPostgresPool({ connectionString: DATABASE_URL, schema: namedSchema }));
+});
+afterAll(() => dropSchema(namedSchema));
+
 it('seeds nothing and reads nothing without budgets', async () => {
   const log = { spendSince: () => (async function* () { throw new Error('read'); })() };
   expect(await seedBudgetSpend(new MemoryAccountingState(), [], log, NOW)).toEqual({ records: 0, scopes: 0 });

@@ -46,6 +46,8 @@ export interface Exchange {
   facts: RequestFacts | undefined;
   policy: { id: string; version: string };
   request: ChatHttpRequest;
+  /** Scope keys of the policy budgets accounting held the request against (the record's `budgets`). */
+  budgets?: string[];
 }
 
 export function header(request: ChatHttpRequest, name: string): string | null {
@@ -106,6 +108,7 @@ export function buildRecord(
     policy_version: exchange.policy.version,
     attempts: fields.attempts,
     error: fields.error,
+    ...(exchange.budgets ? { budgets: exchange.budgets } : {}),
   };
 }
 
@@ -449,6 +452,7 @@ export async function routeAndAdmit(
     fail(gateway, exchange, response, refused, [], false, streamed);
     return undefined;
   }
+  if (accounting && routed.plan.budgets.length > 0) exchange.budgets = routed.plan.budgets.map((budget) => budget.scope_key);
   const clientGone = new ClientGone();
   response.once('close', () => {
     if (!response.writableFinished) clientGone.abort(new Error('client closed the connection'));
