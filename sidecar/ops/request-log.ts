@@ -198,14 +198,26 @@ function lineWriter(logger: Logger): LineWriter {
   const customised = formatters?.log !== undefined || pinoLogger[pino.symbols.mixinSym] !== undefined || pinoLogger[(pino.symbols as unknown as Record<string, symbol>).msgPrefixSym as symbol] !== undefined || hooks?.logMethod !== undefined || hooks?.streamWrite !== undefined || stream?.[pino.symbols.needsMetadataGsym] === true;
   if (!stream || !levels || !time || typeof isEnabled !== 'function' || typeof pinoLogger.levels !== 'object' || customised) return fallback;
   const values = pinoLogger.levels.values;
+  // `,"name":` for each field name seen (a handful): made once, not once per line.
+  const prefixes = new Map<string, string>();
+  const parts: string[] = [];
   return (level, fields) => {
     if (!isEnabled.call(logger, level)) return;
-    let line = `${levels[values[level] as number] as string}${time()}${pinoLogger[pino.symbols.chindingsSym] as string}`;
+    parts.length = 0;
+    parts.push(levels[values[level] as number] as string, time(), pinoLogger[pino.symbols.chindingsSym] as string);
     for (const key in fields) {
       const value = fields[key];
-      if (value !== undefined) line += `,"${key}":${jsonValue(value)}`;
+      if (value === undefined) continue;
+      let prefix = prefixes.get(key);
+      if (prefix === undefined) {
+        prefix = `,${JSON.stringify(key)}:`;
+        if (prefixes.size < 256) prefixes.set(key, prefix);
+      }
+      parts.push(prefix, jsonValue(value));
     }
-    stream.write(`${line},"msg":"request"}\n`);
+    parts.push(',"msg":"request"}\n');
+    // One flat string per line (joined once), instead of a chain of partial concatenations.
+    stream.write(parts.join(''));
   };
 }
 
