@@ -36,7 +36,10 @@ export interface WireCostDetails {
 /** The served attempt's cost breakdown for the wire. */
 export function wireCostDetails(details: CostDetails): WireCostDetails {
   const components = {} as Record<keyof CostDetails['components'], number>;
-  for (const [name, value] of Object.entries(details.components)) components[name as keyof CostDetails['components']] = Number(value);
+  for (const name in details.components) {
+    const key = name as keyof CostDetails['components'];
+    components[key] = Number(details.components[key]);
+  }
   return {
     upstream_inference_cost: Number(details.upstream_inference_cost),
     upstream_inference_prompt_cost: Number(details.upstream_inference_prompt_cost),
