@@ -554,14 +554,23 @@ interface Batch {
   /** One argument per scope, then one per operation (after the scope count, see `BATCH_SCRIPT`). */
   scopeArguments: string[];
   operations: string[];
-  /** The settlements, in operation order: what each adds to spent, in which scopes (positions in the scope list). */
-  settlements: Array<{ operation: number; positions: number[]; actual: bigint }>;
+  /** The settlements, in operation order. */
+  settlements: Settlement[];
   /** Hold group per hold expiry (epoch ms): the holds of one call with one expiry share a group. */
   groups: Map<number, string>;
-  /** Spent per scope after each settlement that succeeded, by operation; worked out on first use. */
-  spentAfter?: Map<number, bigint[]>;
+  /** Whether the settlements' `after` totals have been worked out (on first use). */
+  totalled: boolean;
   /** The reply lines: each scope's spent before the call, then one per operation; rejects when the call failed as a whole. */
   replies: Promise<string[]>;
+}
+
+/** A settlement in a batch: what it adds to spent, in which scopes (positions in the scope list). */
+interface Settlement {
+  operation: number;
+  positions: number[];
+  actual: bigint;
+  /** Spent per scope after it, when it succeeded (see `#spentAfter`). */
+  after?: bigint[];
 }
 
 /** A hold this state took and has not settled yet: what it holds where (see `BATCH_SCRIPT`). */
@@ -649,10 +658,10 @@ export class RedisAccountingState implements AccountingState {
     // Nothing to hold against: no round trip, and no outage can refuse it.
     if (scopes.length === 0) return held(id, amount, scopes, true);
     const batch = this.#currentBatch();
-    const hold = this.#hold(batch, amount);
+    const hold = this.#hold(batch, amount, this.#clock());
     const operation = batch.operations.push(`h${this.#holdFields(batch, scopes, hold)}`) - 1;
     try {
-      return this.#holdReply(await this.#replyOf(batch, operation), 0, scopes, amount, id, hold);
+      return this.#holdReply(this.#replyOf(await batch.replies, operation), 0, scopes, amount, id, hold);
     } catch (error) {
       return this.#holdUnreachable(error, scopes, amount, id);
     }
@@ -667,11 +676,11 @@ export class RedisAccountingState implements AccountingState {
     const id = `${this.#instance}.${(this.#sequence++).toString(36)}`;
     const now = this.#clock();
     const batch = this.#currentBatch();
-    const hold = this.#hold(batch, amount);
+    const hold = this.#hold(batch, amount, now);
     const operation = batch.operations.push(`a${this.#rateFields(batch, subject, limits, now)}${this.#holdFields(batch, scopes, hold)}`) - 1;
     let reply: string[];
     try {
-      reply = await this.#replyOf(batch, operation);
+      reply = this.#replyOf(await batch.replies, operation);
     } catch (error) {
       const refused = this.#rateUnreachable(error);
       return refused.ok ? { rate: refused, hold: this.#holdUnreachable(error, scopes, amount, id) } : { rate: refused };
@@ -685,7 +694,7 @@ export class RedisAccountingState implements AccountingState {
     const batch = this.#currentBatch();
     const operation = batch.operations.push(`r${this.#rateFields(batch, subject, limits, now)}`) - 1;
     try {
-      return this.#rateReply(await this.#replyOf(batch, operation), limits, now);
+      return this.#rateReply(this.#replyOf(await batch.replies, operation), limits, now);
     } catch (error) {
       return this.#rateUnreachable(error);
     }
@@ -716,7 +725,8 @@ export class RedisAccountingState implements AccountingState {
       fields += ` ${position}`;
     }
     const operation = batch.operations.push(fields) - 1;
-    batch.settlements.push({ operation, positions, actual });
+    const settlement: Settlement = { operation, positions, actual };
+    batch.settlements.push(settlement);
     let lines: string[];
     let line: string;
     try {
@@ -725,7 +735,7 @@ export class RedisAccountingState implements AccountingState {
     } catch {
       return { recorded: false, spent: {}, alerts: [] };
     }
-    const totals = this.#spentAfter(batch, lines, operation);
+    const totals = this.#spentAfter(batch, lines, settlement);
     const fired = line === '' ? undefined : line.split(' ');
     const spent: Record<string, string> = {};
     const alerts: AlertEvent[] = [];
@@ -799,6 +809,7 @@ export class RedisAccountingState implements AccountingState {
       scopeArguments: [],
       operations: [],
       settlements: [],
+      totalled: false,
       groups: new Map(),
       replies: new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#send(batch)),
     };
@@ -818,9 +829,9 @@ export class RedisAccountingState implements AccountingState {
     }
   }
 
-  /** One operation's reply fields; throws when the call failed, or this operation did (after reporting it). */
-  async #replyOf(batch: Batch, operation: number): Promise<string[]> {
-    return this.#lineOf(await batch.replies, operation).split(' ');
+  /** One operation's reply fields; throws when this operation failed (after reporting it). */
+  #replyOf(lines: readonly string[], operation: number): string[] {
+    return this.#lineOf(lines, operation).split(' ');
   }
 
   /** One operation's reply line; throws when this operation failed (after reporting it). */
@@ -837,33 +848,29 @@ export class RedisAccountingState implements AccountingState {
    * (each scope's spent before the call) and the actuals of the call's settlements that
    * succeeded, in order: the script adds exactly those to spent and changes it no other way.
    */
-  #spentAfter(batch: Batch, lines: readonly string[], operation: number): bigint[] {
-    let totals = batch.spentAfter;
-    if (totals === undefined) {
-      totals = new Map();
+  #spentAfter(batch: Batch, lines: readonly string[], settlement: Settlement): bigint[] {
+    if (!batch.totalled) {
+      batch.totalled = true;
       const before = (lines[0] ?? '').split(' ');
       const running: Array<bigint | undefined> = [];
-      for (const settlement of batch.settlements) {
-        const reply = lines[settlement.operation + 1];
+      for (const each of batch.settlements) {
+        const reply = lines[each.operation + 1];
         if (reply === undefined || reply.startsWith('!')) continue;
         const after: bigint[] = [];
-        for (const position of settlement.positions) {
-          const total = (running[position] ?? BigInt(before[position - 1] ?? '0')) + settlement.actual;
+        for (const position of each.positions) {
+          const total = (running[position] ?? BigInt(before[position - 1] ?? '0')) + each.actual;
           running[position] = total;
           after.push(total);
         }
-        totals.set(settlement.operation, after);
+        each.after = after;
       }
-      batch.spentAfter = totals;
     }
-    const after = totals.get(operation);
-    if (after === undefined) throw new Error('no spent total for this settlement');
-    return after;
+    if (settlement.after === undefined) throw new Error('no spent total for this settlement');
+    return settlement.after;
   }
 
   /** A new hold of `amount` from now, in its group of the batch. */
-  #hold(batch: Batch, amount: bigint): Held & { now: number } {
-    const now = this.#clock();
+  #hold(batch: Batch, amount: bigint, now: number): Held & { now: number } {
     const until = now + this.#holdTtlMs;
     // Without a time to live a hold expires as it is taken: no group to share then.
     let group = this.#holdTtlMs > 0 ? batch.groups.get(until) : undefined;
