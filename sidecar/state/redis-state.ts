@@ -591,8 +591,10 @@ interface RateKeys {
 }
 
 /**
- * Operations per script call at most: one call blocks Redis while it runs (about 10 us per
- * operation), so a burst goes as several calls that other clients' commands can come between.
+ * Operations per script call at most: one call blocks Redis while it runs (about 5 us per
+ * operation, some 170 us for a full call of admits and settlements on two scopes), so a burst goes
+ * as several calls that other clients' commands can come between. 64 measured: redis-server 1 us
+ * less per request, the gateway 0.4 us more, and calls twice as long.
  */
 const MAX_BATCH_OPERATIONS = 32;
 
