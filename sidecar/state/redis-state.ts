@@ -467,10 +467,16 @@ end
 return table.concat(replies, '\\n')
 `;
 
-/** KEYS: scope. ARGV: spent_m, spent_a, keep_ttl (ms). Returns 1 when it seeded, 0 when a counter existed. */
+/**
+ * KEYS: scope. ARGV: spent_m, spent_a, keep_ttl (ms), then the `alert:<fraction>` fields of the
+ * thresholds the seeded spend already reached (they fired before; they do not fire again). Returns
+ * 1 when it seeded, 0 when a counter existed.
+ */
 const SEED_SCRIPT = `${LUA_PAIRS}
 if redis.call('HEXISTS', KEYS[1], 'spent_m') == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'spent_m', ARGV[1], 'spent_a', ARGV[2])
+local values = {'spent_m', ARGV[1], 'spent_a', ARGV[2]}
+for i = 4, #ARGV do values[#values + 1] = ARGV[i]; values[#values + 1] = '1' end
+redis.call('HSET', KEYS[1], unpack(values))
 keep(KEYS[1], tonumber(ARGV[3]))
 return 1
 `;
@@ -755,7 +761,10 @@ export class RedisAccountingState implements AccountingState {
   async seedSpend(scope: ScopeLimit, spentUsd: string): Promise<boolean> {
     const spent = amountUnits(spentUsd);
     try {
-      const reply = await this.#run('seed', [this.#keyOf(scope.scopeKey)], [...toPair(spent), String(this.#keepTtl(scope))]);
+      const reached = termsOf(scope)
+        .thresholds.filter((threshold) => spent >= threshold.units)
+        .map((threshold) => `alert:${threshold.fraction}`);
+      const reply = await this.#run('seed', [this.#keyOf(scope.scopeKey)], [...toPair(spent), String(this.#keepTtl(scope)), ...reached]);
       return Number(reply) === 1;
     } catch (error) {
       this.#onError(error);
