@@ -97,15 +97,18 @@ async function profile(step: 'profile-start' | 'profile-stop'): Promise<void> {
     // 1 ms by default; finer sampling (BENCH_PROFILE_INTERVAL_US) costs the gateway some throughput.
     if (process.env.BENCH_PROFILE_INTERVAL_US) await postWith('Profiler.setSamplingInterval', { interval: Number(process.env.BENCH_PROFILE_INTERVAL_US) });
     await post('Profiler.start');
-    // Allocation sites, collected objects included (what drives the scavenges), when BENCH_PROFILE_HEAP=1.
-    if (process.env.BENCH_PROFILE_HEAP === '1') {
-      await postWith('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    // Allocation sites, collected objects included (what drives the scavenges), when
+    // BENCH_PROFILE_HEAP=1; `promoted`: only objects that outlived a scavenge (what drives the
+    // mark-compacts), collected later or not.
+    if (process.env.BENCH_PROFILE_HEAP === '1' || process.env.BENCH_PROFILE_HEAP === 'promoted') {
+      const minor = process.env.BENCH_PROFILE_HEAP === '1';
+      await postWith('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: minor });
     }
     return;
   }
   const result = (await post('Profiler.stop')) as { profile: unknown };
   writeFileSync(`${directory}/gateway-${PROFILE_PHASE}.cpuprofile`, JSON.stringify(result.profile));
-  if (process.env.BENCH_PROFILE_HEAP === '1') {
+  if (process.env.BENCH_PROFILE_HEAP === '1' || process.env.BENCH_PROFILE_HEAP === 'promoted') {
     const heap = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
     writeFileSync(`${directory}/gateway-${PROFILE_PHASE}.heapprofile`, JSON.stringify(heap.profile));
   }
@@ -283,6 +286,10 @@ async function runGateway(upstreamUrl: string, role: string): Promise<void> {
       process.send?.({ cpuMicroseconds: used.user + used.system });
     }
     if (message.type === 'pauses-start') watchPauses();
+    if (message.type === 'heap-snapshot' && process.env.BENCH_PROFILE_DIR) {
+      // A heap snapshot in the middle of a phase: what request-scoped objects are still referenced.
+      void import('node:v8').then((v8) => v8.writeHeapSnapshot(`${process.env.BENCH_PROFILE_DIR as string}/gateway-fixed.heapsnapshot`));
+    }
     if (message.type === 'pauses-stop') process.send?.(stopWatchingPauses());
     if (message.type === 'exit') process.exit(0);
     if (message.type === 'profile-start' || message.type === 'profile-stop') void profile(message.type);
@@ -526,6 +533,8 @@ async function main(): Promise<void> {
     const waitedBefore = [gateway.child.pid, upstream.child.pid, process.pid].map(runQueueWaitMs);
     if (PROFILE_DIRECTORY && PROFILE_PHASE === 'fixed') gateway.child.send({ type: 'profile-start' });
     gateway.child.send({ type: 'pauses-start' });
+    // BENCH_HEAP_SNAPSHOT=1 (with BENCH_PROFILE_DIR): a heap snapshot of the gateway 2 s into its fixed-rate run.
+    if (PROFILE_DIRECTORY && process.env.BENCH_HEAP_SNAPSHOT === '1') setTimeout(() => gateway.child.send({ type: 'heap-snapshot' }), 2_000).unref();
     const fixedGateway = await withDeadline(fixedRate(through, FIXED_RATE_REQUESTS), 'gateway fixed rate');
     const pauses = await askPauses(gateway.child);
     if (PROFILE_DIRECTORY && PROFILE_PHASE === 'fixed') gateway.child.send({ type: 'profile-stop' });
