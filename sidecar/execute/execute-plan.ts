@@ -25,6 +25,7 @@ import {
   type Usage,
 } from '../providers/spec.ts';
 import type { AttemptRecord } from '../store/generation-record.ts';
+import { AttemptAbort } from './attempt-signal.ts';
 import { ATTRIBUTES } from '../telemetry/attributes.ts';
 
 /** Provider id -> secret, or undefined for keyless providers / missing keys. Never logged. */
@@ -155,7 +156,8 @@ type Deadline = 'first_byte' | 'attempt' | 'total';
 
 /** One try of one attempt: its controller, deadline timer and span. */
 class AttemptTry {
-  readonly controller = new AbortController();
+  /** Not Node's AbortController: see attempt-signal.ts. */
+  readonly controller = new AttemptAbort();
   deadline: Deadline | undefined;
   readonly startedAt: number;
   readonly span: Span;
@@ -500,7 +502,7 @@ export async function generatePlanWith<R>(input: PlanInput, dependencies: Execut
           attempt,
           provider: providerOf(input, attempt),
           credential: credentialFor(attempt, dependencies),
-          signal: attemptTry.controller.signal,
+          signal: attemptTry.controller.signal.asAbortSignal(),
         }),
       );
       attemptTry.release();
@@ -532,7 +534,7 @@ export async function openPlanStreamWith(input: PlanInput, dependencies: Executo
   const walked = await walkPlan<OpenedStream>(input, dependencies, true, operation, async (attemptTry, log) => {
     const { attempt } = attemptTry;
     const adapter = dependencies.adapters[attempt.protocol];
-    const signal = attemptTry.controller.signal;
+    const signal = attemptTry.controller.signal.asAbortSignal();
     try {
       if (!adapter) throw new Error('unreachable: adapter checked by walkPlan');
       const result = await attemptTry.untilAborted(
