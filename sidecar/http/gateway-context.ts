@@ -168,7 +168,12 @@ export function planRequest(gateway: GatewayContext, state: RoutingState, facts:
 /** A JSON answer with plain Node calls (no framework on the hot path). */
 export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  // Fields set one by one, not spread (see execute-plan.ts, withRequest).
+  const head: Record<string, string | number> = {};
+  for (const name in headers) head[name] = headers[name] as string;
+  head['content-type'] = 'application/json; charset=utf-8';
+  head['content-length'] = Buffer.byteLength(text);
+  response.writeHead(status, head);
   response.end(text);
 }
 

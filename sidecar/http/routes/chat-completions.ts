@@ -10,6 +10,7 @@ import {
   failureFor,
   generatePlan,
   openPlanStream,
+  withRequest,
   type AttemptLog,
   type ExecutionInput,
   type ExecutorDependencies,
@@ -192,7 +193,7 @@ export interface StreamShape {
 }
 
 const CHAT_STREAM = (request: ExecutionInput['request']): StreamShape => ({
-  open: (input, dependencies) => openPlanStream({ ...input, request }, dependencies),
+  open: (input, dependencies) => openPlanStream(withRequest(input, request), dependencies),
   chunks: (served) => new ChunkWriter(served),
 });
 
@@ -208,7 +209,8 @@ export async function serveStream(gateway: GatewayContext, exchange: Exchange, r
   }, gateway.keepAliveIntervalMs);
   let outcome;
   try {
-    outcome = await shape.open({ ...input, log: attemptsSoFar }, executorDependencies(gateway));
+    const withLog: PlanInput = { plan: input.plan, catalog: input.catalog, clientSignal: input.clientSignal, parentContext: input.parentContext, startedAt: input.startedAt, log: attemptsSoFar };
+    outcome = await shape.open(withLog, executorDependencies(gateway));
   } finally {
     clearInterval(keepAlive);
   }
@@ -363,7 +365,12 @@ export interface ServedAnswer {
 export function replyServed(gateway: GatewayContext, exchange: Exchange, response: ServerResponse, body: unknown, served: ServedAnswer): void {
   if (exchange.wantsAttemptLog) response.setHeader('X-Switchyard-Attempts', attemptSummary(served.attempts));
   const record = buildRecord(gateway, exchange, {
-    ...served,
+    attempt: served.attempt,
+    attempts: served.attempts,
+    finishReason: served.finishReason,
+    nativeFinishReason: served.nativeFinishReason,
+    usage: served.usage,
+    upstreamId: served.upstreamId,
     status: 200,
     streamed: false,
     cancelled: false,
@@ -505,7 +512,7 @@ export function chatCompletionsHandler(gateway: GatewayContext) {
     async (routing, exchange, response, body, base) => {
       const request = providerRequest(body);
       if (body.stream === true) await serveStream(routing, exchange, response, base, CHAT_STREAM(request));
-      else await serveGenerate(routing, exchange, response, { ...base, request });
+      else await serveGenerate(routing, exchange, response, withRequest(base, request));
     },
   );
 }
