@@ -153,11 +153,11 @@ export class MemoryAccountingState implements AccountingState {
     const requestsOver = limits.requestsPerMinute !== undefined && counter.requests + 1 > limits.requestsPerMinute;
     const tokensOver = limits.tokensPerMinute !== undefined && counter.tokens >= limits.tokensPerMinute;
     if (!requestsOver && !tokensOver) counter.requests += 1;
-    const windows = describeWindows(limits, counter.requests, counter.tokens, window.end);
     if (requestsOver || tokensOver) {
+      const windows = describeWindows(limits, counter.requests, counter.tokens, window.end);
       return { ok: false, reason: 'rate_limited', limited: requestsOver ? 'requests' : 'tokens', retryAfterSeconds: Math.max(1, Math.ceil((window.end - now) / 1000)), ...windows };
     }
-    return { ok: true, ...windows };
+    return allowedWithWindows(limits, counter.requests, counter.tokens, window.end);
   }
 
   async recordTokens(subject: string, tokens: number): Promise<void> {
@@ -215,8 +215,19 @@ export class MemoryAccountingState implements AccountingState {
 
 /** The windows to report for the limits configured (shared with the Redis state). */
 export function describeWindows(limits: RateLimits, requests: number, tokens: number, resetAt: number): { requests?: RateWindow; tokens?: RateWindow } {
-  const windows: { requests?: RateWindow; tokens?: RateWindow } = {};
-  if (limits.requestsPerMinute !== undefined) windows.requests = { limit: limits.requestsPerMinute, remaining: Math.max(0, limits.requestsPerMinute - requests), resetAt };
-  if (limits.tokensPerMinute !== undefined) windows.tokens = { limit: limits.tokensPerMinute, remaining: Math.max(0, limits.tokensPerMinute - tokens), resetAt };
-  return windows;
+  return withWindows({}, limits, requests, tokens, resetAt);
+}
+
+/**
+ * `{ ok: true }` and the windows, set field by field: a result spread from the windows on every
+ * request kept objects alive through scavenges on Node 20 (`npm run bench:gc-patterns`).
+ */
+export function allowedWithWindows(limits: RateLimits, requests: number, tokens: number, resetAt: number): RateResult {
+  return withWindows<{ ok: true; requests?: RateWindow; tokens?: RateWindow }>({ ok: true }, limits, requests, tokens, resetAt);
+}
+
+function withWindows<T extends { requests?: RateWindow; tokens?: RateWindow }>(target: T, limits: RateLimits, requests: number, tokens: number, resetAt: number): T {
+  if (limits.requestsPerMinute !== undefined) target.requests = { limit: limits.requestsPerMinute, remaining: Math.max(0, limits.requestsPerMinute - requests), resetAt };
+  if (limits.tokensPerMinute !== undefined) target.tokens = { limit: limits.tokensPerMinute, remaining: Math.max(0, limits.tokensPerMinute - tokens), resetAt };
+  return target;
 }

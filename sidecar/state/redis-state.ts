@@ -50,7 +50,7 @@ import {
   type SettleResult,
   type TokenCount,
 } from './accounting-state.ts';
-import { describeWindows } from './memory-state.ts';
+import { allowedWithWindows, describeWindows } from './memory-state.ts';
 import { amountUnits, headroomOf, ScopeCache, snapshotNumber, termsOf } from './scope-math.ts';
 
 const MICRO = 10n ** 12n;
@@ -928,8 +928,8 @@ export class RedisAccountingState implements AccountingState {
 
   #rateReply(reply: string[], limits: RateLimits, now: number): RateResult {
     const windowEnd = rateWindow(now).end;
+    if (reply[0] === '1') return allowedWithWindows(limits, Number(reply[2]), Number(reply[3]), windowEnd);
     const windows = describeWindows(limits, Number(reply[2]), Number(reply[3]), windowEnd);
-    if (reply[0] === '1') return { ok: true, ...windows };
     return {
       ok: false,
       reason: 'rate_limited',
