@@ -338,11 +338,16 @@ async function stopGateway(child: ChildProcess): Promise<void> {
   await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
 }
 
-function askMemory(child: ChildProcess): Promise<{ rss: number; heapUsed?: number }> {
+/** Sends a gateway child one request message (`{ type }`) and resolves with its answer. */
+function ask<T>(child: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve) => {
-    child.once('message', (message: { rss: number; heapUsed?: number }) => resolve(message));
-    child.send({ type: 'rss' });
+    child.once('message', (message: T) => resolve(message));
+    child.send({ type });
   });
+}
+
+function askMemory(child: ChildProcess): Promise<{ rss: number; heapUsed?: number }> {
+  return ask(child, 'rss');
 }
 
 async function askRss(child: ChildProcess): Promise<number> {
@@ -351,18 +356,12 @@ async function askRss(child: ChildProcess): Promise<number> {
 
 /** Asks a gateway for its GC pauses and event-loop delay since `pauses-start`. */
 function askPauses(child: ChildProcess): Promise<{ gcPauses: number; gcLongestMs: number; gcTotalMs: number; loopDelayP99Ms: number; loopDelayMaxMs: number }> {
-  return new Promise((resolve) => {
-    child.once('message', (message: { gcPauses: number; gcLongestMs: number; gcTotalMs: number; loopDelayP99Ms: number; loopDelayMaxMs: number }) => resolve(message));
-    child.send({ type: 'pauses-stop' });
-  });
+  return ask(child, 'pauses-stop');
 }
 
 /** CPU time (user + system) the child used so far, µs: cost per request independent of contention. */
-function askCpu(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    child.once('message', (message: { cpuMicroseconds: number }) => resolve(message.cpuMicroseconds));
-    child.send({ type: 'cpu' });
-  });
+async function askCpu(child: ChildProcess): Promise<number> {
+  return (await ask<{ cpuMicroseconds: number }>(child, 'cpu')).cpuMicroseconds;
 }
 
 interface Target {

@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { ApiKeyRecord } from '../sidecar/store/keys.ts';
 import { budgetScopeLimit, keyLimitScope, openAccountingState, type AccountingState } from '../sidecar/state/index.ts';
+import { deleteRedisPrefix } from '../test/accounting/fixtures/services.ts';
 
 const N = Number(process.env.N ?? 20_000);
 const CONCURRENCY = 32;
@@ -100,12 +101,7 @@ async function measure(kind: 'memory' | 'redis') {
   } finally {
     await state.close();
     if (redis) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
+      await deleteRedisPrefix(prefix);
       await redis.quit();
     }
   }

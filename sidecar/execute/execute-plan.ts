@@ -114,17 +114,17 @@ export type CallTarget = Omit<AdapterCall, 'request'>;
 // alive through the next scavenge (`npm run bench:gc-patterns`, the "object spread" row), which made
 // scavenges slower and promoted request objects to the old generation.
 
-/** `input` with the request set (and `log`, when given). */
-export function withRequest(input: PlanInput, request: ChatRequest, log: AttemptLog | undefined = input.log): ExecutionInput {
-  const execution: ExecutionInput = {
-    plan: input.plan,
-    catalog: input.catalog,
-    request,
-    clientSignal: input.clientSignal,
-    parentContext: input.parentContext,
-    startedAt: input.startedAt,
-  };
-  if (log !== undefined) execution.log = log;
+/** A copy of `input` with `log` (or none). */
+export function withLog(input: PlanInput, log: AttemptLog | undefined): PlanInput {
+  const copy: PlanInput = { plan: input.plan, catalog: input.catalog, clientSignal: input.clientSignal, parentContext: input.parentContext, startedAt: input.startedAt };
+  if (log !== undefined) copy.log = log;
+  return copy;
+}
+
+/** `input` with the request set. */
+export function withRequest(input: PlanInput, request: ChatRequest): ExecutionInput {
+  const execution = withLog(input, input.log) as ExecutionInput;
+  execution.request = request;
   return execution;
 }
 

@@ -10,6 +10,7 @@ import {
   failureFor,
   generatePlan,
   openPlanStream,
+  withLog,
   withRequest,
   type AttemptLog,
   type ExecutionInput,
@@ -209,8 +210,7 @@ export async function serveStream(gateway: GatewayContext, exchange: Exchange, r
   }, gateway.keepAliveIntervalMs);
   let outcome;
   try {
-    const withLog: PlanInput = { plan: input.plan, catalog: input.catalog, clientSignal: input.clientSignal, parentContext: input.parentContext, startedAt: input.startedAt, log: attemptsSoFar };
-    outcome = await shape.open(withLog, executorDependencies(gateway));
+    outcome = await shape.open(withLog(input, attemptsSoFar), executorDependencies(gateway));
   } finally {
     clearInterval(keepAlive);
   }
