@@ -514,6 +514,7 @@ async function main(): Promise<void> {
   const children = [upstream.child, gateway.child, floor.child];
   try {
     console.log(`gateway Node flags (from npm start): ${startScriptFlags().join(' ') || 'none'}`);
+    console.log(`gateway pid ${String(gateway.child.pid)}, floor pid ${String(floor.child.pid)}, upstream pid ${String(upstream.child.pid)}`);
     console.log(`gateway: ${GATEWAY_KIND === 'core' ? 'createApp alone (BENCH_GATEWAY=core)' : 'startServer, as switchyard serve runs it (BENCH_GATEWAY=core for createApp alone)'}; accounting ${ACCOUNTING} (BENCH_ACCOUNTING=off|sqlite|redis)`);
     const baseline = await start('baseline', []);
     const loaderRss = await askRss(baseline.child);
