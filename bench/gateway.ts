@@ -12,11 +12,11 @@
  *   4. 1,000 streams held open through the gateway: the gateway's RSS.
  * Every phase is bounded in count and time. The last line is one JSON object with every figure.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector';
@@ -283,7 +283,7 @@ async function runGateway(upstreamUrl: string, role: string): Promise<void> {
     }
     if (message.type === 'cpu') {
       const used = process.cpuUsage();
-      process.send?.({ cpuMicroseconds: used.user + used.system });
+      process.send?.({ cpuMicroseconds: used.user + used.system, mainThreadMicroseconds: mainThreadCpuMicroseconds() });
     }
     if (message.type === 'pauses-start') watchPauses();
     if (message.type === 'heap-snapshot' && process.env.BENCH_PROFILE_DIR) {
@@ -316,13 +316,13 @@ function startScriptFlags(): string[] {
   return (match?.[1] ?? '').split(/\s+/).filter((flag) => flag !== '');
 }
 
-function start(role: string, roleArguments: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; url: string; key?: string }> {
+function start(role: string, roleArguments: string[], env: NodeJS.ProcessEnv = process.env, script = fileURLToPath(import.meta.url)): Promise<{ child: ChildProcess; url: string; key?: string }> {
   const extra = role === 'gateway' || role === 'floor' ? [...startScriptFlags(), ...(env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')] : [];
   const execArgv = [...process.execArgv, ...extra];
   // The gateway's request log (one JSON line per request) goes nowhere, as a log shipper would take it
   // (`BENCH_GATEWAY_STDOUT=1` shows it, with anything Node flags such as --trace-gc print).
   const stdout = role === 'gateway' && !process.env.BENCH_GATEWAY_STDOUT ? 'ignore' : 'inherit';
-  const child = fork(fileURLToPath(import.meta.url), [role, ...roleArguments], { stdio: ['ignore', stdout, 'inherit', 'ipc'], execArgv, env });
+  const child = fork(script, [role, ...roleArguments], { stdio: ['ignore', stdout, 'inherit', 'ipc'], execArgv, env });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${role} exited with ${String(code)}`)));
@@ -361,7 +361,26 @@ function askPauses(child: ChildProcess): Promise<{ gcPauses: number; gcLongestMs
 
 /** CPU time (user + system) the child used so far, µs: cost per request independent of contention. */
 async function askCpu(child: ChildProcess): Promise<number> {
-  return (await ask<{ cpuMicroseconds: number }>(child, 'cpu')).cpuMicroseconds;
+  return (await askCpuSplit(child)).cpuMicroseconds;
+}
+
+/** The same, and the part of it its main thread (the event loop) used. */
+function askCpuSplit(child: ChildProcess): Promise<{ cpuMicroseconds: number; mainThreadMicroseconds: number }> {
+  return ask(child, 'cpu');
+}
+
+/**
+ * CPU time of the calling thread (called on the main thread: the event loop's), µs, from
+ * /proc/thread-self/stat (clock ticks). The event loop is what saturates first; the process total
+ * also counts V8's helper thread and, with SQLite, the writer thread, which run on the other core.
+ */
+function mainThreadCpuMicroseconds(): number {
+  try {
+    const fields = readFileSync('/proc/thread-self/stat', 'utf8').replace(/^.*\) /s, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 interface Target {
@@ -507,7 +526,27 @@ function runQueueWaitMs(pid: number | undefined): number {
   }
 }
 
+/** The machine's CPU time so far, from /proc/stat's first line: all of it, and what the hypervisor stole (ticks). */
+function cpuTicks(): { total: number; steal: number } {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    return { total: fields.slice(0, 8).reduce((sum, value) => sum + value, 0), steal: fields[7] ?? Number.NaN };
+  } catch {
+    return { total: Number.NaN, steal: Number.NaN };
+  }
+}
+
+/**
+ * Share of the machine's CPU time the hypervisor gave to someone else since `before` (steal). On a
+ * shared host it moves every figure of a run: runs with a few percent or more compare badly.
+ */
+function stealSince(before: { total: number; steal: number }): number {
+  const now = cpuTicks();
+  return (now.steal - before.steal) / (now.total - before.total);
+}
+
 async function main(): Promise<void> {
+  const ticksAtStart = cpuTicks();
   const upstream = await start('upstream', []);
   const gateway = await start('gateway', [upstream.url]);
   const floor = await start('floor', [upstream.url]);
@@ -590,6 +629,8 @@ async function main(): Promise<void> {
     const rssMb = rss.open / 1024 / 1024;
     console.log(`gateway RSS: ${(rss.idle / 1024 / 1024).toFixed(1)} MB idle, ${rssMb.toFixed(1)} MB with ${OPEN_STREAMS} open streams (target < 150)`);
     console.log(`gateway heap used: ${(rss.heapIdle / 1024 / 1024).toFixed(1)} MB idle, ${(rss.heapOpen / 1024 / 1024).toFixed(1)} MB with ${OPEN_STREAMS} open streams`);
+    const steal = stealSince(ticksAtStart);
+    console.log(`host steal during the run: ${(steal * 100).toFixed(1)}% of the machine's CPU time${steal >= 0.02 ? ' (a shared host was busy: figures of this run are slower than the code)' : ''}`);
 
     await Promise.all([direct.pool.close(), through.pool.close(), thinnest.pool.close()]);
     console.log(
@@ -626,6 +667,7 @@ async function main(): Promise<void> {
         gateway_loop_delay_p99_ms_fixed_rate: round(pauses.loopDelayP99Ms, 2),
         gateway_loop_delay_max_ms_fixed_rate: round(pauses.loopDelayMaxMs, 2),
         load_average_1m: round(loadavg()[0] ?? Number.NaN, 2),
+        host_steal_share: round(steal, 3),
         gateway: GATEWAY_KIND,
         node_flags: [...startScriptFlags(), ...(process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((flag) => flag !== '')].join(' '),
         accounting: ACCOUNTING,
@@ -654,52 +696,96 @@ function runBaseline(): void {
  *     SQLite and Redis state (target: on >= 90% of off).
  *   `BENCH_COMPARE_FLAGS='--a|--b --c'`: Node flag sets, appended to npm start's flags (accounting
  *     as BENCH_ACCOUNTING_FOR_FLAGS, default off).
+ *   `BENCH_COMPARE_REV=<git revision>`: that revision's gateway against this tree's (accounting as
+ *     BENCH_ACCOUNTING_FOR_FLAGS): a code change's effect, measured on the same machine minute.
+ *   `BENCH_PIN=1`: gateways on CPU 0, the upstream and the load generator on CPU 1 (taskset), so
+ *     a gateway never shares its core: rounds then differ by the gateway's own cost, not by where
+ *     the scheduler happened to put three busy processes on two cores.
  */
 async function compareRows(): Promise<void> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
   const upstream = await start('upstream', []);
+  const pin = process.env.BENCH_PIN === '1';
+  if (pin) for (const pid of [process.pid, upstream.child.pid]) pinTo(1, pid);
   const flagSets = process.env.BENCH_COMPARE_FLAGS?.split('|').map((flags) => flags.trim());
-  const variants = flagSets
-    ? flagSets.map((flags) => ({ name: flags === '' ? '(npm start flags)' : flags, env: { ...process.env, BENCH_ACCOUNTING: process.env.BENCH_ACCOUNTING_FOR_FLAGS ?? 'off', BENCH_GATEWAY_FLAGS: flags } }))
-    : (['off', 'sqlite', 'redis'] as const).map((mode) => ({ name: mode, env: { ...process.env, BENCH_ACCOUNTING: mode, BENCH_GATEWAY_FLAGS: '' } }));
+  const revision = process.env.BENCH_COMPARE_REV;
+  const accounting = process.env.BENCH_ACCOUNTING_FOR_FLAGS ?? 'off';
+  const variants: { name: string; env: NodeJS.ProcessEnv; script?: string }[] = revision
+    ? [
+        { name: revision, env: { ...process.env, BENCH_ACCOUNTING: accounting }, script: benchOfRevision(revision) },
+        { name: 'this tree', env: { ...process.env, BENCH_ACCOUNTING: accounting } },
+      ]
+    : flagSets
+      ? flagSets.map((flags) => ({ name: flags === '' ? '(npm start flags)' : flags, env: { ...process.env, BENCH_ACCOUNTING: accounting, BENCH_GATEWAY_FLAGS: flags } }))
+      : (['off', 'sqlite', 'redis'] as const).map((mode) => ({ name: mode, env: { ...process.env, BENCH_ACCOUNTING: mode, BENCH_GATEWAY_FLAGS: '' } }));
   const gateways = [];
-  for (const variant of variants) gateways.push({ variant, ...(await start('gateway', [upstream.url], variant.env)) });
+  for (const variant of variants) gateways.push({ variant, ...(await start('gateway', [upstream.url], variant.env, variant.script)) });
+  if (pin) for (const gateway of gateways) pinTo(0, gateway.child.pid);
   try {
     const targets = gateways.map((gateway) => ({ gateway, to: target(gateway.variant.name, gateway.url, '/api/v1/chat/completions', 'bench/model', gateway.key) }));
     console.log(`${rounds} saturation rounds of ${SATURATION_MS} ms per gateway, ${SATURATION_CONCURRENCY} concurrent callers, taken in turn`);
     for (const { to } of targets) await withDeadline(fixedRate(to, WARM_UP_REQUESTS), `${to.name} warm-up`);
-    const results = targets.map(() => ({ rps: [] as number[], cpu: [] as number[] }));
+    const results = targets.map(() => ({ rps: [] as number[], cpu: [] as number[], main: [] as number[] }));
+    const ticksAtStart = cpuTicks();
     for (let round = 0; round < rounds; round++) {
-      for (const [index, { gateway, to }] of targets.entries()) {
-        const cpuBefore = await askCpu(gateway.child);
+      // Every other round in reverse order, so no gateway always follows the same one.
+      const order = round % 2 === 0 ? [...targets.entries()] : [...targets.entries()].reverse();
+      for (const [index, { gateway, to }] of order) {
+        const cpuBefore = await askCpuSplit(gateway.child);
         const saturated = await withDeadline(saturation(to), `${to.name} saturation`);
+        const cpuAfter = await askCpuSplit(gateway.child);
         results[index]?.rps.push(saturated.rps);
-        results[index]?.cpu.push(((await askCpu(gateway.child)) - cpuBefore) / saturated.completed);
+        results[index]?.cpu.push((cpuAfter.cpuMicroseconds - cpuBefore.cpuMicroseconds) / saturated.completed);
+        results[index]?.main.push((cpuAfter.mainThreadMicroseconds - cpuBefore.mainThreadMicroseconds) / saturated.completed);
       }
     }
     const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
     const rows = [];
+    const firstRps = results[0]?.rps ?? [];
     for (const [index, { gateway }] of targets.entries()) {
-      const result = results[index] ?? { rps: [], cpu: [] };
-      rows.push({ name: gateway.variant.name, rps: round(median(result.rps), 0), cpu_us: round(median(result.cpu), 0), rss_mb: round((await askRss(gateway.child)) / 1024 / 1024, 1), rounds: result.rps.map((value) => round(value, 0)) });
+      const result = results[index] ?? { rps: [], cpu: [], main: [] };
+      // Each round's ratio to the first row's same round (taken within seconds of each other): the
+      // machine's drift between rounds cancels out of it, so its median is steadier than the ratio of medians.
+      const ratios = result.rps.map((rps, roundIndex) => rps / (firstRps[roundIndex] ?? Number.NaN));
+      rows.push({ name: gateway.variant.name, rps: round(median(result.rps), 0), cpu_us: round(median(result.cpu), 0), main_thread_cpu_us: round(median(result.main), 0), main_thread_cpu_rounds: result.main.map((value) => round(value, 0)), rss_mb: round((await askRss(gateway.child)) / 1024 / 1024, 1), rounds: result.rps.map((value) => round(value, 0)), relative: round(median(ratios)), round_ratios: ratios.map((ratio) => round(ratio)) });
     }
-    const first = rows[0]?.rps ?? Number.NaN;
     for (const row of rows) {
-      const relative = row.rps / first;
-      console.log(`  ${row.name.padEnd(24)} ${String(row.rps).padStart(6)} req/s (rounds ${row.rounds.join(', ')})  CPU ${row.cpu_us} µs/request  RSS ${row.rss_mb} MB  ${row === rows[0] ? '' : `vs ${rows[0]?.name}: ${(relative * 100).toFixed(1)}%`}`);
-      Object.assign(row, { relative: round(relative) });
+      console.log(`  ${row.name.padEnd(24)} ${String(row.rps).padStart(6)} req/s (rounds ${row.rounds.join(', ')})  CPU ${row.cpu_us} µs/request (event loop ${row.main_thread_cpu_us}: ${row.main_thread_cpu_rounds.join(', ')})  RSS ${row.rss_mb} MB  ${row === rows[0] ? '' : `vs ${rows[0]?.name}: ${(row.relative * 100).toFixed(1)}% (median of the rounds' ratios ${row.round_ratios.join(', ')})`}`);
     }
     await Promise.all(targets.map(({ to }) => to.pool.close()));
-    console.log(JSON.stringify({ rows, load_average_1m: round(loadavg()[0] ?? Number.NaN, 2), node_flags: startScriptFlags().join(' '), runtime: RUNTIME }));
+    const steal = stealSince(ticksAtStart);
+    console.log(`  host steal during the rounds: ${(steal * 100).toFixed(1)}% of the machine's CPU time`);
+    console.log(JSON.stringify({ rows, load_average_1m: round(loadavg()[0] ?? Number.NaN, 2), host_steal_share: round(steal, 3), node_flags: startScriptFlags().join(' '), runtime: RUNTIME }));
   } finally {
     for (const gateway of gateways) await stopGateway(gateway.child);
     upstream.child.kill();
   }
 }
 
+/** Binds a process and all its threads to one CPU (`BENCH_PIN`). */
+function pinTo(cpu: number, pid: number | undefined): void {
+  if (pid !== undefined) execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
+/**
+ * The compiled bench of another git revision (`BENCH_COMPARE_REV`): a detached worktree of it under
+ * the temporary directory, sharing this checkout's node_modules, built once; its path to fork.
+ */
+function benchOfRevision(revision: string): string {
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  const commit = execFileSync('git', ['rev-parse', '--verify', `${revision}^{commit}`], { cwd: root, encoding: 'utf8' }).trim();
+  const tree = join(tmpdir(), `switchyard-rev-${commit.slice(0, 12)}`);
+  if (!existsSync(tree)) {
+    execFileSync('git', ['worktree', 'add', '--detach', tree, commit], { cwd: root, stdio: 'ignore' });
+    symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'));
+  }
+  if (!existsSync(join(tree, 'dist', 'bench-gateway.js'))) execFileSync(process.execPath, ['bin/build.mjs'], { cwd: tree, stdio: 'ignore' });
+  return join(tree, 'dist', 'bench-gateway.js');
+}
+
 const role = process.argv[2];
 if (role === 'baseline') runBaseline();
 else if (role === 'upstream') await runUpstream();
 else if (role === 'gateway' || role === 'floor') await runGateway(process.argv[3] ?? '', role);
-else if (process.env.BENCH_ACCOUNTING === 'compare' || process.env.BENCH_COMPARE_FLAGS !== undefined) await compareRows();
+else if (process.env.BENCH_ACCOUNTING === 'compare' || process.env.BENCH_COMPARE_FLAGS !== undefined || process.env.BENCH_COMPARE_REV !== undefined) await compareRows();
 else await main();

@@ -399,6 +399,52 @@ describe('redis', () => {
     await state.close();
   });
 
+  it('holds admits and settlements started while a script call is in flight, then sends them together in one call', async () => {
+    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix })) as RedisAccountingState;
+    const budget = scope('1');
+    const subject = uniqueName('key');
+    const limits = { requestsPerMinute: 10 };
+    const settledFirst = await state.reserve([budget], '0.2');
+    if (!settledFirst.ok) throw new Error('expected a hold');
+    // The first script call below takes 50 ms to reach Redis, as it would behind a slow network.
+    const redis = state.redis as unknown as { sendCommand(command: { name: string }): unknown };
+    const send = redis.sendCommand.bind(redis);
+    const scriptCalls: number[] = [];
+    redis.sendCommand = (command) => {
+      if (command.name !== 'evalsha' && command.name !== 'eval') return send(command);
+      scriptCalls.push(Date.now());
+      if (scriptCalls.length === 1) {
+        setTimeout(() => send(command), 50);
+        return (command as unknown as { promise: Promise<unknown> }).promise;
+      }
+      return send(command);
+    };
+    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const first = state.admit(subject, limits, [budget], '0.3');
+    await nextTurn();
+    await nextTurn();
+    // Started in three later turns while the first call is out: none goes on its own.
+    const second = state.admit(subject, limits, [budget], '0.3');
+    await nextTurn();
+    const settled = state.settle(settledFirst.reservation, '0.05');
+    await nextTurn();
+    const third = state.admit(subject, limits, [budget], '0.3');
+    const answers = await Promise.all([first, second, settled, third]);
+    expect(scriptCalls).toHaveLength(2);
+    // In the order started: 0.2 held (then settled at 0.05), 0.3 + 0.3 fit, the last 0.3 only after the settlement freed 0.15.
+    expect(answers[0]).toMatchObject({ rate: { ok: true, requests: { remaining: 9 } }, hold: { ok: true } });
+    expect(answers[1]).toMatchObject({ rate: { ok: true, requests: { remaining: 8 } }, hold: { ok: true } });
+    expect(answers[2]).toEqual({ recorded: true, spent: { [budget.scopeKey]: '0.05' }, alerts: [] });
+    expect(answers[3]).toMatchObject({ rate: { ok: true, requests: { remaining: 7 } }, hold: { ok: true } });
+    expect(await state.headroom([budget])).toMatchObject([{ spent: '0.05', reserved: '0.9', remaining: '0.05' }]);
+    // With nothing in flight, a call goes at the end of its turn as before (headroom was a call of its own).
+    const before = scriptCalls.length;
+    const alone = await state.admit(subject, limits, [budget], '0.05');
+    expect(alone).toMatchObject({ hold: { ok: true } });
+    expect(scriptCalls).toHaveLength(before + 1);
+    await state.close();
+  });
+
   it('runs settlements and admits of one scope in one script call in order, each seeing the ones before it', async () => {
     const clock = manualClock();
     const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix, clock: clock.now })) as RedisAccountingState;
