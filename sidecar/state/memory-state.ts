@@ -2,7 +2,6 @@
  * Budgets and rate limits in process memory: the single-replica default. Operations are atomic
  * because each runs to completion on the event loop without awaiting.
  */
-import { randomUUID } from 'node:crypto';
 import { formatUnits, parseUnits } from '../accounting/decimal.ts';
 import {
   DEFAULT_HOLD_TTL_MS,
@@ -55,6 +54,8 @@ export class MemoryAccountingState implements AccountingState {
   readonly #rates = new Map<string, RateCounter>();
   /** Limits and thresholds in units, parsed once per scope key and limit rather than per request. */
   readonly #terms = new ScopeCache<ScopeTerms>(termsOf);
+  /** Reservation ids: unique within this state, which is all a hold's id has to be. */
+  #sequence = 0;
 
   constructor(options: MemoryStateOptions = {}) {
     this.#clock = options.clock ?? Date.now;
@@ -81,7 +82,7 @@ export class MemoryAccountingState implements AccountingState {
         return { ok: false, reason: 'limit_exceeded', exceeded: headroomOf(scope.scopeKey, limit, counter.spent, counter.reserved) };
       }
     }
-    const id = randomUUID();
+    const id = (this.#sequence++).toString(36);
     for (const scope of scopes) {
       const counter = this.#counter(scope, now);
       counter.holds.set(id, { amount, expiresAt: now + this.#holdTtlMs });
@@ -94,22 +95,21 @@ export class MemoryAccountingState implements AccountingState {
     const actual = amountUnits(actualUsd);
     if (tokens) this.#recordTokens(tokens.subject, tokens.tokens);
     const now = this.#clock();
-    const spent: Record<string, string> = {};
+    const totals: bigint[] = [];
     const alerts: AlertEvent[] = [];
     for (const scope of reservation.scopes) {
       const counter = this.#counter(scope, now);
       this.#release(counter, reservation.id);
       counter.spent += actual;
-      const total = formatUnits(counter.spent);
-      spent[scope.scopeKey] = total;
+      totals.push(counter.spent);
       for (const threshold of this.#terms.get(scope).thresholds) {
         if (counter.spent >= threshold.units && !counter.fired.has(threshold.fraction)) {
           counter.fired.add(threshold.fraction);
-          alerts.push({ scopeKey: scope.scopeKey, threshold: threshold.fraction, spent: total, limit: scope.limit });
+          alerts.push({ scopeKey: scope.scopeKey, threshold: threshold.fraction, spent: formatUnits(counter.spent), limit: scope.limit });
         }
       }
     }
-    return { recorded: true, spent, alerts };
+    return settledWith(reservation.scopes, totals, alerts);
   }
 
   async seedSpend(scope: ScopeLimit, spentUsd: string): Promise<boolean> {
@@ -211,6 +211,25 @@ export class MemoryAccountingState implements AccountingState {
     }
     return counter;
   }
+}
+
+/**
+ * A settlement's result, its `spent` (each scope's total as a decimal string) rendered when first
+ * read: the request path reads only `alerts`, and two BigInt renderings per request add up.
+ */
+function settledWith(scopes: readonly ScopeLimit[], totals: readonly bigint[], alerts: AlertEvent[]): SettleResult {
+  let spent: Record<string, string> | undefined;
+  return {
+    recorded: true,
+    get spent(): Record<string, string> {
+      if (spent === undefined) {
+        spent = {};
+        for (let index = 0; index < scopes.length; index++) spent[(scopes[index] as ScopeLimit).scopeKey] = formatUnits(totals[index] ?? 0n);
+      }
+      return spent;
+    },
+    alerts,
+  };
 }
 
 /** The windows to report for the limits configured (shared with the Redis state). */

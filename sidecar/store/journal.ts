@@ -88,17 +88,24 @@ export class Journal {
    */
   write(): void {
     if (this.#buffer === '') return;
-    const bytes = Buffer.from(this.#buffer, 'utf8');
+    const text = this.#buffer;
     this.#buffer = '';
     try {
       if (this.#descriptor === null) this.#open();
       const descriptor = this.#descriptor as number;
-      // A regular file takes it all in one call; a short count (disk full) gets one more try, which then throws.
-      let written = 0;
-      while (written < bytes.length) {
-        const count = writeSync(descriptor, bytes, written, bytes.length - written);
-        if (count <= 0) throw new Error(`journal write made no progress (${written} of ${bytes.length} bytes)`);
-        written += count;
+      // The text as it is (no Buffer copy of it on the JavaScript heap): a regular file takes it
+      // all in one call. A short count (disk full) goes on from where it stopped, as bytes, and gets
+      // one more try, which then throws.
+      const written = writeSync(descriptor, text, null, 'utf8');
+      const length = Buffer.byteLength(text, 'utf8');
+      if (written < length) {
+        const bytes = Buffer.from(text, 'utf8');
+        let at = written;
+        while (at < length) {
+          const count = writeSync(descriptor, bytes, at, length - at);
+          if (count <= 0) throw new Error(`journal write made no progress (${at} of ${length} bytes)`);
+          at += count;
+        }
       }
       if (this.#fsync) fsyncSync(descriptor);
     } catch (error) {
