@@ -30,6 +30,12 @@ const WARM_UP_REQUESTS = 1_500;
 const SATURATION_CONCURRENCY = 32;
 const SATURATION_MS = 3_000;
 const TTFB_REQUESTS = 300;
+/**
+ * Streams sent to each target before its first-byte samples, as the other phases follow the
+ * non-streamed warm-up: measured at steady state, with the streaming path compiled by then
+ * (without them the samples run largely unoptimised code, and V8's compiler thread competes).
+ */
+const TTFB_WARM_UP = Number(process.env.BENCH_TTFB_WARM_UP ?? 600);
 const OPEN_STREAMS = 1_000;
 const PHASE_TIMEOUT_MS = 60_000;
 
@@ -474,6 +480,7 @@ async function firstByte(to: Target): Promise<number> {
 }
 
 async function timeToFirstByte(to: Target): Promise<number> {
+  for (let index = 0; index < TTFB_WARM_UP; index++) await firstByte(to);
   const samples: number[] = [];
   for (let index = 0; index < TTFB_REQUESTS; index++) samples.push(await firstByte(to));
   return summary(samples).p50;

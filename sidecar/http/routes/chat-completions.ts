@@ -150,15 +150,21 @@ export function executorDependencies(gateway: GatewayContext): ExecutorDependenc
 
 const uncork = (response: ServerResponse): void => response.uncork();
 
+/** Streams whose first chunk went out. */
+const started = new WeakSet<ServerResponse>();
+
 /**
- * Writes a chunk; waits for `drain` (or the client leaving) when the socket buffer is full. Chunks
- * written in the same run of the event loop (an upstream packet usually carries several) leave in
- * one socket write: the first corks the response and the uncork is queued behind them.
+ * Writes a chunk; waits for `drain` (or the client leaving) when the socket buffer is full. The
+ * first chunk goes out at once, with the head: the client's first token never waits for the rest
+ * of its packet's chunks to be mapped. Later chunks written in the same run of the event loop (an
+ * upstream packet usually carries several) leave in one socket write: the first of them corks the
+ * response and the uncork is queued behind them.
  */
 export function write(response: ServerResponse, text: string): Promise<void> | undefined {
   // A closed socket takes no more writes and will never drain.
   if (response.destroyed || response.writableEnded) return undefined;
-  if (response.writableCorked === 0) {
+  if (!started.has(response)) started.add(response);
+  else if (response.writableCorked === 0) {
     response.cork();
     process.nextTick(uncork, response);
   }
