@@ -26,7 +26,12 @@ import { Agent, Pool, request } from 'undici';
 
 const RATE_PER_SECOND = 1_000;
 const FIXED_RATE_REQUESTS = 4_000;
-const WARM_UP_REQUESTS = 1_500;
+/**
+ * Requests sent to each target at the fixed rate before anything is measured (`BENCH_WARM_UP`).
+ * 5,000 (5 s): after 1,500, V8 was still compiling and re-optimising the gateway's request path
+ * during the fixed-rate phase, on the helper thread and the cores the phase measures.
+ */
+const WARM_UP_REQUESTS = Number(process.env.BENCH_WARM_UP ?? 5_000);
 const SATURATION_CONCURRENCY = 32;
 const SATURATION_MS = 3_000;
 const TTFB_REQUESTS = 300;
