@@ -62,8 +62,11 @@ export const LOG_FLUSH_MS = 50;
 function bufferedStdout(): DestinationStream {
   const destination = pino.destination({ sync: true, minLength: LOG_BUFFER_BYTES });
   // pino flushes what is left at exit only for asynchronous destinations: this one is flushed here.
+  if (!flushingAtExit) {
+    flushingAtExit = true;
+    process.once('exit', flushBuffered);
+  }
   buffered.add(destination);
-  if (buffered.size === 1) process.once('exit', flushBuffered);
   // This bounds how late a line shows while the process runs.
   const timer = setInterval(() => {
     try {
@@ -77,8 +80,9 @@ function bufferedStdout(): DestinationStream {
   return destination;
 }
 
-/** Buffered stdout destinations, written out when the process exits. */
+/** Buffered stdout destinations, written out when the process exits (one listener for all). */
 const buffered = new Set<ReturnType<typeof pino.destination>>();
+let flushingAtExit = false;
 
 function flushBuffered(): void {
   for (const destination of buffered) {
@@ -161,7 +165,7 @@ function generationLine(fields: Record<string, unknown>, record: GenerationRecor
     policy: `${record.policy_id}@${record.policy_version}`,
     key: record.key,
     user: record.user,
-    error: record.error !== null ? record.error : undefined,
+    error: record.error ?? undefined,
     http_status: fields.status,
   };
 }

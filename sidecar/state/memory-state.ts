@@ -20,7 +20,7 @@ import {
   type SettleResult,
   type TokenCount,
 } from './accounting-state.ts';
-import { amountUnits, fits, headroomOf, ScopeCache, snapshotNumber, termsOf, type ScopeTerms } from './scope-math.ts';
+import { amountUnits, fits, headroomOf, ScopeCache, settledWith, snapshotNumber, termsOf, type ScopeTerms } from './scope-math.ts';
 
 interface ScopeCounter {
   spent: bigint;
@@ -211,25 +211,6 @@ export class MemoryAccountingState implements AccountingState {
     }
     return counter;
   }
-}
-
-/**
- * A settlement's result, its `spent` (each scope's total as a decimal string) rendered when first
- * read: the request path reads only `alerts`, and two BigInt renderings per request add up.
- */
-function settledWith(scopes: readonly ScopeLimit[], totals: readonly bigint[], alerts: AlertEvent[]): SettleResult {
-  let spent: Record<string, string> | undefined;
-  return {
-    recorded: true,
-    get spent(): Record<string, string> {
-      if (spent === undefined) {
-        spent = {};
-        for (let index = 0; index < scopes.length; index++) spent[(scopes[index] as ScopeLimit).scopeKey] = formatUnits(totals[index] ?? 0n);
-      }
-      return spent;
-    },
-    alerts,
-  };
 }
 
 /** The windows to report for the limits configured (shared with the Redis state). */

@@ -51,7 +51,7 @@ import {
   type TokenCount,
 } from './accounting-state.ts';
 import { allowedWithWindows, describeWindows } from './memory-state.ts';
-import { amountUnits, headroomOf, ScopeCache, snapshotNumber, termsOf } from './scope-math.ts';
+import { amountUnits, headroomOf, ScopeCache, settledWith, snapshotNumber, termsOf } from './scope-math.ts';
 
 const MICRO = 10n ** 12n;
 
@@ -572,7 +572,7 @@ interface Batch {
   go: () => void;
   /** Whether an operation that a request waits on (hold, admit, rate check) is in it. */
   urgent: boolean;
-  /** Whether it is sent or waits to be (see `#release`): a later release does nothing. */
+  /** Whether `#release` took it (sent, or waiting for the call in flight): a later release does nothing. */
   queued: boolean;
 }
 
@@ -757,17 +757,15 @@ export class RedisAccountingState implements AccountingState {
     }
     const totals = this.#spentAfter(batch, lines, settlement);
     const fired = line === '' ? undefined : line.split(' ');
-    const spent: Record<string, string> = {};
     const alerts: AlertEvent[] = [];
     for (let index = 0; index < scopes.length; index += 1) {
-      const scope = scopes[index] as ScopeLimit;
-      const total = formatUnits(totals[index] ?? 0n);
-      spent[scope.scopeKey] = total;
       const labels = fired?.[index] ?? '-';
       if (labels === '-') continue;
+      const scope = scopes[index] as ScopeLimit;
+      const total = formatUnits(totals[index] ?? 0n);
       for (const label of labels.split(',')) alerts.push({ scopeKey: scope.scopeKey, threshold: Number(label), spent: total, limit: scope.limit });
     }
-    return { recorded: true, spent, alerts };
+    return settledWith(scopes, totals, alerts);
   }
 
   async seedSpend(scope: ScopeLimit, spentUsd: string): Promise<boolean> {
@@ -877,7 +875,6 @@ export class RedisAccountingState implements AccountingState {
 
   async #send(batch: Batch): Promise<string[]> {
     if (this.#batch === batch) this.#batch = undefined;
-    batch.queued = true;
     this.#callsInFlight += 1;
     try {
       // One array: ioredis flattens it into the command (no copy per spread).

@@ -3,7 +3,7 @@
  * decide identically.
  */
 import { DECIMAL_SCALE, decimalToNumber, formatUnits, numberToUnits, parseUnits } from '../accounting/decimal.ts';
-import type { ScopeHeadroom, ScopeLimit } from './accounting-state.ts';
+import type { AlertEvent, ScopeHeadroom, ScopeLimit, SettleResult } from './accounting-state.ts';
 
 const ONE = 10n ** BigInt(DECIMAL_SCALE);
 
@@ -92,4 +92,23 @@ function sameFractions(left: readonly number[], right: readonly number[]): boole
   if (left.length !== right.length) return false;
   for (let index = 0; index < left.length; index += 1) if (left[index] !== right[index]) return false;
   return true;
+}
+
+/**
+ * A settlement's result, its `spent` (each scope's total as a decimal string) rendered when first
+ * read: the request path reads only `alerts`, and one BigInt rendering per scope per request adds up (both states answer this way).
+ */
+export function settledWith(scopes: readonly ScopeLimit[], totals: readonly bigint[], alerts: AlertEvent[]): SettleResult {
+  let spent: Record<string, string> | undefined;
+  return {
+    recorded: true,
+    get spent(): Record<string, string> {
+      if (spent === undefined) {
+        spent = {};
+        for (let index = 0; index < scopes.length; index++) spent[(scopes[index] as ScopeLimit).scopeKey] = formatUnits(totals[index] ?? 0n);
+      }
+      return spent;
+    },
+    alerts,
+  };
 }
