@@ -16,7 +16,7 @@ import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector';
@@ -118,6 +118,7 @@ async function profile(step: 'profile-start' | 'profile-stop'): Promise<void> {
     return;
   }
   const result = (await post('Profiler.stop')) as { profile: unknown };
+  mkdirSync(directory, { recursive: true });
   writeFileSync(`${directory}/gateway-${PROFILE_PHASE}.cpuprofile`, JSON.stringify(result.profile));
   if (process.env.BENCH_PROFILE_HEAP === '1' || process.env.BENCH_PROFILE_HEAP === 'promoted') {
     const heap = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
