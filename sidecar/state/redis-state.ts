@@ -60,6 +60,11 @@ function toPair(units: bigint): [string, string] {
   return [(units / MICRO).toString(), (units % MICRO).toString()];
 }
 
+/** Units as the pair of JSON numbers the batch script takes (`micro,remainder`). */
+function pairFields(units: bigint): string {
+  return `${units / MICRO},${units % MICRO}`;
+}
+
 function fromPair(micro: string | null | undefined, remainder: string | null | undefined): bigint {
   return BigInt(micro ?? '0') * MICRO + BigInt(remainder ?? '0');
 }
@@ -98,10 +103,12 @@ end
 /**
  * Every reserve, admit, rate check and settlement started in one turn of the event loop, in one
  * script call: each operation is still atomic (the whole call is) and runs in the order started,
- * and each gets its own reply. Amounts travel as integer strings of 10^-18 USD, split into pairs
- * by `units`; replies give totals the same way (`total`). An operation is one argument, its
- * fields separated by spaces, and its reply one line: fewer, larger strings cost less to send and
- * to read on both sides than one per field.
+ * and each gets its own reply. Amounts travel as pairs of JSON numbers (micro-dollars, then the
+ * remainder in 10^-18 USD, both exact in a double); replies give totals as integer strings of
+ * 10^-18 USD (`total`). The scopes are one argument and the operations another, each a JSON array
+ * that `cjson.decode` (C) turns into tables of numbers at once, and each operation's reply is one
+ * line: in Lua every new string costs about as much as a cheap command, and a field matched out of
+ * a text is a new string, a number decoded by cjson is not.
  *
  * The cost of a call is its Redis commands and, as much, the strings the script makes (each new
  * Lua string costs about as much as a cheap command). So a call touches each scope hash at most
@@ -114,15 +121,15 @@ end
  * (HGETALL), once per call, to drop the expired ones; `next` is then exact again. Rate counters
  * are read once (MGET) and written once (one INCRBY each). Time to live is set when it can have
  * changed: a rate counter's when the INCRBY created it, a scope hash's when this call created it
- * (holds are fields of it, so they share it). And each operation is parsed with one pattern
- * match, and a settlement answers only the alerts it fired: its spent totals follow from the
- * first reply line (see `RedisAccountingState.#spentAfter`).
+ * (holds are fields of it, so they share it). And a settlement answers only the alerts it fired:
+ * its spent totals follow from the first reply line (see `RedisAccountingState.#spentAfter`).
  *
- * KEYS: the keys of the batch, each once. ARGV[1]: number of scopes; then one argument per scope:
- * index in KEYS of its scope key, limit, keep_ttl in ms (0 = keep), then per alert threshold its
- * label and amount. Then one argument per operation, a code and its fields (scopes as positions in
- * the scope list):
- * - `h` hold: now, group field, amount, hold_until, scopes... Reply `1`, or
+ * KEYS: the keys of the batch, each once. ARGV[1]: the scopes, a JSON array with per scope
+ * `[index in KEYS of its scope key, limit (pair), keep_ttl in ms (0 = keep)` then per alert
+ * threshold its field (`"alert:<label>"`) and amount (pair)`]`. ARGV[2]: the operations, a JSON
+ * array with per operation `[code, fields...]`, amounts as pairs and, last, the scopes as a
+ * JSON array of positions in the scope list (`[1,2]`):
+ * - `h` hold: now, group field, amount, hold_until, scopes. Reply `1`, or
  *   `0 <position> <spent> <reserved>`. Every hold the call adds to a group has the group's expiry;
  *   adding to a group dropped earlier in the call (possible only if the clock went back) fails.
  * - `r` rate: requests key, tokens key, requests limit (-1 none), tokens limit (-1 none), time to
@@ -130,7 +137,7 @@ end
  * - `a` admit: the rate fields, then the hold's. Reply: the rate reply, followed by the hold's when
  *   the rate allowed the request.
  * - `s` settle: tokens key (0 none), tokens, tokens time to live (ms), group field (`-` none),
- *   amount held, actual, scopes... Takes the amount held off its group (at most what the group
+ *   amount held, actual, scopes. Takes the amount held off its group (at most what the group
  *   still holds) and off reserved where the group is still there (not expired and dropped), and
  *   adds actual to spent. Reply: empty when it crossed no alert threshold, else per scope the
  *   labels of the thresholds it crossed ("0.5,0.8", or "-").
@@ -143,43 +150,28 @@ local function total(m, a)
   if m == 0 then return fmt(a) end
   return format('%.0f%012.0f', m, a)
 end
-local scopes = {}
-local count = tonumber(ARGV[1])
-for d = 1, count do
-  local key, limit, ttl, alerts = match(ARGV[1 + d], '^(%d+) (%d+) (%S+)(.*)$')
-  local lm, la = units(limit)
+-- Both argument lists are JSON (see above): cjson reads numbers as numbers, so no Lua string is made per field.
+local scopes = cjson.decode(ARGV[1])
+for d = 1, #scopes do
+  local a = scopes[d]
   local thresholds = {}
   local fields = {'spent_m', 'spent_a', 'reserved_m', 'reserved_a', 'next'}
-  for label, amount in string.gmatch(alerts, ' (%S+) (%d+)') do
-    local tm, ta = units(amount)
-    local field = 'alert:' .. label
-    thresholds[#thresholds + 1] = {label, tm, ta, field}
-    fields[#fields + 1] = field
+  for t = 5, #a, 3 do
+    thresholds[#thresholds + 1] = {a[t], a[t + 1], a[t + 2]}
+    fields[#fields + 1] = a[t]
   end
-  scopes[d] = {key = KEYS[tonumber(key)], lm = lm, la = la, ttl = tonumber(ttl), thresholds = thresholds, fields = fields, wanted = {}, loaded = false}
+  scopes[d] = {key = KEYS[a[1]], lm = a[2], la = a[3], ttl = a[4], thresholds = thresholds, fields = fields, wanted = {}, loaded = false}
 end
--- Scope lists ("1 2") as tables of scopes, parsed once per call.
-local lists = {}
-local function scope_list(text)
-  local list = lists[text]
-  if list == nil then
-    list = {}
-    for position in string.gmatch(text, '%d+') do list[#list + 1] = scopes[tonumber(position)] end
-    lists[text] = list
-  end
-  return list
-end
--- Operations parsed up front, so that a scope's one read includes the groups the call's settlements release from.
-local operations = {}
-for i = 2 + count, #ARGV do
-  local text = ARGV[i]
-  local code = substring(text, 1, 1)
-  local o
-  if code == 's' then
-    local tokens_key, tokens, ttl, group, held, actual, list = match(text, '^s (%d+) (%d+) (%S+) (%S+) (%d+) (%d+) (.+)$')
-    list = scope_list(list)
-    o = {code, tonumber(tokens_key), tonumber(tokens), ttl, group, held, actual, list}
-    if group ~= '-' then
+-- Operations read up front, so that a scope's one read includes the groups the call's settlements release from.
+local operations = cjson.decode(ARGV[2])
+for _, o in ipairs(operations) do
+  local code = o[1]
+  if code ~= 'r' then
+    -- The scope positions (the last field) become the scopes.
+    local list = o[#o]
+    for k = 1, #list do list[k] = scopes[list[k]] end
+    if code == 's' and o[5] ~= '-' then
+      local group = o[5]
       for _, s in ipairs(list) do
         if not s.wanted[group] then
           s.wanted[group] = true
@@ -187,17 +179,7 @@ for i = 2 + count, #ARGV do
         end
       end
     end
-  elseif code == 'h' then
-    local now, group, amount, hold_until, list = match(text, '^h (%S+) (%S+) (%d+) (%S+) (.+)$')
-    o = {code, now, group, amount, hold_until, scope_list(list)}
-  elseif code == 'a' then
-    local requests_key, tokens_key, request_limit, token_limit, ttl, now, group, amount, hold_until, list = match(text, '^a (%d+) (%d+) (%S+) (%S+) (%S+) (%S+) (%S+) (%d+) (%S+) (.+)$')
-    o = {code, tonumber(requests_key), tonumber(tokens_key), tonumber(request_limit), tonumber(token_limit), ttl, now, group, amount, hold_until, scope_list(list)}
-  else
-    local requests_key, tokens_key, request_limit, token_limit, ttl = match(text, '^r (%d+) (%d+) (%S+) (%S+) (%S+)$')
-    o = {code, tonumber(requests_key), tonumber(tokens_key), tonumber(request_limit), tonumber(token_limit), ttl}
   end
-  operations[#operations + 1] = o
 end
 -- A scope's counters, fired alerts and the groups its settlements name, read on first use; written
 -- back at the end. s.groups: field -> {m, a, expiry text, touched} while it holds anything,
@@ -302,8 +284,7 @@ local function fits(s, am, aa)
   return tm < lm or (tm == lm and ta <= la)
 end
 local function hold(o, p)
-  local now, field, hold_until, list = tonumber(o[p]), o[p + 1], o[p + 3], o[p + 4]
-  local am, aa = units(o[p + 2])
+  local now, field, am, aa, hold_until, list = o[p], o[p + 1], o[p + 2], o[p + 3], o[p + 4], o[p + 5]
   -- Every scope is checked against its counters before this hold: a scope named twice is held twice.
   for position, s in ipairs(list) do
     load(s)
@@ -320,7 +301,7 @@ local function hold(o, p)
     -- this same call can only have expired (by a clock that went back): refuse rather than mix.
     if s.groups[field] == false then error('ERR hold group expired in the call that took it') end
   end
-  local expiry = tonumber(hold_until)
+  local expiry = hold_until
   for _, s in ipairs(list) do
     local g = s.groups[field]
     if not g then
@@ -354,7 +335,7 @@ local function rate(o)
   return true, fmt(requests.value) .. ' ' .. fmt(tokens.value)
 end
 local function settle(o)
-  local list = o[8]
+  local list = o[10]
   -- Everything read before anything changes, so that a failed read leaves the call's state as it was.
   for _, s in ipairs(list) do load(s) end
   local tokens_index, tokens = o[2], o[3]
@@ -363,8 +344,7 @@ local function settle(o)
     c.value, c.delta, c.ttl = c.value + tokens, c.delta + tokens, o[4]
   end
   local field = o[5]
-  local hm, ha = units(o[6])
-  local am, aa = units(o[7])
+  local hm, ha, am, aa = o[6], o[7], o[8], o[9]
   local reply = nil
   for position, s in ipairs(list) do
     -- The hold is released only while its group holds anything (not expired and dropped).
@@ -384,8 +364,9 @@ local function settle(o)
       for t, threshold in ipairs(s.thresholds) do
         if not s.alerted[t] and (m > threshold[2] or (m == threshold[2] and a >= threshold[3])) then
           s.alerted[t] = true
-          s.fired[#s.fired + 1] = threshold[4]
-          fired = fired == '-' and threshold[1] or fired .. ',' .. threshold[1]
+          s.fired[#s.fired + 1] = threshold[1]
+          local label = substring(threshold[1], 7)
+          fired = fired == '-' and label or fired .. ',' .. label
         end
       end
       watch(s)
@@ -545,9 +526,10 @@ interface ScopeEntry {
   /** The scope hash's key. */
   key: string;
   limit: bigint;
-  limitArgument: string;
-  /** ` <label> <amount>` per threshold, in order. */
-  thresholdArguments: string;
+  /** The limit as the script's pair (`micro,remainder`). */
+  limitFields: string;
+  /** `,"alert:<label>",<amount pair>` per threshold, in order. */
+  thresholdFields: string;
 }
 
 /** The operations of one event-loop turn, sent as one script call (see `BATCH_SCRIPT`). */
@@ -557,7 +539,7 @@ interface Batch {
   keyIndex: Map<string, number>;
   /** Scope key -> its index in the scope list (1-based), with the entry it was described from. */
   scopeIndex: Map<string, { index: number; entry: ScopeEntry }>;
-  /** One argument per scope, then one per operation (after the scope count, see `BATCH_SCRIPT`). */
+  /** Per scope, then per operation, its JSON array text (see `BATCH_SCRIPT`). */
   scopeArguments: string[];
   operations: string[];
   /** The settlements, in operation order. */
@@ -589,7 +571,7 @@ interface Settlement {
 interface Held {
   /** Its group's field in the scope hashes, `h:<instance>.<sequence>`. */
   group: string;
-  /** Integer string of 10^-18 USD. */
+  /** The amount held, as the script's pair (`micro,remainder`). */
   amount: string;
   /** Expiry, epoch ms. */
   until: number;
@@ -679,7 +661,7 @@ export class RedisAccountingState implements AccountingState {
     if (scopes.length === 0) return held(id, amount, scopes, true);
     const batch = this.#currentBatch(true);
     const hold = this.#hold(batch, amount, this.#clock());
-    const operation = batch.operations.push(`h${this.#holdFields(batch, scopes, hold)}`) - 1;
+    const operation = batch.operations.push(`["h"${this.#holdFields(batch, scopes, hold)}]`) - 1;
     try {
       return this.#holdReply(this.#replyOf(await batch.replies, operation), 0, scopes, amount, id, hold);
     } catch (error) {
@@ -697,7 +679,7 @@ export class RedisAccountingState implements AccountingState {
     const now = this.#clock();
     const batch = this.#currentBatch(true);
     const hold = this.#hold(batch, amount, now);
-    const operation = batch.operations.push(`a${this.#rateFields(batch, subject, limits, now)}${this.#holdFields(batch, scopes, hold)}`) - 1;
+    const operation = batch.operations.push(`["a"${this.#rateFields(batch, subject, limits, now)}${this.#holdFields(batch, scopes, hold)}]`) - 1;
     let reply: string[];
     try {
       reply = this.#replyOf(await batch.replies, operation);
@@ -712,7 +694,7 @@ export class RedisAccountingState implements AccountingState {
   async checkRate(subject: string, limits: RateLimits): Promise<RateResult> {
     const now = this.#clock();
     const batch = this.#currentBatch(true);
-    const operation = batch.operations.push(`r${this.#rateFields(batch, subject, limits, now)}`) - 1;
+    const operation = batch.operations.push(`["r"${this.#rateFields(batch, subject, limits, now)}]`) - 1;
     try {
       return this.#rateReply(this.#replyOf(await batch.replies, operation), limits, now);
     } catch (error) {
@@ -729,22 +711,22 @@ export class RedisAccountingState implements AccountingState {
     }
     if (tokens) checkTokens(tokens.tokens);
     const batch = this.#currentBatch(false);
-    let fields = 's 0 0 0';
+    let fields = '["s",0,0,0';
     if (tokens) {
       const now = this.#clock();
       const window = rateWindow(now);
-      fields = `s ${this.#keyIndex(batch, this.#rateKeysOf(tokens.subject, window.start).tokens)} ${tokens.tokens} ${window.end + 1000 - now}`;
+      fields = `["s",${this.#keyIndex(batch, this.#rateKeysOf(tokens.subject, window.start).tokens)},${tokens.tokens},${window.end + 1000 - now}`;
     }
     // Only the reservation this state handed out knows its hold, and only until its first settlement.
     const hold = reservation instanceof HeldReservation ? reservation.take() : undefined;
-    fields += hold === undefined ? ` - 0 ${actual}` : ` ${hold.group} ${hold.amount} ${actual}`;
+    fields += hold === undefined ? `,"-",0,0,${pairFields(actual)},[` : `,"${hold.group}",${hold.amount},${pairFields(actual)},[`;
     const positions: number[] = [];
     for (const scope of scopes) {
       const position = this.#scopeIndex(batch, scope);
+      fields += positions.length === 0 ? `${position}` : `,${position}`;
       positions.push(position);
-      fields += ` ${position}`;
     }
-    const operation = batch.operations.push(fields) - 1;
+    const operation = batch.operations.push(`${fields}]]`) - 1;
     const settlement: Settlement = { operation, positions, actual };
     batch.settlements.push(settlement);
     let lines: string[];
@@ -878,7 +860,7 @@ export class RedisAccountingState implements AccountingState {
     this.#callsInFlight += 1;
     try {
       // One array: ioredis flattens it into the command (no copy per spread).
-      const reply = await this.#command('batch').call(this.redis, [batch.keys.length, ...batch.keys, batch.scopeArguments.length, ...batch.scopeArguments, ...batch.operations]);
+      const reply = await this.#command('batch').call(this.redis, [batch.keys.length, ...batch.keys, `[${batch.scopeArguments.join(',')}]`, `[${batch.operations.join(',')}]`]);
       return String(reply).split('\n');
     } catch (error) {
       this.#onError(error);
@@ -942,21 +924,25 @@ export class RedisAccountingState implements AccountingState {
       group = `h:${this.#instance}.${(this.#sequence++).toString(36)}`;
       batch.groups.set(until, group);
     }
-    return { now, group, amount: amount.toString(), until };
+    return { now, group, amount: pairFields(amount), until };
   }
 
-  /** ` now group amount hold_until scopes...` of a hold. */
+  /** `,now,"group",amount,hold_until,[scopes]` of a hold (JSON array fields, see `BATCH_SCRIPT`). */
   #holdFields(batch: Batch, scopes: readonly ScopeLimit[], hold: Held & { now: number }): string {
-    let fields = ` ${hold.now} ${hold.group} ${hold.amount} ${hold.until}`;
-    for (const scope of scopes) fields += ` ${this.#scopeIndex(batch, scope)}`;
-    return fields;
+    let fields = `,${hold.now},"${hold.group}",${hold.amount},${hold.until},[`;
+    let first = true;
+    for (const scope of scopes) {
+      fields += first ? `${this.#scopeIndex(batch, scope)}` : `,${this.#scopeIndex(batch, scope)}`;
+      first = false;
+    }
+    return `${fields}]`;
   }
 
-  /** ` requests_key tokens_key requests_limit tokens_limit ttl` of a rate check. */
+  /** `,requests_key,tokens_key,requests_limit,tokens_limit,ttl` of a rate check. */
   #rateFields(batch: Batch, subject: string, limits: RateLimits, now: number): string {
     const window = rateWindow(now);
     const keys = this.#rateKeysOf(subject, window.start);
-    return ` ${this.#keyIndex(batch, keys.requests)} ${this.#keyIndex(batch, keys.tokens)} ${limits.requestsPerMinute ?? -1} ${limits.tokensPerMinute ?? -1} ${window.end + 1000 - now}`;
+    return `,${this.#keyIndex(batch, keys.requests)},${this.#keyIndex(batch, keys.tokens)},${limits.requestsPerMinute ?? -1},${limits.tokensPerMinute ?? -1},${window.end + 1000 - now}`;
   }
 
   /** Reads a hold's reply, found at `offset` in `reply`. */
@@ -1002,16 +988,17 @@ export class RedisAccountingState implements AccountingState {
     const described = batch.scopeIndex.get(scope.scopeKey);
     if (described !== undefined && described.entry === entry) return described.index;
     const keyIndex = batch.keys.push(entry.key);
-    const index = batch.scopeArguments.push(`${keyIndex} ${entry.limitArgument} ${this.#keepTtl(scope)}${entry.thresholdArguments}`);
+    const index = batch.scopeArguments.push(`[${keyIndex},${entry.limitFields},${this.#keepTtl(scope)}${entry.thresholdFields}]`);
     batch.scopeIndex.set(scope.scopeKey, { index, entry });
     return index;
   }
 
   #scopeEntry(scope: ScopeLimit): ScopeEntry {
     const terms = termsOf(scope);
-    let thresholdArguments = '';
-    for (const threshold of terms.thresholds) thresholdArguments += ` ${threshold.fraction} ${threshold.units}`;
-    return { key: this.#keyOf(scope.scopeKey), limit: terms.limit, limitArgument: terms.limit.toString(), thresholdArguments };
+    let thresholdFields = '';
+    // Alert labels are fractions as text ("0.5"): nothing in them needs escaping in JSON.
+    for (const threshold of terms.thresholds) thresholdFields += `,"alert:${threshold.fraction}",${pairFields(threshold.units)}`;
+    return { key: this.#keyOf(scope.scopeKey), limit: terms.limit, limitFields: pairFields(terms.limit), thresholdFields };
   }
 
   #keyIndex(batch: Batch, key: string): number {
