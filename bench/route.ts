@@ -8,14 +8,29 @@
  * baseline writes the same number of chunks). 32 requests in flight, 5 rounds of N (default
  * 30,000); medians. What it isolates is our
  * own JavaScript: no kernel, no wake-ups, no undici, no ops layer (bench:gateway has all of those).
+ *
+ * `BENCH_ACCOUNTING=1`: what accounting adds to the route, set up as bench:gateway's `sqlite` row
+ * sets it (a stored key with a credit limit, per-key rate limits, a global policy budget, memory
+ * state, the generation log in SQLite with its journal), against the same route without it, in
+ * alternating rounds. CPU is the main thread's (/proc/thread-self/stat): SQLite inserts run on
+ * the log's writer thread. Needs Linux.
  * The last line is one JSON object.
  */
 import { EventEmitter } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import * as engine from '../engine/index.ts';
 import { createApp } from '../sidecar/app.ts';
 import { createKeyVerifier } from '../sidecar/http/auth.ts';
 import { MemoryGenerationStore } from '../sidecar/store/generation-record.ts';
+import { createAlertNotifier } from '../sidecar/accounting/alerts.ts';
+import { RequestAccounting } from '../sidecar/http/request-accounting.ts';
+import { createStoredKeyVerifier } from '../sidecar/http/stored-keys.ts';
+import { silentLogger } from '../sidecar/logger.ts';
+import { openAccountingState } from '../sidecar/state/index.ts';
+import { openStores } from '../sidecar/store/index.ts';
 
 const catalogText = JSON.stringify({
   providers: [{ id: 'bench', name: 'Bench', protocol: 'openai-compatible', base_url: 'http://127.0.0.1:9/v1', data_policy: { trains_on_prompts: false, retention_days: 0, zdr: true }, region: 'us', status: 'active' }],
@@ -38,7 +53,46 @@ const fake = { protocol: 'openai-compatible', generate: async () => { await Prom
 /** `BENCH_STREAM=1`: streamed requests (5 text deltas, finish, usage chunk, [DONE]). */
 const STREAM = process.env.BENCH_STREAM === '1';
 const app = createApp({ routing: { current: () => routing }, adapters: { 'openai-compatible': fake } as never, credentials: () => 'k', keys: createKeyVerifier([]), store: new MemoryGenerationStore(2000) });
-const handle = (app as unknown as { handle: (q: unknown, s: unknown) => void }).handle.bind(app);
+type Handle = (q: unknown, s: unknown) => void;
+const handleOf = (built: unknown): Handle => (built as { handle: Handle }).handle.bind(built);
+const handle = handleOf(app);
+
+const ACCOUNTING = process.env.BENCH_ACCOUNTING === '1';
+const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-route-'));
+/** The route with accounting on (BENCH_ACCOUNTING=1), and the bearer key its requests carry. */
+async function accountingApp(): Promise<{ handle: Handle; authorization: string; close: () => Promise<void> }> {
+  const budgeted = engine.compilePolicy(
+    JSON.stringify({ version: 1, id: 'bench', defaults: { retries: { max: 0 }, timeouts: { first_byte_ms: 30000, attempt_ms: 120000, total_ms: 300000 } }, require: { budgets: ['bench-global'] }, budgets: [{ id: 'bench-global', scope: 'global', period: 'month', limit: 1_000_000_000 }] }),
+    'p.yaml',
+    catalog.value,
+  );
+  if (!budgeted.ok) throw new Error('policy');
+  const stores = await openStores({ kind: 'sqlite', path: join(directory, 'bench.db') });
+  const key = (await stores.keys.create({ name: 'bench', limit: '1000000000' }, new Date())).key;
+  const verifier = await createStoredKeyVerifier({ configKeys: createKeyVerifier([]), store: stores.keys, refreshMs: 60_000, logger: silentLogger });
+  const state = await openAccountingState({ kind: 'memory' });
+  const accounting = new RequestAccounting({
+    state,
+    generations: stores.generations,
+    storedKeyOf: (identity) => verifier.storedKeyOf(identity),
+    rateLimits: { requestsPerMinute: 100_000_000, tokensPerMinute: 1_000_000_000 },
+    alertThresholds: [0.5, 0.8, 1],
+    alerts: createAlertNotifier({ log: () => {}, count: () => {} }),
+    logger: silentLogger,
+  });
+  const budgetedRouting = { policy: budgeted.value, catalog: catalog.value };
+  const built = createApp({ routing: { current: () => budgetedRouting }, adapters: { 'openai-compatible': fake } as never, credentials: () => 'k', keys: verifier, store: stores.generations, accounting });
+  return {
+    handle: handleOf(built),
+    authorization: `Bearer ${key}`,
+    close: async () => {
+      verifier.close();
+      await accounting.drain();
+      await state.close();
+      await stores.close();
+    },
+  };
+}
 const body = Buffer.from(JSON.stringify({ model: 'bench/model', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 16, ...(process.env.BENCH_STREAM === '1' ? { stream: true } : {}) }));
 
 class FakeResponse extends EventEmitter {
@@ -54,20 +108,27 @@ class FakeResponse extends EventEmitter {
   write(t: string) { this.headersSent = true; this.out += t; return true; }
   end(t?: string) { if (t) this.out += t; this.headersSent = true; this.writableEnded = true; this.writableFinished = true; process.nextTick(() => { this.emit('finish'); this.emit('close'); this.done(this); }); return this; }
 }
-function once(): Promise<FakeResponse> {
+function once(through: Handle = handle, authorization?: string): Promise<FakeResponse> {
   return new Promise((resolve) => {
     const request = Readable.from([body]) as Readable & { headers: Record<string, string>; method: string; url: string };
-    request.headers = { host: 'localhost:8080', 'content-type': 'application/json', 'content-length': String(body.length) };
+    request.headers = { host: 'localhost:8080', 'content-type': 'application/json', 'content-length': String(body.length), ...(authorization ? { authorization } : {}) };
     request.method = 'POST'; request.url = '/api/v1/chat/completions';
     const response = new FakeResponse(resolve);
-    handle(request, response);
+    through(request, response);
   });
 }
-async function drive(n: number): Promise<number> {
+/** CPU time of the calling (main) thread so far, µs (clock ticks of 10 ms, Linux). */
+function threadCpu(): number {
+  const fields = readFileSync('/proc/thread-self/stat', 'utf8').replace(/^.*\) /s, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+async function drive(n: number, through: Handle = handle, authorization?: string): Promise<number> {
   let left = n;
-  const before = process.cpuUsage();
-  await Promise.all(Array.from({ length: 32 }, async () => { while (left-- > 0) { const r = await once(); if (r.statusCode !== 200) throw new Error(`${r.statusCode} ${r.out}`); } }));
-  const used = process.cpuUsage(before);
+  const before = ACCOUNTING ? threadCpu() : 0;
+  const beforeProcess = process.cpuUsage();
+  await Promise.all(Array.from({ length: 32 }, async () => { while (left-- > 0) { const r = await once(through, authorization); if (r.statusCode !== 200) throw new Error(`${r.statusCode} ${r.out}`); } }));
+  if (ACCOUNTING) return (threadCpu() - before) / n;
+  const used = process.cpuUsage(beforeProcess);
   return (used.user + used.system) / n;
 }
 async function bare(n: number): Promise<number> {
@@ -82,9 +143,25 @@ async function bare(n: number): Promise<number> {
   return (used.user + used.system) / n;
 }
 const N = Number(process.env.N ?? 30000);
+const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[2] as number;
+if (ACCOUNTING) {
+  const on = await accountingApp();
+  await drive(10000); await drive(10000, on.handle, on.authorization);
+  const off: number[] = [], with_: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    // Alternating which goes first, so that neither always follows the other's garbage.
+    if (i % 2 === 0) { off.push(await drive(N)); with_.push(await drive(N, on.handle, on.authorization)); }
+    else { with_.push(await drive(N, on.handle, on.authorization)); off.push(await drive(N)); }
+  }
+  await on.close();
+  rmSync(directory, { recursive: true, force: true });
+  console.log(`main thread: the route alone ${med(off).toFixed(1)} µs/request; with accounting ${med(with_).toFixed(1)} µs/request (${(med(with_) / med(off)).toFixed(2)}x); accounting adds ${(med(with_) - med(off)).toFixed(1)} µs`);
+  console.log(JSON.stringify({ route_us: +med(off).toFixed(1), accounting_us: +med(with_).toFixed(1), added_us: +(med(with_) - med(off)).toFixed(1), ratio: +(med(with_) / med(off)).toFixed(2), route_rounds: off.map((x) => +x.toFixed(1)), accounting_rounds: with_.map((x) => +x.toFixed(1)) }));
+  process.exit(0);
+}
+rmSync(directory, { recursive: true, force: true });
 await drive(10000); await bare(5000);
 const g: number[] = [], b: number[] = [];
 for (let i = 0; i < 5; i++) { b.push(await bare(N)); g.push(await drive(N)); }
-const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[2] as number;
 console.log(`harness alone ${med(b).toFixed(1)} µs/request; through the chat route ${med(g).toFixed(1)} µs/request (${(med(g) / med(b)).toFixed(1)}x); the route adds ${(med(g) - med(b)).toFixed(1)} µs`);
 console.log(JSON.stringify({ harness_us: +med(b).toFixed(1), route_us: +med(g).toFixed(1), added_us: +(med(g) - med(b)).toFixed(1), ratio: +(med(g) / med(b)).toFixed(2), route_rounds: g.map((x) => +x.toFixed(1)) }));
