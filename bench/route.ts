@@ -64,7 +64,7 @@ async function accountingApp(): Promise<{ handle: Handle; authorization: string;
   const budgeted = engine.compilePolicy(
     JSON.stringify({ version: 1, id: 'bench', defaults: { retries: { max: 0 }, timeouts: { first_byte_ms: 30000, attempt_ms: 120000, total_ms: 300000 } }, require: { budgets: ['bench-global'] }, budgets: [{ id: 'bench-global', scope: 'global', period: 'month', limit: 1_000_000_000 }] }),
     'p.yaml',
-    catalog.value,
+    routing.catalog,
   );
   if (!budgeted.ok) throw new Error('policy');
   const stores = await openStores({ kind: 'sqlite', path: join(directory, 'bench.db') });
@@ -80,7 +80,7 @@ async function accountingApp(): Promise<{ handle: Handle; authorization: string;
     alerts: createAlertNotifier({ log: () => {}, count: () => {} }),
     logger: silentLogger,
   });
-  const budgetedRouting = { policy: budgeted.value, catalog: catalog.value };
+  const budgetedRouting = { policy: budgeted.value, catalog: routing.catalog };
   const built = createApp({ routing: { current: () => budgetedRouting }, adapters: { 'openai-compatible': fake } as never, credentials: () => 'k', keys: verifier, store: stores.generations, accounting });
   return {
     handle: handleOf(built),

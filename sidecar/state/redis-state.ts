@@ -514,6 +514,8 @@ export interface RedisStateOptions {
   commandTimeoutMs?: number;
   /** Hears every Redis failure (log it); the operation then follows `fail`. */
   onError?: (error: unknown) => void;
+  /** Least time between two script calls' sends, ms; default 3 (see `RedisAccountingState.#sendDue`); 0 sends as soon as no call is in flight. */
+  callSpacingMs?: number;
   /** Extra ioredis options. */
   redis?: RedisOptions;
 }
@@ -593,6 +595,8 @@ interface RateKeys {
 const MAX_BATCH_OPERATIONS = 32;
 /** How long a batch of settlements alone waits for an admit to ride with, ms (see `#currentBatch`). */
 const SETTLE_WAIT_MS = 2;
+/** Least time from one script call's send to the next one's, ms, by default (see `#sendDue`). */
+const DEFAULT_CALL_SPACING_MS = 3;
 
 /** Entries kept before a key cache starts over. */
 const KEY_CACHE_SIZE = 10_000;
@@ -613,8 +617,13 @@ export class RedisAccountingState implements AccountingState {
   #batch: Batch | undefined;
   /** Script calls sent and not answered yet. */
   #callsInFlight = 0;
-  /** Batches due while a call was in flight: they go when it answers (see `#release`). */
+  /** Batches due while a call was in flight or too soon after the last send (see `#sendDue`). */
   #due: Batch[] = [];
+  readonly #callSpacingMs: number;
+  /** When the last script call was sent (`performance.now()`). */
+  #lastSend = Number.NEGATIVE_INFINITY;
+  /** Set while due batches wait out the spacing. */
+  #spacing: NodeJS.Timeout | undefined;
 
   constructor(options: RedisStateOptions) {
     this.#prefix = options.prefix ?? 'switchyard:';
@@ -622,6 +631,7 @@ export class RedisAccountingState implements AccountingState {
     this.#holdTtlMs = options.holdTtlMs ?? DEFAULT_HOLD_TTL_MS;
     this.#clock = options.clock ?? Date.now;
     this.#onError = options.onError ?? (() => {});
+    this.#callSpacingMs = options.callSpacingMs ?? DEFAULT_CALL_SPACING_MS;
     // Fail fast while disconnected instead of queueing requests behind a dead connection.
     // Loaded on first use, not at import: only a Redis deployment pays its memory (~15 MB of RSS).
     const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
@@ -851,8 +861,31 @@ export class RedisAccountingState implements AccountingState {
   #release(batch: Batch): void {
     if (batch.queued) return;
     batch.queued = true;
-    if (this.#callsInFlight === 0) batch.go();
-    else this.#due.push(batch);
+    this.#due.push(batch);
+    this.#sendDue();
+  }
+
+  /**
+   * Sends the due batches, once no call is in flight and `callSpacingMs` has passed since the last
+   * send. Under load that spaces the calls out, so each carries more requests: every call costs
+   * the gateway a socket write that wakes Redis and a read (some 50-75 µs of system time here), and
+   * Redis a fixed cost before its first operation, both on the gateway's cores. An admit that comes
+   * after a quiet spell goes at once; one that comes under load waits at most the spacing.
+   */
+  #sendDue(): void {
+    if (this.#callsInFlight > 0 || this.#due.length === 0 || this.#spacing !== undefined) return;
+    const wait = this.#lastSend + this.#callSpacingMs - performance.now();
+    if (wait > 0) {
+      this.#spacing = setTimeout(() => {
+        this.#spacing = undefined;
+        this.#sendDue();
+      }, wait);
+      return;
+    }
+    const due = this.#due;
+    this.#due = [];
+    this.#lastSend = performance.now();
+    for (const each of due) each.go();
   }
 
   async #send(batch: Batch): Promise<string[]> {
@@ -867,11 +900,7 @@ export class RedisAccountingState implements AccountingState {
       throw error;
     } finally {
       this.#callsInFlight -= 1;
-      if (this.#callsInFlight === 0 && this.#due.length > 0) {
-        const due = this.#due;
-        this.#due = [];
-        for (const each of due) each.go();
-      }
+      this.#sendDue();
     }
   }
 

@@ -400,7 +400,8 @@ describe('redis', () => {
   });
 
   it('holds admits and settlements started while a script call is in flight, then sends them together in one call', async () => {
-    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix })) as RedisAccountingState;
+    // No spacing between calls here: only the call in flight holds the later ones back.
+    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix, callSpacingMs: 0 })) as RedisAccountingState;
     const budget = scope('1');
     const subject = uniqueName('key');
     const limits = { requestsPerMinute: 10 };
@@ -442,6 +443,42 @@ describe('redis', () => {
     const alone = await state.admit(subject, limits, [budget], '0.05');
     expect(alone).toMatchObject({ hold: { ok: true } });
     expect(scriptCalls).toHaveLength(before + 1);
+    await state.close();
+  });
+
+  it('spaces script calls out under load: admits started soon after a call wait and go together; one after a quiet spell goes at once', async () => {
+    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix, callSpacingMs: 100 })) as RedisAccountingState;
+    const budget = scope('1');
+    const subject = uniqueName('key');
+    const limits = { requestsPerMinute: 10 };
+    const redis = state.redis as unknown as { sendCommand(command: { name: string }): unknown };
+    const send = redis.sendCommand.bind(redis);
+    const scriptCalls: number[] = [];
+    redis.sendCommand = (command) => {
+      if (command.name === 'evalsha' || command.name === 'eval') scriptCalls.push(performance.now());
+      return send(command);
+    };
+    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const first = await state.admit(subject, limits, [budget], '0.1');
+    expect(first).toMatchObject({ rate: { ok: true, requests: { remaining: 9 } }, hold: { ok: true } });
+    expect(scriptCalls).toHaveLength(1);
+    // Three admits in three later turns, each after the first call answered: one call for all three.
+    const later = [state.admit(subject, limits, [budget], '0.1')];
+    await nextTurn();
+    later.push(state.admit(subject, limits, [budget], '0.1'));
+    await nextTurn();
+    later.push(state.admit(subject, limits, [budget], '0.1'));
+    const answers = await Promise.all(later);
+    expect(scriptCalls).toHaveLength(2);
+    expect((scriptCalls[1] as number) - (scriptCalls[0] as number)).toBeGreaterThanOrEqual(99);
+    expect(answers.map((answer) => answer.rate.ok && answer.rate.requests?.remaining)).toEqual([8, 7, 6]);
+    expect(answers.every((answer) => answer.hold?.ok)).toBe(true);
+    // After a quiet spell longer than the spacing, an admit goes at the end of its turn.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const before = performance.now();
+    expect(await state.admit(subject, limits, [budget], '0.1')).toMatchObject({ hold: { ok: true } });
+    expect(scriptCalls).toHaveLength(3);
+    expect((scriptCalls[2] as number) - before).toBeLessThan(50);
     await state.close();
   });
 
