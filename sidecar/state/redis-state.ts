@@ -514,7 +514,7 @@ export interface RedisStateOptions {
   commandTimeoutMs?: number;
   /** Hears every Redis failure (log it); the operation then follows `fail`. */
   onError?: (error: unknown) => void;
-  /** Least time between two script calls' sends, ms; default 3 (see `RedisAccountingState.#sendDue`); 0 sends as soon as no call is in flight. */
+  /** Least time between two script calls' sends under load, ms; default 3 (see `RedisAccountingState.#sendDue`); 0 sends as soon as no call is in flight. */
   callSpacingMs?: number;
   /** Extra ioredis options. */
   redis?: RedisOptions;
@@ -597,6 +597,8 @@ const MAX_BATCH_OPERATIONS = 32;
 const SETTLE_WAIT_MS = 2;
 /** Least time from one script call's send to the next one's, ms, by default (see `#sendDue`). */
 const DEFAULT_CALL_SPACING_MS = 3;
+/** Operations the last call carried from which the next one is spaced (see `#sendDue`). */
+const SPACED_FROM_OPERATIONS = 8;
 
 /** Entries kept before a key cache starts over. */
 const KEY_CACHE_SIZE = 10_000;
@@ -620,8 +622,9 @@ export class RedisAccountingState implements AccountingState {
   /** Batches due while a call was in flight or too soon after the last send (see `#sendDue`). */
   #due: Batch[] = [];
   readonly #callSpacingMs: number;
-  /** When the last script call was sent (`performance.now()`). */
+  /** When the last script call was sent (`performance.now()`), and how many operations it carried. */
   #lastSend = Number.NEGATIVE_INFINITY;
+  #lastOperations = 0;
   /** Set while due batches wait out the spacing. */
   #spacing: NodeJS.Timeout | undefined;
 
@@ -866,15 +869,17 @@ export class RedisAccountingState implements AccountingState {
   }
 
   /**
-   * Sends the due batches, once no call is in flight and `callSpacingMs` has passed since the last
-   * send. Under load that spaces the calls out, so each carries more requests: every call costs
-   * the gateway a socket write that wakes Redis and a read (some 50-75 µs of system time here), and
-   * Redis a fixed cost before its first operation, both on the gateway's cores. An admit that comes
-   * after a quiet spell goes at once; one that comes under load waits at most the spacing.
+   * Sends the due batches once no call is in flight and, under load, `callSpacingMs` has passed
+   * since the last send. Spaced out, the calls each carry more requests: every call costs the
+   * gateway a socket write that wakes Redis and a read (some 50-75 µs of system time here), and
+   * Redis a fixed cost before its first operation, both on the gateway's cores. "Under load" is
+   * read from the last call: it carried `SPACED_FROM_OPERATIONS` operations or more (several
+   * requests in one event-loop turn). A client sending one request at a time, or a trickle of
+   * them, makes calls of one or two operations and never waits for the spacing.
    */
   #sendDue(): void {
     if (this.#callsInFlight > 0 || this.#due.length === 0 || this.#spacing !== undefined) return;
-    const wait = this.#lastSend + this.#callSpacingMs - performance.now();
+    const wait = this.#lastOperations >= SPACED_FROM_OPERATIONS ? this.#lastSend + this.#callSpacingMs - performance.now() : 0;
     if (wait > 0) {
       this.#spacing = setTimeout(() => {
         this.#spacing = undefined;
@@ -885,7 +890,12 @@ export class RedisAccountingState implements AccountingState {
     const due = this.#due;
     this.#due = [];
     this.#lastSend = performance.now();
-    for (const each of due) each.go();
+    let operations = 0;
+    for (const each of due) {
+      operations += each.operations.length;
+      each.go();
+    }
+    this.#lastOperations = operations;
   }
 
   async #send(batch: Batch): Promise<string[]> {
