@@ -23,6 +23,8 @@ import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Agent, Pool, request } from 'undici';
+import { Redis } from 'ioredis';
+import { redisCommands, redisServerCpu } from './redis-probe.ts';
 
 const RATE_PER_SECOND = 1_000;
 const FIXED_RATE_REQUESTS = 4_000;
@@ -742,15 +744,25 @@ async function compareRows(): Promise<void> {
     // script calls, journal writes) grow and V8 re-optimises for them, which took the `redis`
     // row's first two counted rounds to 80 % of its later ones.
     for (const { to } of targets) await withDeadline(saturation(to), `${to.name} saturation warm-up`);
-    const results = targets.map(() => ({ rps: [] as number[], cpu: [] as number[], main: [] as number[] }));
+    const results = targets.map(() => ({ rps: [] as number[], cpu: [] as number[], main: [] as number[], redisCpu: [] as number[], scripts: [] as number[] }));
+    // Rows with the Redis state also get what Redis spent on them: redis-server's CPU and the
+    // script calls, per request of their rounds (only their rounds use Redis).
+    const usesRedis = (env: NodeJS.ProcessEnv): boolean => env.BENCH_ACCOUNTING === 'redis';
+    const redis = targets.some(({ gateway }) => usesRedis(gateway.variant.env)) ? new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined;
     const ticksAtStart = cpuTicks();
     for (let round = 0; round < rounds; round++) {
       // Every other round in reverse order, so no gateway always follows the same one.
       const order = round % 2 === 0 ? [...targets.entries()] : [...targets.entries()].reverse();
       for (const [index, { gateway, to }] of order) {
+        const probed = redis && usesRedis(gateway.variant.env) ? redis : undefined;
+        const redisBefore = probed ? { cpu: redisServerCpu(), commands: await redisCommands(probed) } : undefined;
         const cpuBefore = await askCpuSplit(gateway.child);
         const saturated = await withDeadline(saturation(to), `${to.name} saturation`);
         const cpuAfter = await askCpuSplit(gateway.child);
+        if (probed && redisBefore) {
+          results[index]?.redisCpu.push((redisServerCpu() - redisBefore.cpu) / saturated.completed);
+          results[index]?.scripts.push(((await redisCommands(probed)).scripts - redisBefore.commands.scripts) / saturated.completed);
+        }
         results[index]?.rps.push(saturated.rps);
         results[index]?.cpu.push((cpuAfter.cpuMicroseconds - cpuBefore.cpuMicroseconds) / saturated.completed);
         results[index]?.main.push((cpuAfter.mainThreadMicroseconds - cpuBefore.mainThreadMicroseconds) / saturated.completed);
@@ -760,14 +772,17 @@ async function compareRows(): Promise<void> {
     const rows = [];
     const firstRps = results[0]?.rps ?? [];
     for (const [index, { gateway }] of targets.entries()) {
-      const result = results[index] ?? { rps: [], cpu: [], main: [] };
+      const result = results[index] ?? { rps: [], cpu: [], main: [], redisCpu: [], scripts: [] };
       // Each round's ratio to the first row's same round (taken within seconds of each other): the
       // machine's drift between rounds cancels out of it, so its median is steadier than the ratio of medians.
       const ratios = result.rps.map((rps, roundIndex) => rps / (firstRps[roundIndex] ?? Number.NaN));
-      rows.push({ name: gateway.variant.name, rps: round(median(result.rps), 0), cpu_us: round(median(result.cpu), 0), main_thread_cpu_us: round(median(result.main), 0), main_thread_cpu_rounds: result.main.map((value) => round(value, 0)), rss_mb: round((await askRss(gateway.child)) / 1024 / 1024, 1), rounds: result.rps.map((value) => round(value, 0)), relative: round(median(ratios)), round_ratios: ratios.map((ratio) => round(ratio)) });
+      const redisFigures = result.redisCpu.length > 0 ? { redis_server_cpu_us: round(median(result.redisCpu), 1), script_calls_per_request: round(median(result.scripts)) } : {};
+      rows.push({ name: gateway.variant.name, rps: round(median(result.rps), 0), cpu_us: round(median(result.cpu), 0), main_thread_cpu_us: round(median(result.main), 0), main_thread_cpu_rounds: result.main.map((value) => round(value, 0)), rss_mb: round((await askRss(gateway.child)) / 1024 / 1024, 1), rounds: result.rps.map((value) => round(value, 0)), relative: round(median(ratios)), round_ratios: ratios.map((ratio) => round(ratio)), ...redisFigures });
     }
+    redis?.disconnect();
     for (const row of rows) {
-      console.log(`  ${row.name.padEnd(24)} ${String(row.rps).padStart(6)} req/s (rounds ${row.rounds.join(', ')})  CPU ${row.cpu_us} µs/request (event loop ${row.main_thread_cpu_us}: ${row.main_thread_cpu_rounds.join(', ')})  RSS ${row.rss_mb} MB  ${row === rows[0] ? '' : `vs ${rows[0]?.name}: ${(row.relative * 100).toFixed(1)}% (median of the rounds' ratios ${row.round_ratios.join(', ')})`}`);
+      const redisPart = 'redis_server_cpu_us' in row ? `  redis-server ${row.redis_server_cpu_us} µs/request, ${row.script_calls_per_request} script calls/request` : '';
+      console.log(`  ${row.name.padEnd(24)} ${String(row.rps).padStart(6)} req/s (rounds ${row.rounds.join(', ')})  CPU ${row.cpu_us} µs/request (event loop ${row.main_thread_cpu_us}: ${row.main_thread_cpu_rounds.join(', ')})  RSS ${row.rss_mb} MB${redisPart}  ${row === rows[0] ? '' : `vs ${rows[0]?.name}: ${(row.relative * 100).toFixed(1)}% (median of the rounds' ratios ${row.round_ratios.join(', ')})`}`);
     }
     await Promise.all(targets.map(({ to }) => to.pool.close()));
     const steal = stealSince(ticksAtStart);

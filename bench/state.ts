@@ -10,12 +10,11 @@
  * request (INFO commandstats, commands run inside scripts included) and the script calls per
  * request (EVALSHA). 3 rounds of N (default 20,000); medians. Last line: JSON.
  */
-import { execSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { ApiKeyRecord } from '../sidecar/store/keys.ts';
 import { budgetScopeLimit, keyLimitScope, openAccountingState, type AccountingState } from '../sidecar/state/index.ts';
 import { deleteRedisPrefix } from '../test/accounting/fixtures/services.ts';
+import { redisCommands, redisServerCpu } from './redis-probe.ts';
 
 const N = Number(process.env.N ?? 20_000);
 const CONCURRENCY = 32;
@@ -23,25 +22,6 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LIMITS = { requestsPerMinute: 100_000_000, tokensPerMinute: 1_000_000_000 };
 const KEY: ApiKeyRecord = { hash: 'bench0123456789abcdef', name: 'bench', label: 'bench', limit: '1000000', limit_reset: 'monthly', is_management_key: false, disabled: false, user: null, team: null, created_at: '', updated_at: '', expires_at: null, revoked_at: null };
 const BUDGET = { id: 'bench-global', scope: 'global', period: 'month', limit: 1_000_000_000 } as const;
-
-/** redis-server's user + system CPU so far, µs (NaN where /proc is not there). */
-function redisServerCpu(): number {
-  try {
-    const pid = execSync('pgrep -x redis-server').toString().trim().split('\n')[0];
-    const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * (1e6 / 100);
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Total calls in INFO commandstats, and those of EVALSHA. */
-async function redisCommands(redis: Redis): Promise<{ all: number; scripts: number }> {
-  const info = await redis.info('commandstats');
-  let all = 0;
-  for (const match of info.matchAll(/calls=(\d+)/g)) all += Number(match[1]);
-  return { all, scripts: Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0) };
-}
 
 async function drive(state: AccountingState, count: number): Promise<void> {
   const now = new Date();
