@@ -182,7 +182,7 @@ for _, o in ipairs(operations) do
   end
 end
 -- A scope's counters, fired alerts and the groups its settlements name, read on first use; written
--- back at the end. s.groups: field -> {m, a, expiry text, touched} while it holds anything,
+-- back at the end. s.groups: field -> {m, a, expiry (epoch ms, text or number), touched} while it holds anything,
 -- false once dropped (nil: not read). s.touched: groups changed in this call. s.watch: the
 -- lowest threshold not fired yet (nil: none).
 local function watch(s)
