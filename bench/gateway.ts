@@ -7,7 +7,7 @@
  * proxy, the same Node flags: what any Node gateway costs on this machine) and this load generator
  * (undici). The same load goes direct to the upstream, through the floor and through the gateway:
  *   1. fixed rate (1,000 requests/s offered): p50/p99 latency, and what the gateway adds;
- *   2. closed loop at fixed concurrency: saturation throughput, gateway / direct;
+ *   2. closed loop at fixed concurrency, in interleaved rounds: saturation throughput, gateway / direct;
  *   3. sequential streams: time to the first content byte, and what the gateway adds;
  *   4. 1,000 streams held open through the gateway: the gateway's RSS.
  * Every phase is bounded in count and time. The last line is one JSON object with every figure.
@@ -36,6 +36,13 @@ const FIXED_RATE_REQUESTS = 4_000;
 const WARM_UP_REQUESTS = Number(process.env.BENCH_WARM_UP ?? 5_000);
 const SATURATION_CONCURRENCY = 32;
 const SATURATION_MS = 3_000;
+/**
+ * Saturation rounds of the main run (`BENCH_SATURATION_ROUNDS`): direct, floor and gateway for
+ * `SATURATION_MS` each per round, every other round in reverse order; the ratios are the medians
+ * of the rounds' ratios, each taken within seconds, so a minute's drift of this VM (up to 2x)
+ * moves them less than one sample of each would. Until 2026-12-07 the run took one round.
+ */
+const SATURATION_ROUNDS = Math.max(1, Number(process.env.BENCH_SATURATION_ROUNDS ?? 3));
 const TTFB_REQUESTS = 300;
 /**
  * Streams sent to each target before its first-byte samples, as the other phases follow the
@@ -610,25 +617,54 @@ async function main(): Promise<void> {
 
     // Share of one core the load generator itself used while driving the direct baseline: near 1
     // means the baseline is bounded by the load generator, not the upstream.
-    const loaderCpuBefore = process.cpuUsage();
-    const loaderWallBefore = performance.now();
-    const directRps = (await withDeadline(saturation(direct), 'direct saturation')).rps;
-    const loaderCpu = process.cpuUsage(loaderCpuBefore);
-    const loaderCoreShare = (loaderCpu.user + loaderCpu.system) / 1_000 / (performance.now() - loaderWallBefore);
-    const floorCpuBefore = await askCpu(floor.child);
-    const floorSaturated = await withDeadline(saturation(thinnest), 'floor saturation');
-    const floorCpuPerRequest = ((await askCpu(floor.child)) - floorCpuBefore) / floorSaturated.completed;
-    const floorRps = floorSaturated.rps;
-    if (PROFILE_DIRECTORY && PROFILE_PHASE === 'saturation') gateway.child.send({ type: 'profile-start' });
-    const cpuBefore = await askCpu(gateway.child);
-    const saturated = await withDeadline(saturation(through), 'gateway saturation');
-    const gatewayCpuPerRequest = ((await askCpu(gateway.child)) - cpuBefore) / saturated.completed;
-    if (PROFILE_DIRECTORY && PROFILE_PHASE === 'saturation') gateway.child.send({ type: 'profile-stop' });
-    const gatewayRps = saturated.rps;
-    const ratio = gatewayRps / directRps;
-    console.log(`saturation, ${SATURATION_CONCURRENCY} concurrent callers for ${SATURATION_MS} ms:`);
-    console.log(`  direct ${directRps.toFixed(0)} req/s  gateway ${gatewayRps.toFixed(0)} req/s  ratio ${(ratio * 100).toFixed(1)}% (target >= 20%)`);
-    console.log(`  floor ${floorRps.toFixed(0)} req/s (${((floorRps / directRps) * 100).toFixed(1)}% of direct); gateway / floor ${((gatewayRps / floorRps) * 100).toFixed(1)}%`);
+    const measureDirect = async (): Promise<{ rps: number; core: number }> => {
+      const loaderCpuBefore = process.cpuUsage();
+      const loaderWallBefore = performance.now();
+      const rps = (await withDeadline(saturation(direct), 'direct saturation')).rps;
+      const loaderCpu = process.cpuUsage(loaderCpuBefore);
+      return { rps, core: (loaderCpu.user + loaderCpu.system) / 1_000 / (performance.now() - loaderWallBefore) };
+    };
+    const measureFloor = async (): Promise<{ rps: number; cpu: number }> => {
+      const before = await askCpu(floor.child);
+      const saturated = await withDeadline(saturation(thinnest), 'floor saturation');
+      return { rps: saturated.rps, cpu: ((await askCpu(floor.child)) - before) / saturated.completed };
+    };
+    const measureGateway = async (profiled: boolean): Promise<{ rps: number; cpu: number }> => {
+      if (profiled) gateway.child.send({ type: 'profile-start' });
+      const before = await askCpu(gateway.child);
+      const saturated = await withDeadline(saturation(through), 'gateway saturation');
+      const cpu = ((await askCpu(gateway.child)) - before) / saturated.completed;
+      if (profiled) gateway.child.send({ type: 'profile-stop' });
+      return { rps: saturated.rps, cpu };
+    };
+    const rounds: Array<{ direct: { rps: number; core: number }; floor: { rps: number; cpu: number }; gateway: { rps: number; cpu: number } }> = [];
+    for (let index = 0; index < SATURATION_ROUNDS; index++) {
+      // The gateway's first round is the one profiled (BENCH_PROFILE_DIR).
+      const profiled = index === 0 && Boolean(PROFILE_DIRECTORY) && PROFILE_PHASE === 'saturation';
+      if (index % 2 === 0) {
+        const directRound = await measureDirect();
+        const floorRound = await measureFloor();
+        rounds.push({ direct: directRound, floor: floorRound, gateway: await measureGateway(profiled) });
+      } else {
+        const gatewayRound = await measureGateway(profiled);
+        const floorRound = await measureFloor();
+        rounds.push({ direct: await measureDirect(), floor: floorRound, gateway: gatewayRound });
+      }
+    }
+    const medianOf = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+    const directRps = medianOf(rounds.map((each) => each.direct.rps));
+    const floorRps = medianOf(rounds.map((each) => each.floor.rps));
+    const gatewayRps = medianOf(rounds.map((each) => each.gateway.rps));
+    const roundRatios = rounds.map((each) => each.gateway.rps / each.direct.rps);
+    const ratio = medianOf(roundRatios);
+    const floorRatio = medianOf(rounds.map((each) => each.floor.rps / each.direct.rps));
+    const gatewayVsFloor = medianOf(rounds.map((each) => each.gateway.rps / each.floor.rps));
+    const gatewayCpuPerRequest = medianOf(rounds.map((each) => each.gateway.cpu));
+    const floorCpuPerRequest = medianOf(rounds.map((each) => each.floor.cpu));
+    const loaderCoreShare = medianOf(rounds.map((each) => each.direct.core));
+    console.log(`saturation, ${SATURATION_CONCURRENCY} concurrent callers for ${SATURATION_MS} ms, ${SATURATION_ROUNDS} rounds of direct, floor and gateway (medians; BENCH_SATURATION_ROUNDS):`);
+    console.log(`  direct ${directRps.toFixed(0)} req/s  gateway ${gatewayRps.toFixed(0)} req/s  ratio ${(ratio * 100).toFixed(1)}% (target >= 20%; rounds ${roundRatios.map((each) => (each * 100).toFixed(1)).join(', ')} %)`);
+    console.log(`  floor ${floorRps.toFixed(0)} req/s (${(floorRatio * 100).toFixed(1)}% of direct); gateway / floor ${(gatewayVsFloor * 100).toFixed(1)}%`);
     console.log(`  CPU per request: gateway ${gatewayCpuPerRequest.toFixed(0)} µs, floor ${floorCpuPerRequest.toFixed(0)} µs; load generator used ${(loaderCoreShare * 100).toFixed(0)}% of a core driving the direct baseline`);
 
     const ttfbDirect = await withDeadline(timeToFirstByte(direct), 'direct streams');
@@ -666,9 +702,10 @@ async function main(): Promise<void> {
         rss_mb_idle: round(rss.idle / 1024 / 1024, 1),
         rss_mb_1000_streams: round(rssMb, 1),
         saturation_ratio: round(ratio),
+        saturation_round_ratios: roundRatios.map((each) => round(each)),
         floor_rps: round(floorRps, 0),
-        floor_ratio: round(floorRps / directRps),
-        gateway_vs_floor: round(gatewayRps / floorRps),
+        floor_ratio: round(floorRatio),
+        gateway_vs_floor: round(gatewayVsFloor),
         floor_added_p50_ms: round(floorAddedP50),
         floor_added_p99_ms: round(floorAddedP99),
         floor_ttfb_added_ms: round(ttfbFloor - ttfbDirect),
