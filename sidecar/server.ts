@@ -246,7 +246,7 @@ export async function startServer(options: ServerOptions = {}): Promise<StartRes
     const opened = await openAccountingState(
       config.accounting.state === 'redis'
         ? // No auto-pipelining: measured slower here (bench/gateway.ts, BENCH_ACCOUNTING=redis).
-          { kind: 'redis', url: redisUrl ?? '', fail: config.accounting.fail, prefix: config.accounting.redisPrefix, onError }
+          { kind: 'redis', url: redisUrl ?? '', fail: config.accounting.fail, prefix: config.accounting.redisPrefix, onError, ...(config.accounting.redisCallSpacingMs !== undefined ? { callSpacingMs: config.accounting.redisCallSpacingMs } : {}) }
         : { kind: 'memory' },
     ).catch((error: unknown) => error as Error);
     if (opened instanceof Error) {

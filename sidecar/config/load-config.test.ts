@@ -43,6 +43,17 @@ describe('loadConfig', () => {
     expect(load(`${minimal}accounting: { redis_url: redis://literal }\n`).ok).toBe(false);
   });
 
+  it('reads the Redis call spacing, and refuses one that is not a whole number of ms at its line and column', () => {
+    expect(load(minimal, { REDIS_URL: 'redis://r' })).toMatchObject({ ok: true, value: { accounting: { redisCallSpacingMs: undefined } } });
+    const spaced = load(`${minimal}accounting: { state: redis, redis_call_spacing_ms: 0 }\n`, { REDIS_URL: 'redis://r' });
+    expect(spaced).toMatchObject({ ok: true, value: { accounting: { redisCallSpacingMs: 0 } } });
+    const result = load(`${minimal}accounting:\n  redis_call_spacing_ms: -1\n`, { REDIS_URL: 'redis://r' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.diagnostics[0]).toMatchObject({ file: 'conf/switchyard.yaml', line: 5, column: 26 });
+    expect(result.diagnostics[0]?.message).toContain('redis_call_spacing_ms');
+  });
+
   it('lets the environment and the command line override the file', () => {
     const text = `${minimal}server: { port: 9000, host: 0.0.0.0 }\n`;
     const fromEnvironment = load(text, { PORT: '7000', SWITCHYARD_POLICY: 'other.yaml', SWITCHYARD_CATALOG: 'a.yaml, b.yaml' });

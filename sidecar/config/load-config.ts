@@ -68,6 +68,8 @@ export interface AccountingConfig {
   alertWebhook: SecretReference | undefined;
   /** How often stored keys are re-read (revocations on other replicas take effect within it). */
   keysRefreshMs: number;
+  /** Least time between two Redis script calls under load, ms (`RedisStateOptions.callSpacingMs`); undefined: the state's default. */
+  redisCallSpacingMs: number | undefined;
 }
 
 /** Options the command line passes; they beat both the file and the environment. */
@@ -132,6 +134,7 @@ interface ConfigDocument {
     rate_limits?: { requests_per_minute?: number; tokens_per_minute?: number };
     alerts?: { thresholds?: number[]; webhook_url?: SecretReference };
     keys_refresh_ms?: number;
+    redis_call_spacing_ms?: number;
   };
   telemetry?: { traces?: 'auto' | 'on' | 'off'; service_name?: string };
   logging?: { level?: string };
@@ -324,6 +327,7 @@ export function loadConfig(input: { file: string; text: string; env: Record<stri
         alertThresholds: accounting.alerts?.thresholds ?? [0.5, 0.8, 1],
         alertWebhook: accounting.alerts?.webhook_url,
         keysRefreshMs: accounting.keys_refresh_ms ?? 5000,
+        redisCallSpacingMs: accounting.redis_call_spacing_ms,
       },
       telemetry: { traces, serviceName: env.OTEL_SERVICE_NAME || document.telemetry?.service_name || 'switchyard' },
       logLevel,
