@@ -237,6 +237,28 @@ function conformance(name: string, open: Open): void {
 
 conformance('memory', async (clock) => new MemoryAccountingState({ clock }));
 
+/**
+ * When each of the state's script calls was sent (`performance.now()`), recorded as it is sent;
+ * `delayFirstMs` holds the first one back that long before it reaches Redis, as a slow network would.
+ */
+function watchScriptCalls(state: RedisAccountingState, delayFirstMs = 0): number[] {
+  const redis = state.redis as unknown as { sendCommand(command: { name: string }): unknown };
+  const send = redis.sendCommand.bind(redis);
+  const scriptCalls: number[] = [];
+  redis.sendCommand = (command) => {
+    if (command.name !== 'evalsha' && command.name !== 'eval') return send(command);
+    scriptCalls.push(performance.now());
+    if (scriptCalls.length === 1 && delayFirstMs > 0) {
+      setTimeout(() => send(command), delayFirstMs);
+      return (command as unknown as { promise: Promise<unknown> }).promise;
+    }
+    return send(command);
+  };
+  return scriptCalls;
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 describe('redis', () => {
   const prefix = `${uniqueName('sy_state')}:`;
   beforeAll(async () => {
@@ -408,19 +430,7 @@ describe('redis', () => {
     const settledFirst = await state.reserve([budget], '0.2');
     if (!settledFirst.ok) throw new Error('expected a hold');
     // The first script call below takes 50 ms to reach Redis, as it would behind a slow network.
-    const redis = state.redis as unknown as { sendCommand(command: { name: string }): unknown };
-    const send = redis.sendCommand.bind(redis);
-    const scriptCalls: number[] = [];
-    redis.sendCommand = (command) => {
-      if (command.name !== 'evalsha' && command.name !== 'eval') return send(command);
-      scriptCalls.push(Date.now());
-      if (scriptCalls.length === 1) {
-        setTimeout(() => send(command), 50);
-        return (command as unknown as { promise: Promise<unknown> }).promise;
-      }
-      return send(command);
-    };
-    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const scriptCalls = watchScriptCalls(state, 50);
     const first = state.admit(subject, limits, [budget], '0.3');
     await nextTurn();
     await nextTurn();
@@ -451,14 +461,7 @@ describe('redis', () => {
     const budget = scope('10');
     const subject = uniqueName('key');
     const limits = { requestsPerMinute: 100 };
-    const redis = state.redis as unknown as { sendCommand(command: { name: string }): unknown };
-    const send = redis.sendCommand.bind(redis);
-    const scriptCalls: number[] = [];
-    redis.sendCommand = (command) => {
-      if (command.name === 'evalsha' || command.name === 'eval') scriptCalls.push(performance.now());
-      return send(command);
-    };
-    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const scriptCalls = watchScriptCalls(state);
     // One client at a time: each admit is a call of one operation, and the next goes at once.
     for (let index = 0; index < 3; index++) expect(await state.admit(subject, limits, [budget], '0.1')).toMatchObject({ hold: { ok: true } });
     expect(scriptCalls).toHaveLength(3);
