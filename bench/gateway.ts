@@ -24,7 +24,7 @@ import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } fr
 import { fileURLToPath } from 'node:url';
 import { Agent, Pool, request } from 'undici';
 import { Redis } from 'ioredis';
-import { redisCommands, redisServerCpu } from './redis-probe.ts';
+import { redisCommands, redisServerCpu, threadCpuMicroseconds } from './cpu-probe.ts';
 
 const RATE_PER_SECOND = 1_000;
 const FIXED_RATE_REQUESTS = 4_000;
@@ -304,7 +304,7 @@ async function runGateway(upstreamUrl: string, role: string): Promise<void> {
     }
     if (message.type === 'cpu') {
       const used = process.cpuUsage();
-      process.send?.({ cpuMicroseconds: used.user + used.system, mainThreadMicroseconds: mainThreadCpuMicroseconds() });
+      process.send?.({ cpuMicroseconds: used.user + used.system, mainThreadMicroseconds: threadCpuMicroseconds() });
     }
     if (message.type === 'pauses-start') watchPauses();
     if (message.type === 'heap-snapshot' && process.env.BENCH_PROFILE_DIR) {
@@ -390,19 +390,6 @@ function askCpuSplit(child: ChildProcess): Promise<{ cpuMicroseconds: number; ma
   return ask(child, 'cpu');
 }
 
-/**
- * CPU time of the calling thread (called on the main thread: the event loop's), µs, from
- * /proc/thread-self/stat (clock ticks). The event loop is what saturates first; the process total
- * also counts V8's helper thread and, with SQLite, the writer thread, which run on the other core.
- */
-function mainThreadCpuMicroseconds(): number {
-  try {
-    const fields = readFileSync('/proc/thread-self/stat', 'utf8').replace(/^.*\) /s, '').split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 interface Target {
   name: string;

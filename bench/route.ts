@@ -17,7 +17,7 @@
  * The last line is one JSON object.
  */
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -31,6 +31,7 @@ import { createStoredKeyVerifier } from '../sidecar/http/stored-keys.ts';
 import { silentLogger } from '../sidecar/logger.ts';
 import { openAccountingState } from '../sidecar/state/index.ts';
 import { openStores } from '../sidecar/store/index.ts';
+import { threadCpuMicroseconds } from './cpu-probe.ts';
 
 const catalogText = JSON.stringify({
   providers: [{ id: 'bench', name: 'Bench', protocol: 'openai-compatible', base_url: 'http://127.0.0.1:9/v1', data_policy: { trains_on_prompts: false, retention_days: 0, zdr: true }, region: 'us', status: 'active' }],
@@ -117,10 +118,11 @@ function once(through: Handle = handle, authorization?: string): Promise<FakeRes
     through(request, response);
   });
 }
-/** CPU time of the calling (main) thread so far, µs (clock ticks of 10 ms, Linux). */
+/** CPU time of the main thread so far, µs (clock ticks of 10 ms); accounting mode needs Linux. */
 function threadCpu(): number {
-  const fields = readFileSync('/proc/thread-self/stat', 'utf8').replace(/^.*\) /s, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  const used = threadCpuMicroseconds();
+  if (Number.isNaN(used)) throw new Error('BENCH_ACCOUNTING=1 reads the main thread\'s CPU from /proc/thread-self/stat (Linux only)');
+  return used;
 }
 async function drive(n: number, through: Handle = handle, authorization?: string): Promise<number> {
   let left = n;

@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import type { ApiKeyRecord } from '../sidecar/store/keys.ts';
 import { budgetScopeLimit, keyLimitScope, openAccountingState, type AccountingState } from '../sidecar/state/index.ts';
 import { deleteRedisPrefix } from '../test/accounting/fixtures/services.ts';
-import { redisCommands, redisServerCpu } from './redis-probe.ts';
+import { redisCommands, redisServerCpu } from './cpu-probe.ts';
 
 const N = Number(process.env.N ?? 20_000);
 const CONCURRENCY = 32;
