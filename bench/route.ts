@@ -39,7 +39,8 @@ const catalogText = JSON.stringify({
 });
 const catalog = engine.compileCatalog([{ text: catalogText, file: 'c.yaml' }]);
 if (!catalog.ok) throw new Error('catalog');
-const policy = engine.compilePolicy(JSON.stringify({ version: 1, id: 'bench', defaults: { retries: { max: 0 }, timeouts: { first_byte_ms: 30000, attempt_ms: 120000, total_ms: 300000 } } }), 'p.yaml', catalog.value);
+const policyDocument = { version: 1, id: 'bench', defaults: { retries: { max: 0 }, timeouts: { first_byte_ms: 30000, attempt_ms: 120000, total_ms: 300000 } } };
+const policy = engine.compilePolicy(JSON.stringify(policyDocument), 'p.yaml', catalog.value);
 if (!policy.ok) throw new Error('policy');
 const routing = { policy: policy.value, catalog: catalog.value };
 const canned = () => ({ upstream_id: 'chatcmpl-bench', message: { content: 'Hello from the benchmark upstream, a short answer of a few tokens.' }, finish_reason: 'stop' as const, native_finish_reason: 'stop', usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } }, warnings: [] });
@@ -63,7 +64,7 @@ const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-route-'));
 /** The route with accounting on (BENCH_ACCOUNTING=1), and the bearer key its requests carry. */
 async function accountingApp(): Promise<{ handle: Handle; authorization: string; close: () => Promise<void> }> {
   const budgeted = engine.compilePolicy(
-    JSON.stringify({ version: 1, id: 'bench', defaults: { retries: { max: 0 }, timeouts: { first_byte_ms: 30000, attempt_ms: 120000, total_ms: 300000 } }, require: { budgets: ['bench-global'] }, budgets: [{ id: 'bench-global', scope: 'global', period: 'month', limit: 1_000_000_000 }] }),
+    JSON.stringify({ ...policyDocument, require: { budgets: ['bench-global'] }, budgets: [{ id: 'bench-global', scope: 'global', period: 'month', limit: 1_000_000_000 }] }),
     'p.yaml',
     routing.catalog,
   );
