@@ -390,7 +390,6 @@ function askCpuSplit(child: ChildProcess): Promise<{ cpuMicroseconds: number; ma
   return ask(child, 'cpu');
 }
 
-
 interface Target {
   name: string;
   headers: Record<string, string>;
@@ -521,6 +520,8 @@ async function rssWithOpenStreams(gatewayUrl: string, gateway: ChildProcess, hea
 }
 
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
+/** The middle value (the upper one of an even count). */
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
 /**
  * Time a process spent runnable but waiting for a CPU, ms (Linux /proc/PID/schedstat; NaN
@@ -638,17 +639,16 @@ async function main(): Promise<void> {
         rounds.push({ direct: await measureDirect(), floor: floorRound, gateway: gatewayRound });
       }
     }
-    const medianOf = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-    const directRps = medianOf(rounds.map((each) => each.direct.rps));
-    const floorRps = medianOf(rounds.map((each) => each.floor.rps));
-    const gatewayRps = medianOf(rounds.map((each) => each.gateway.rps));
+    const directRps = median(rounds.map((each) => each.direct.rps));
+    const floorRps = median(rounds.map((each) => each.floor.rps));
+    const gatewayRps = median(rounds.map((each) => each.gateway.rps));
     const roundRatios = rounds.map((each) => each.gateway.rps / each.direct.rps);
-    const ratio = medianOf(roundRatios);
-    const floorRatio = medianOf(rounds.map((each) => each.floor.rps / each.direct.rps));
-    const gatewayVsFloor = medianOf(rounds.map((each) => each.gateway.rps / each.floor.rps));
-    const gatewayCpuPerRequest = medianOf(rounds.map((each) => each.gateway.cpu));
-    const floorCpuPerRequest = medianOf(rounds.map((each) => each.floor.cpu));
-    const loaderCoreShare = medianOf(rounds.map((each) => each.direct.core));
+    const ratio = median(roundRatios);
+    const floorRatio = median(rounds.map((each) => each.floor.rps / each.direct.rps));
+    const gatewayVsFloor = median(rounds.map((each) => each.gateway.rps / each.floor.rps));
+    const gatewayCpuPerRequest = median(rounds.map((each) => each.gateway.cpu));
+    const floorCpuPerRequest = median(rounds.map((each) => each.floor.cpu));
+    const loaderCoreShare = median(rounds.map((each) => each.direct.core));
     console.log(`saturation, ${SATURATION_CONCURRENCY} concurrent callers for ${SATURATION_MS} ms, ${SATURATION_ROUNDS} rounds of direct, floor and gateway (medians; BENCH_SATURATION_ROUNDS):`);
     console.log(`  direct ${directRps.toFixed(0)} req/s  gateway ${gatewayRps.toFixed(0)} req/s  ratio ${(ratio * 100).toFixed(1)}% (target >= 20%; rounds ${roundRatios.map((each) => (each * 100).toFixed(1)).join(', ')} %)`);
     console.log(`  floor ${floorRps.toFixed(0)} req/s (${(floorRatio * 100).toFixed(1)}% of direct); gateway / floor ${(gatewayVsFloor * 100).toFixed(1)}%`);
@@ -792,7 +792,6 @@ async function compareRows(): Promise<void> {
         results[index]?.main.push((cpuAfter.mainThreadMicroseconds - cpuBefore.mainThreadMicroseconds) / saturated.completed);
       }
     }
-    const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
     const rows = [];
     const firstRps = results[0]?.rps ?? [];
     for (const [index, { gateway }] of targets.entries()) {
