@@ -19,10 +19,10 @@
  * - `<prefix>rate:<subject>:<window start ms>:requests|tokens`  integer counters, expire after the window
  * Scope keys expire one day after their period ends (`periodEndsAt`, as a TTL from the injected clock); without it they are kept.
  * A hold group is the holds one state instance (`<instance>`, random per process) took in one
- * script call with one expiry; a reservation knows its group and amount (`HeldReservation`), and
- * its settlement takes that amount off the group. Holds expire after `holdTtlMs` (a crashed
- * replica's holds stop counting), and since a group's holds share their expiry, a group expires
- * as each of its holds would: a hold that would not fit drops the scope's expired groups first,
+ * script call, all with the expiry of the call's first (see `#hold`); a reservation knows its
+ * group and amount (`HeldReservation`), and its settlement takes that amount off the group. Holds
+ * expire after `holdTtlMs` (a crashed replica's holds stop counting), and since a group's holds
+ * share their expiry, a group expires as each of its holds does: a hold that would not fit drops the scope's expired groups first,
  * and so does every read; `next` tells when there may be any, so neither scans the hash otherwise.
  *
  * Scripts receive every key in KEYS, so they are correct on a single Redis or a Sentinel set; on
@@ -102,8 +102,9 @@ end
 
 /**
  * Every reserve, admit, rate check and settlement started in one turn of the event loop, in one
- * script call: each operation is still atomic (the whole call is) and runs in the order started,
- * and each gets its own reply. Amounts travel as pairs of JSON numbers (micro-dollars, then the
+ * script call: each operation is still atomic (the whole call is) and gets its own reply. The
+ * operations run in the order given: the client puts the settlements first and merges requests
+ * the script treats alike (see `Batch`), so one operation may stand for several requests. Amounts travel as pairs of JSON numbers (micro-dollars, then the
  * remainder in 10^-18 USD, both exact in a double); replies give totals as integer strings of
  * 10^-18 USD (`total`). The scopes are one argument and the operations another, each a JSON array
  * that `cjson.decode` (C) turns into tables of numbers at once, and each operation's reply is one
@@ -127,23 +128,29 @@ end
  * KEYS: the keys of the batch, each once. ARGV[1]: the scopes, a JSON array with per scope
  * `[index in KEYS of its scope key, limit (pair), keep_ttl in ms (0 = keep)` then per alert
  * threshold its field (`"alert:<label>"`) and amount (pair)`]`. ARGV[2]: the operations, a JSON
- * array with per operation `[code, fields...]`, amounts as pairs and, last, the scopes as a
- * JSON array of positions in the scope list (`[1,2]`):
+ * array with per operation `[code, fields...]`, amounts as pairs and the scopes as a JSON array
+ * of positions in the scope list (`[1,2]`):
  * - `h` hold: now, group field, amount, hold_until, scopes. Reply `1`, or
  *   `0 <position> <spent> <reserved>`. Every hold the call adds to a group has the group's expiry;
  *   adding to a group dropped earlier in the call (possible only if the clock went back) fails.
  * - `r` rate: requests key, tokens key, requests limit (-1 none), tokens limit (-1 none), time to
  *   live (ms). Reply `<allowed 1|0> <limited requests|tokens|-> <requests> <tokens>`.
- * - `a` admit: the rate fields, then the hold's. Reply: the rate reply, followed by the hold's when
- *   the rate allowed the request.
+ * - `a` admits of one subject: the rate fields, now, group field, hold_until, scopes, then one
+ *   amount per admit. Each admit in turn is a rate check and, when allowed, a hold. Reply: the
+ *   requests and tokens counted before the operation, then per admit `r` or `t` (refused by the
+ *   request or token limit), or the hold's reply (`1`, or the four words of a refusal), spaced;
+ *   `RedisAccountingState.#admitReplies` turns it back into each admit's own fields.
  * - `s` settle: tokens key (0 none), tokens, tokens time to live (ms), group field (`-` none),
- *   amount held, actual, scopes. Takes the amount held off its group (at most what the group
- *   still holds) and off reserved where the group is still there (not expired and dropped), and
- *   adds actual to spent. Reply: empty when it crossed no alert threshold, else per scope the
- *   labels of the thresholds it crossed ("0.5,0.8", or "-").
+ *   amount held, actual, scopes: one settlement, or the sums of several of one group. Takes the
+ *   amount held off its group (at most what the group still holds) and off reserved where the
+ *   group is still there (not expired and dropped), and adds actual to spent. Reply: empty when it
+ *   crossed no alert threshold, else per scope the labels of the thresholds it crossed
+ *   ("0.5,0.8", or "-"); the client gives each to the settlement whose running total reached it.
  * Returns one line per scope's spent before the call (in scope order, `-` for a scope no
  * operation read), then the replies, one line each. An operation that fails (a key of the wrong
- * type) answers `!<error>`, having changed nothing, and the others go on, as separate calls would.
+ * type) answers `!<error>` and the others go on, as separate calls would; it has changed nothing,
+ * except that the admits of an `a` operation before the one that failed keep what they took (their
+ * requests count, their holds expire).
  */
 const BATCH_SCRIPT = `${LUA_PAIRS}
 local function total(m, a)
@@ -167,8 +174,8 @@ local operations = cjson.decode(ARGV[2])
 for _, o in ipairs(operations) do
   local code = o[1]
   if code ~= 'r' then
-    -- The scope positions (the last field) become the scopes.
-    local list = o[#o]
+    -- The scope positions become the scopes.
+    local list = code == 'h' and o[7] or o[10]
     for k = 1, #list do list[k] = scopes[list[k]] end
     if code == 's' and o[5] ~= '-' then
       local group = o[5]
@@ -283,8 +290,7 @@ local function fits(s, am, aa)
   while ta >= BASE do tm, ta = tm + 1, ta - BASE end
   return tm < lm or (tm == lm and ta <= la)
 end
-local function hold(o, p)
-  local now, field, am, aa, hold_until, list = o[p], o[p + 1], o[p + 2], o[p + 3], o[p + 4], o[p + 5]
+local function hold(now, field, am, aa, hold_until, list)
   -- Every scope is checked against its counters before this hold: a scope named twice is held twice.
   for position, s in ipairs(list) do
     load(s)
@@ -320,14 +326,17 @@ local function hold(o, p)
   end
   return '1'
 end
-local function rate(o)
+local function rate_counters(o)
   local requests_index, tokens_index = o[2], o[3]
   if counters[requests_index] == nil and counters[tokens_index] == nil then
     local values = redis.call('MGET', KEYS[requests_index], KEYS[tokens_index])
     counter(requests_index, values[1])
     counter(tokens_index, values[2])
   end
-  local requests, tokens = counter(requests_index), counter(tokens_index)
+  return counter(requests_index), counter(tokens_index)
+end
+local function rate(o)
+  local requests, tokens = rate_counters(o)
   local request_limit, token_limit = o[4], o[5]
   if request_limit >= 0 and requests.value + 1 > request_limit then return false, '0 requests ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value) end
   if token_limit >= 0 and tokens.value >= token_limit then return false, '0 tokens ' .. fmt(requests.value) .. ' ' .. fmt(tokens.value) end
@@ -386,19 +395,37 @@ local function settle(o)
 end
 local function run(o)
   local code = o[1]
-  if code == 'h' then return hold(o, 2) end
+  if code == 'h' then return hold(o[2], o[3], o[4], o[5], o[6], o[7]) end
   if code == 's' then return settle(o) end
   local allowed, reply = rate(o)
   if not allowed then return reply end
-  -- One concatenation for the whole reply of an admit.
-  if code == 'a' then return '1 - ' .. reply .. ' ' .. hold(o, 7) end
   return '1 - ' .. reply
+end
+-- The admits of an 'a' operation, each a rate check and then a hold; one short word each in the reply.
+local function admits(o)
+  local requests, tokens = rate_counters(o)
+  local reply = {fmt(requests.value), fmt(tokens.value)}
+  local request_limit, token_limit, ttl = o[4], o[5], o[6]
+  local now, field, hold_until, list = o[7], o[8], o[9], o[10]
+  for k = 11, #o, 2 do
+    if request_limit >= 0 and requests.value + 1 > request_limit then
+      reply[#reply + 1] = 'r'
+    elseif token_limit >= 0 and tokens.value >= token_limit then
+      reply[#reply + 1] = 't'
+    else
+      requests.value, requests.delta, requests.ttl = requests.value + 1, requests.delta + 1, ttl
+      reply[#reply + 1] = hold(now, field, o[k], o[k + 1], hold_until, list)
+    end
+  end
+  return table.concat(reply, ' ')
+end
+local function failure(reply)
+  return '!' .. string.gsub(type(reply) == 'table' and reply.err or tostring(reply), '\\n', ' ')
 end
 local replies = {''}
 for i, o in ipairs(operations) do
-  local ok, reply = pcall(run, o)
-  if not ok then reply = '!' .. string.gsub(type(reply) == 'table' and reply.err or tostring(reply), '\\n', ' ') end
-  replies[i + 1] = reply
+  local ok, reply = pcall(o[1] == 'a' and admits or run, o)
+  replies[i + 1] = ok and reply or failure(reply)
 end
 -- First line: each scope's spent before the call ('-' when no operation read it).
 local spent = {}
@@ -534,20 +561,34 @@ interface ScopeEntry {
   thresholdFields: string;
 }
 
-/** The operations of one event-loop turn, sent as one script call (see `BATCH_SCRIPT`). */
+/**
+ * The operations of one event-loop turn, sent as one script call (see `BATCH_SCRIPT`). Any order
+ * of them is a valid one (none has been answered), so the call runs the settlements first (they
+ * can only free headroom), then the rest in the order started; and requests that the script would
+ * treat alike share one operation: settlements of one hold group, token counter and scope list
+ * become one settlement of their sums (`SettleOperation`), admits of one subject with the same
+ * limits and scopes one operation with a list of amounts (`AdmitOperation`). Under load that is
+ * a handful of operations per call instead of two per request: Redis decodes and runs a few
+ * hundred Lua values less per call (each costs it about 0.1 us), and the gateway builds less text.
+ */
 interface Batch {
   keys: string[];
   /** Rate counter key -> its index in `keys` (1-based, as in Lua). */
   keyIndex: Map<string, number>;
   /** Scope key -> its index in the scope list (1-based), with the entry it was described from. */
   scopeIndex: Map<string, { index: number; entry: ScopeEntry }>;
-  /** Per scope, then per operation, its JSON array text (see `BATCH_SCRIPT`). */
+  /** Per scope, its JSON array text (see `BATCH_SCRIPT`). */
   scopeArguments: string[];
-  operations: string[];
-  /** The settlements, in operation order. */
-  settlements: Settlement[];
-  /** Hold group per hold expiry (epoch ms): the holds of one call with one expiry share a group. */
-  groups: Map<number, string>;
+  /** Settlements by group, token counter and scopes: the call's first operations, in this order. */
+  settles: Map<string, SettleOperation>;
+  /** Holds, rate checks and admits, in the order started (an admit where its operation first was). */
+  operations: Array<TextOperation | AdmitOperation>;
+  /** Admit operations by subject's counters, limits, hold group and scopes. */
+  admits: Map<string, AdmitOperation>;
+  /** Requests' operations (each admit, settlement, hold and rate check counts one). */
+  count: number;
+  /** The hold group of the call's holds: they share the expiry of its first (see `#hold`). */
+  group: { field: string; until: number } | undefined;
   /** Whether the settlements' `after` totals have been worked out (on first use). */
   totalled: boolean;
   /** The reply lines: each scope's spent before the call, then one per operation; rejects when the call failed as a whole. */
@@ -560,20 +601,57 @@ interface Batch {
   queued: boolean;
 }
 
-/** A settlement in a batch: what it adds to spent, in which scopes (positions in the scope list). */
-interface Settlement {
-  operation: number;
-  positions: number[];
+/** Where an operation's reply is in the call's reply lines; set as the call's arguments are built. */
+interface Placed {
+  line: number;
+}
+
+/** A hold or a rate check: its JSON array text. */
+interface TextOperation extends Placed {
+  text: string;
+}
+
+/** Admits of one subject, limits, hold group and scopes (see `BATCH_SCRIPT`). */
+interface AdmitOperation extends Placed {
+  /** `["a",<rate fields>,now,"group",until,[scopes]` of the first admit. */
+  head: string;
+  /** `,<amount pair>` per admit. */
+  amounts: string;
+  count: number;
+  /** Per admit, its reply fields as a single admit's (see `#admitReplies`), once read. */
+  replies?: string[][];
+}
+
+/** Settlements of one hold group, token counter and scope list: the script sees their sums. */
+interface SettleOperation extends Placed {
+  tokensIndex: number;
+  tokens: number;
+  tokensTtl: number;
+  /** Hold group field, `-` for settlements without a hold. */
+  group: string;
+  held: bigint;
   actual: bigint;
-  /** Spent per scope after it, when it succeeded (see `#spentAfter`). */
+  positions: number[];
+  members: Settlement[];
+  /** Whether the members' alerts have been worked out from the reply (on first use). */
+  alerted: boolean;
+}
+
+/** A settlement in a batch: what it adds to spent, and its share of its operation's reply. */
+interface Settlement {
+  actual: bigint;
+  /** Spent per scope after it, when its operation succeeded (see `#spentAfter`). */
   after?: bigint[];
+  /** Labels of the thresholds it crossed, per scope (see `#alertsOf`). */
+  fired?: string[][];
 }
 
 /** A hold this state took and has not settled yet: what it holds where (see `BATCH_SCRIPT`). */
 interface Held {
   /** Its group's field in the scope hashes, `h:<instance>.<sequence>`. */
   group: string;
-  /** The amount held, as the script's pair (`micro,remainder`). */
+  /** The amount held, and as the script's pair (`micro,remainder`). */
+  units: bigint;
   amount: string;
   /** Expiry, epoch ms. */
   until: number;
@@ -673,10 +751,12 @@ export class RedisAccountingState implements AccountingState {
     // Nothing to hold against: no round trip, and no outage can refuse it.
     if (scopes.length === 0) return held(id, amount, scopes, true);
     const batch = this.#currentBatch(true);
-    const hold = this.#hold(batch, amount, this.#clock());
-    const operation = batch.operations.push(`["h"${this.#holdFields(batch, scopes, hold)}]`) - 1;
+    const now = this.#clock();
+    const hold = this.#hold(batch, amount, now);
+    const operation: TextOperation = { text: `["h",${now},"${hold.group}",${hold.amount},${hold.until},[${this.#positions(batch, scopes)}]]`, line: 0 };
+    batch.operations.push(operation);
     try {
-      return this.#holdReply(this.#replyOf(await batch.replies, operation), 0, scopes, amount, id, hold);
+      return this.#holdReply(this.#replyOf(await batch.replies, operation.line), 0, scopes, amount, id, hold);
     } catch (error) {
       return this.#holdUnreachable(error, scopes, amount, id);
     }
@@ -692,10 +772,22 @@ export class RedisAccountingState implements AccountingState {
     const now = this.#clock();
     const batch = this.#currentBatch(true);
     const hold = this.#hold(batch, amount, now);
-    const operation = batch.operations.push(`["a"${this.#rateFields(batch, subject, limits, now)}${this.#holdFields(batch, scopes, hold)}]`) - 1;
+    const keys = this.#rateKeysOf(subject, rateWindow(now).start);
+    const requestsIndex = this.#keyIndex(batch, keys.requests);
+    const tokensIndex = this.#keyIndex(batch, keys.tokens);
+    const positions = this.#positions(batch, scopes);
+    const same = `${requestsIndex},${tokensIndex},${limits.requestsPerMinute ?? -1},${limits.tokensPerMinute ?? -1}|${hold.group}|${positions}`;
+    let operation = batch.admits.get(same);
+    if (operation === undefined) {
+      operation = { head: `["a"${this.#rateFields(batch, subject, limits, now)},${now},"${hold.group}",${hold.until},[${positions}]`, amounts: '', count: 0, line: 0 };
+      batch.admits.set(same, operation);
+      batch.operations.push(operation);
+    }
+    const member = operation.count++;
+    operation.amounts += `,${hold.amount}`;
     let reply: string[];
     try {
-      reply = this.#replyOf(await batch.replies, operation);
+      reply = this.#admitReplies(await batch.replies, operation)[member] ?? [];
     } catch (error) {
       const refused = this.#rateUnreachable(error);
       return refused.ok ? { rate: refused, hold: this.#holdUnreachable(error, scopes, amount, id) } : { rate: refused };
@@ -707,9 +799,10 @@ export class RedisAccountingState implements AccountingState {
   async checkRate(subject: string, limits: RateLimits): Promise<RateResult> {
     const now = this.#clock();
     const batch = this.#currentBatch(true);
-    const operation = batch.operations.push(`["r"${this.#rateFields(batch, subject, limits, now)}]`) - 1;
+    const operation: TextOperation = { text: `["r"${this.#rateFields(batch, subject, limits, now)}]`, line: 0 };
+    batch.operations.push(operation);
     try {
-      return this.#rateReply(this.#replyOf(await batch.replies, operation), limits, now);
+      return this.#rateReply(this.#replyOf(await batch.replies, operation.line), limits, now);
     } catch (error) {
       return this.#rateUnreachable(error);
     }
@@ -724,41 +817,45 @@ export class RedisAccountingState implements AccountingState {
     }
     if (tokens) checkTokens(tokens.tokens);
     const batch = this.#currentBatch(false);
-    let fields = '["s",0,0,0';
+    let tokensIndex = 0;
+    let tokensTtl = 0;
     if (tokens) {
       const now = this.#clock();
       const window = rateWindow(now);
-      fields = `["s",${this.#keyIndex(batch, this.#rateKeysOf(tokens.subject, window.start).tokens)},${tokens.tokens},${window.end + 1000 - now}`;
+      tokensIndex = this.#keyIndex(batch, this.#rateKeysOf(tokens.subject, window.start).tokens);
+      tokensTtl = window.end + 1000 - now;
     }
     // Only the reservation this state handed out knows its hold, and only until its first settlement.
     const hold = reservation instanceof HeldReservation ? reservation.take() : undefined;
-    fields += hold === undefined ? `,"-",0,0,${pairFields(actual)},[` : `,"${hold.group}",${hold.amount},${pairFields(actual)},[`;
-    const positions: number[] = [];
-    for (const scope of scopes) {
-      const position = this.#scopeIndex(batch, scope);
-      fields += positions.length === 0 ? `${position}` : `,${position}`;
-      positions.push(position);
+    const group = hold === undefined ? '-' : hold.group;
+    const positions = this.#positions(batch, scopes);
+    const same = `${tokensIndex}|${group}|${positions}`;
+    let operation = batch.settles.get(same);
+    if (operation === undefined) {
+      operation = { tokensIndex, tokens: 0, tokensTtl, group, held: 0n, actual: 0n, positions: positions.split(',').map(Number), members: [], alerted: false, line: 0 };
+      batch.settles.set(same, operation);
     }
-    const operation = batch.operations.push(`${fields}]]`) - 1;
-    const settlement: Settlement = { operation, positions, actual };
-    batch.settlements.push(settlement);
+    operation.tokens += tokens?.tokens ?? 0;
+    if (hold !== undefined) operation.held += hold.units;
+    operation.actual += actual;
+    const settlement: Settlement = { actual };
+    operation.members.push(settlement);
     let lines: string[];
-    let line: string;
     try {
       lines = await batch.replies;
-      line = this.#lineOf(lines, operation);
+      this.#lineOf(lines, operation.line);
     } catch {
       return { recorded: false, spent: {}, alerts: [] };
     }
     const totals = this.#spentAfter(batch, lines, settlement);
-    const fired = line === '' ? undefined : line.split(' ');
+    const fired = this.#alertsOf(operation, lines, settlement, scopes);
     const alerts: AlertEvent[] = [];
     for (let index = 0; index < scopes.length; index += 1) {
-      const labels = fired?.[index] ?? '-';
-      if (labels === '-') continue;
+      const labels = fired[index];
+      if (labels === undefined || labels.length === 0) continue;
       const scope = scopes[index] as ScopeLimit;
       const total = formatUnits(totals[index] ?? 0n);
-      for (const label of labels.split(',')) alerts.push({ scopeKey: scope.scopeKey, threshold: Number(label), spent: total, limit: scope.limit });
+      for (const label of labels) alerts.push({ scopeKey: scope.scopeKey, threshold: Number(label), spent: total, limit: scope.limit });
     }
     return settledWith(scopes, totals, alerts);
   }
@@ -824,7 +921,7 @@ export class RedisAccountingState implements AccountingState {
    */
   #currentBatch(urgent: boolean): Batch {
     let batch = this.#batch;
-    if (batch === undefined || batch.operations.length >= MAX_BATCH_OPERATIONS) {
+    if (batch === undefined || batch.count >= MAX_BATCH_OPERATIONS) {
       let go: () => void = () => undefined;
       const started = new Promise<void>((resolve) => (go = resolve));
       const created: Batch = {
@@ -832,10 +929,12 @@ export class RedisAccountingState implements AccountingState {
         keyIndex: new Map(),
         scopeIndex: new Map(),
         scopeArguments: [],
+        settles: new Map(),
         operations: [],
-        settlements: [],
+        admits: new Map(),
+        count: 0,
+        group: undefined,
         totalled: false,
-        groups: new Map(),
         replies: started.then(() => this.#send(created)),
         go,
         urgent: false,
@@ -845,6 +944,7 @@ export class RedisAccountingState implements AccountingState {
       this.#batch = batch;
       if (!urgent) setTimeout(() => this.#release(created), SETTLE_WAIT_MS);
     }
+    batch.count += 1;
     if (urgent && !batch.urgent) {
       batch.urgent = true;
       const due = batch;
@@ -892,7 +992,7 @@ export class RedisAccountingState implements AccountingState {
     this.#lastSend = performance.now();
     let operations = 0;
     for (const each of due) {
-      operations += each.operations.length;
+      operations += each.count;
       each.go();
     }
     this.#lastOperations = operations;
@@ -903,7 +1003,7 @@ export class RedisAccountingState implements AccountingState {
     this.#callsInFlight += 1;
     try {
       // One array: ioredis flattens it into the command (no copy per spread).
-      const reply = await this.#command('batch').call(this.redis, [batch.keys.length, ...batch.keys, `[${batch.scopeArguments.join(',')}]`, `[${batch.operations.join(',')}]`]);
+      const reply = await this.#command('batch').call(this.redis, [batch.keys.length, ...batch.keys, `[${batch.scopeArguments.join(',')}]`, this.#operationsArgument(batch)]);
       return String(reply).split('\n');
     } catch (error) {
       this.#onError(error);
@@ -914,14 +1014,65 @@ export class RedisAccountingState implements AccountingState {
     }
   }
 
-  /** One operation's reply fields; throws when this operation failed (after reporting it). */
-  #replyOf(lines: readonly string[], operation: number): string[] {
-    return this.#lineOf(lines, operation).split(' ');
+  /**
+   * The call's operations as the script's JSON array, settlements first; places each operation's
+   * reply in the reply lines (line 0 is the scopes' spent before the call).
+   */
+  #operationsArgument(batch: Batch): string {
+    let text = '[';
+    let line = 1;
+    for (const operation of batch.settles.values()) {
+      operation.line = line++;
+      text += `${line === 2 ? '' : ','}["s",${operation.tokensIndex},${operation.tokens},${operation.tokensTtl},"${operation.group}",${pairFields(operation.held)},${pairFields(operation.actual)},[${operation.positions.join(',')}]]`;
+    }
+    for (const operation of batch.operations) {
+      const separator = line === 1 ? '' : ',';
+      operation.line = line;
+      line += 1;
+      text += 'amounts' in operation ? `${separator}${operation.head}${operation.amounts}]` : `${separator}${operation.text}`;
+    }
+    return `${text}]`;
   }
 
-  /** One operation's reply line; throws when this operation failed (after reporting it). */
-  #lineOf(lines: readonly string[], operation: number): string {
-    const reply = lines[operation + 1];
+  /**
+   * An admit operation's reply as each admit's own fields: the rate fields (`1 - <requests>
+   * <tokens>` when allowed, the count taken; `0 requests|tokens <requests> <tokens>` when not),
+   * then the hold's (`1`, or `0 <position> <spent> <reserved>`). The script answers the counters
+   * before the operation, then per admit `1` (held), `r` or `t` (refused by the request or token
+   * limit) or the refused hold's four words: the counts follow from those, in order.
+   */
+  #admitReplies(lines: readonly string[], operation: AdmitOperation): string[][] {
+    if (operation.replies === undefined) {
+      const words = this.#replyOf(lines, operation.line);
+      let requests = Number(words[0]);
+      const tokens = words[1] ?? '0';
+      const replies: string[][] = [];
+      for (let at = 2; at < words.length; at += 1) {
+        const word = words[at];
+        if (word === 'r' || word === 't') {
+          replies.push(['0', word === 'r' ? 'requests' : 'tokens', String(requests), tokens]);
+          continue;
+        }
+        requests += 1;
+        if (word === '1') replies.push(['1', '-', String(requests), tokens, '1']);
+        else {
+          replies.push(['1', '-', String(requests), tokens, '0', words[at + 1] ?? '', words[at + 2] ?? '', words[at + 3] ?? '']);
+          at += 3;
+        }
+      }
+      operation.replies = replies;
+    }
+    return operation.replies;
+  }
+
+  /** One request's reply fields; throws when its operation failed (after reporting it). */
+  #replyOf(lines: readonly string[], line: number): string[] {
+    return this.#lineOf(lines, line).split(' ');
+  }
+
+  /** One request's reply line; throws when its operation failed (after reporting it). */
+  #lineOf(lines: readonly string[], line: number): string {
+    const reply = lines[line];
     if (reply !== undefined && !reply.startsWith('!')) return reply;
     const error = new Error(reply === undefined ? 'no reply from Redis for this operation' : reply.slice(1));
     this.#onError(error);
@@ -938,43 +1089,72 @@ export class RedisAccountingState implements AccountingState {
       batch.totalled = true;
       const before = (lines[0] ?? '').split(' ');
       const running: Array<bigint | undefined> = [];
-      for (const each of batch.settlements) {
-        const reply = lines[each.operation + 1];
+      // In the order the script ran them: settlement operations first, each one's members in order.
+      for (const operation of batch.settles.values()) {
+        const reply = lines[operation.line];
         if (reply === undefined || reply.startsWith('!')) continue;
-        const after: bigint[] = [];
-        for (const position of each.positions) {
-          const total = (running[position] ?? BigInt(before[position - 1] ?? '0')) + each.actual;
-          running[position] = total;
-          after.push(total);
+        for (const each of operation.members) {
+          const after: bigint[] = [];
+          for (const position of operation.positions) {
+            const total = (running[position] ?? BigInt(before[position - 1] ?? '0')) + each.actual;
+            running[position] = total;
+            after.push(total);
+          }
+          each.after = after;
         }
-        each.after = after;
       }
     }
     if (settlement.after === undefined) throw new Error('no spent total for this settlement');
     return settlement.after;
   }
 
-  /** A new hold of `amount` from now, in its group of the batch. */
+  /**
+   * A new hold of `amount`, in the batch's hold group: the holds of one call share the expiry of
+   * its first (taken at most a call's spacing, a few ms, earlier), so that they share a group and
+   * admits of one subject share an operation. Without a time to live a hold expires as it is
+   * taken: each then has a group of its own.
+   */
   #hold(batch: Batch, amount: bigint, now: number): Held & { now: number } {
-    const until = now + this.#holdTtlMs;
-    // Without a time to live a hold expires as it is taken: no group to share then.
-    let group = this.#holdTtlMs > 0 ? batch.groups.get(until) : undefined;
+    let group = this.#holdTtlMs > 0 ? batch.group : undefined;
     if (group === undefined) {
-      group = `h:${this.#instance}.${(this.#sequence++).toString(36)}`;
-      batch.groups.set(until, group);
+      group = { field: `h:${this.#instance}.${(this.#sequence++).toString(36)}`, until: now + this.#holdTtlMs };
+      if (this.#holdTtlMs > 0) batch.group = group;
     }
-    return { now, group, amount: pairFields(amount), until };
+    return { now, group: group.field, units: amount, amount: pairFields(amount), until: group.until };
   }
 
-  /** `,now,"group",amount,hold_until,[scopes]` of a hold (JSON array fields, see `BATCH_SCRIPT`). */
-  #holdFields(batch: Batch, scopes: readonly ScopeLimit[], hold: Held & { now: number }): string {
-    let fields = `,${hold.now},"${hold.group}",${hold.amount},${hold.until},[`;
-    let first = true;
-    for (const scope of scopes) {
-      fields += first ? `${this.#scopeIndex(batch, scope)}` : `,${this.#scopeIndex(batch, scope)}`;
-      first = false;
+  /**
+   * The alert thresholds a settlement crossed, per scope: its operation's reply names the
+   * thresholds the operation's sum crossed, and each goes to the member whose running total
+   * reached it first, as if the members had been settled one by one.
+   */
+  #alertsOf(operation: SettleOperation, lines: readonly string[], settlement: Settlement, scopes: readonly ScopeLimit[]): string[][] {
+    if (!operation.alerted) {
+      operation.alerted = true;
+      const line = lines[operation.line] ?? '';
+      for (const member of operation.members) member.fired = [];
+      if (line !== '') {
+        line.split(' ').forEach((labels, index) => {
+          if (labels === '-') return;
+          const thresholds = termsOf(scopes[index] as ScopeLimit).thresholds;
+          for (const label of labels.split(',')) {
+            const units = thresholds.find((threshold) => String(threshold.fraction) === label)?.units ?? 0n;
+            const member = operation.members.find((each) => (each.after?.[index] ?? 0n) >= units) ?? operation.members[operation.members.length - 1];
+            if (member === undefined) continue;
+            const fired = member.fired as string[][];
+            (fired[index] ??= []).push(label);
+          }
+        });
+      }
     }
-    return `${fields}]`;
+    return settlement.fired ?? [];
+  }
+
+  /** The scopes' positions in the batch's scope list, as the script's JSON (`1,2`). */
+  #positions(batch: Batch, scopes: readonly ScopeLimit[]): string {
+    let positions = '';
+    for (const scope of scopes) positions += positions === '' ? `${this.#scopeIndex(batch, scope)}` : `,${this.#scopeIndex(batch, scope)}`;
+    return positions;
   }
 
   /** `,requests_key,tokens_key,requests_limit,tokens_limit,ttl` of a rate check. */

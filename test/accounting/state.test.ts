@@ -421,6 +421,42 @@ describe('redis', () => {
     await state.close();
   });
 
+  it('merges admits of one subject and settlements of one hold group into one operation each, answering every request as if run one by one', async () => {
+    const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix })) as RedisAccountingState;
+    const budget = scope('10', { alerts: [0.5, 0.8] });
+    const subject = uniqueName('key');
+    const limits = { requestsPerMinute: 10 };
+    const operations: unknown[][][] = [];
+    const monitor = await state.redis.monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (String(args[0]).toLowerCase().startsWith('eval') && args.some((arg) => arg.includes(budget.scopeKey))) operations.push(JSON.parse(String(args[args.length - 1])) as unknown[][]);
+    });
+    const admitted = await Promise.all(['2', '2', '2', '5'].map((amount) => state.admit(subject, limits, [budget], amount)));
+    expect(admitted.map((each) => each.rate.ok && each.rate.requests?.remaining)).toEqual([9, 8, 7, 6]);
+    expect(admitted.map((each) => each.hold?.ok)).toEqual([true, true, true, false]);
+    const reservations = admitted.slice(0, 3).map((each) => {
+      if (!each.hold?.ok) throw new Error('expected a hold');
+      return each.hold.reservation;
+    });
+    const settled = await Promise.all(['1', '2.5', '1.5'].map((actual, index) => state.settle(reservations[index]!, actual, { subject, tokens: 10 + index })));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    monitor.disconnect();
+    // One call of one admit operation (four amounts), then one call of one settlement operation.
+    expect(operations.map((call) => call.map((operation) => operation[0]))).toEqual([['a'], ['s']]);
+    expect(operations[0]![0]!.length).toBe(10 + 4 * 2);
+    // The settlement operation carried the sums: 6 held, 5 spent, 33 tokens.
+    expect(operations[1]![0]!.slice(2, 9)).toEqual([33, expect.any(Number), expect.any(String), 6_000_000, 0, 5_000_000, 0]);
+    // Each request's spent total as if settled in order; the 0.5 alert goes to the one that crossed it (5 of 10).
+    expect(settled).toEqual([
+      { recorded: true, spent: { [budget.scopeKey]: '1' }, alerts: [] },
+      { recorded: true, spent: { [budget.scopeKey]: '3.5' }, alerts: [] },
+      { recorded: true, spent: { [budget.scopeKey]: '5' }, alerts: [{ scopeKey: budget.scopeKey, threshold: 0.5, spent: '5', limit: '10' }] },
+    ]);
+    expect(await state.headroom([budget])).toMatchObject([{ spent: '5', reserved: '0' }]);
+    expect(await state.checkRate(subject, { tokensPerMinute: 100 })).toMatchObject({ tokens: { remaining: 67 } });
+    await state.close();
+  });
+
   it('holds admits and settlements started while a script call is in flight, then sends them together in one call', async () => {
     // No spacing between calls here: only the call in flight holds the later ones back.
     const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix, callSpacingMs: 0 })) as RedisAccountingState;
@@ -489,7 +525,7 @@ describe('redis', () => {
     await state.close();
   });
 
-  it('runs settlements and admits of one scope in one script call in order, each seeing the ones before it', async () => {
+  it('runs a call\'s settlements first, then its admits and holds in order, each seeing the ones before it', async () => {
     const clock = manualClock();
     const state = (await openAccountingState({ kind: 'redis', url: REDIS_URL, prefix, clock: clock.now })) as RedisAccountingState;
     const budget = scope('1', { alerts: [0.5, 0.8], periodEndsAt: clock.now() + 60_000 });
@@ -500,16 +536,18 @@ describe('redis', () => {
     const [settled, second, third, fourth] = await Promise.all([
       state.settle(first.hold.reservation, '0.55', { subject, tokens: 50 }),
       state.admit(subject, limits, [budget], '0.3'),
-      state.reserve([budget], '0.2'),
+      state.reserve([budget], '0.1'),
       state.settle(first.hold.reservation, '0.3'),
     ]);
-    // The settlement released the 0.6 hold before the admit: 0.55 spent + 0.3 fits; the token window is full.
+    // Both settlements ran before the admit and the hold, though started between them: the first
+    // released the 0.6 hold, the second added 0.3 without a hold to release (0.85 spent); the token
+    // window is full, and 0.1 more still fits (0.2 would not).
     expect(settled).toEqual({ recorded: true, spent: { [budget.scopeKey]: '0.55' }, alerts: [{ scopeKey: budget.scopeKey, threshold: 0.5, spent: '0.55', limit: '1' }] });
     expect(second).toEqual({ rate: expect.objectContaining({ ok: false, limited: 'tokens' }) });
     expect(third).toMatchObject({ ok: true });
     // Settling the same reservation again releases nothing more; 0.8 fires once.
     expect(fourth).toEqual({ recorded: true, spent: { [budget.scopeKey]: '0.85' }, alerts: [{ scopeKey: budget.scopeKey, threshold: 0.8, spent: '0.85', limit: '1' }] });
-    expect(await state.headroom([budget])).toMatchObject([{ spent: '0.85', reserved: '0.2' }]);
+    expect(await state.headroom([budget])).toMatchObject([{ spent: '0.85', reserved: '0.1' }]);
     const fields = await state.redis.hgetall(`${prefix}scope:${budget.scopeKey}`);
     expect(fields).toMatchObject({ 'alert:0.5': '1', 'alert:0.8': '1' });
     // The hold still held is a field of the scope hash, under its time to live.
