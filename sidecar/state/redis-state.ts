@@ -1110,8 +1110,9 @@ export class RedisAccountingState implements AccountingState {
 
   /**
    * A new hold of `amount`, in the batch's hold group: the holds of one call share the expiry of
-   * its first (taken at most a call's spacing, a few ms, earlier), so that they share a group and
-   * admits of one subject share an operation. Without a time to live a hold expires as it is
+   * its first (taken earlier by at most the time the batch stayed open: its turn, the spacing or
+   * the call in flight, a few ms under load, against a time to live of minutes), so that they
+   * share a group and admits of one subject share an operation. Without a time to live a hold expires as it is
    * taken: each then has a group of its own.
    */
   #hold(batch: Batch, amount: bigint, now: number): Held & { now: number } {
