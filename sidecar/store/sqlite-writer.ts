@@ -17,28 +17,8 @@ export const ROW_WIDTH = 9;
 export const INSERT_SQL = `INSERT OR REPLACE INTO generations (id, created_at, key_hash, user_id, team_id, model, status, total_cost, record)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
-/**
- * How much the writer thread's nice value is raised above the process's on Linux (lower priority):
- * when it shares a core with the event loop, it gives way (CFS weights 110 against 1,024), and its
- * inserts use what the event loop and the rest leave. They are off the response path: a record is
- * served from the buffer until committed, and crash-safe through the journal before that. With
- * every core saturated, the thread still gets about a tenth of one, some 5,000 rows a second here,
- * and a backlog goes in larger transactions, which cost less per row. In three runs of
- * `BENCH_ROUNDS=10 BENCH_ACCOUNTING_FOR_FLAGS=sqlite BENCH_COMPARE_REV=<the commit before> npm run
- * bench:gateway`, 20 of 30 rounds were faster with it (means of the middle two ratios 101.2, 108.1
- * and 102.6 %); +5 gave 101.7 % in one run.
- */
-export const WRITER_NICE_INCREMENT = 10;
-
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-try {
-  // Linux: setpriority on this thread's id sets this thread's nice value only. Elsewhere, or if
-  // not allowed, the thread keeps the process's priority.
-  const os = require('node:os');
-  const thread = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
-  if (Number.isInteger(thread) && thread > 0) os.setPriority(thread, Math.min(19, os.getPriority() + workerData.nice));
-} catch {}
 const Database = require(workerData.driver);
 const database = new Database(workerData.path);
 database.pragma('journal_mode = WAL');
@@ -117,7 +97,7 @@ export class SqliteWriterThread {
       eval: true,
       // Not the parent's flags: the worker needs no TypeScript loader.
       execArgv: [],
-      workerData: { path: this.#path, sql: INSERT_SQL, driver: createRequire(import.meta.url).resolve('better-sqlite3'), nice: WRITER_NICE_INCREMENT },
+      workerData: { path: this.#path, sql: INSERT_SQL, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
     });
     worker.unref();
     const current = { worker, waiting: new Map<number, Waiting>() };

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { getPriority, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,6 @@ import { Journal } from '../../sidecar/store/journal.ts';
 import { MemoryGenerationBackend } from '../../sidecar/store/memory-backend.ts';
 import { openPostgresPool, PostgresGenerationBackend } from '../../sidecar/store/postgres.ts';
 import { openSqliteDatabase, SqliteGenerationBackend } from '../../sidecar/store/sqlite.ts';
-import { WRITER_NICE_INCREMENT } from '../../sidecar/store/sqlite-writer.ts';
 import { DATABASE_URL, dropSchema, makeRecord, requirePostgres, uniqueName } from './fixtures/services.ts';
 
 const temporaryDirectories: string[] = [];
@@ -339,31 +338,7 @@ describe('journal batching', () => {
   });
 });
 
-/** Nice value per thread of this process (Linux: field 19 of /proc/self/task/<tid>/stat). */
-function threadNiceValues(): number[] {
-  expect(existsSync('/proc/self/task'), 'this test reads thread priorities from /proc (Linux only)').toBe(true);
-  return readdirSync('/proc/self/task').map((thread) => {
-    const stat = readFileSync(`/proc/self/task/${thread}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-  });
-}
-
 describe('sqlite durability', () => {
-  it('inserts on a writer thread that runs below the event loop\'s priority', async () => {
-    const before = threadNiceValues();
-    const own = getPriority();
-    const stores = await openStores({ kind: 'sqlite', path: join(temporaryDirectory(), 'nice.db'), batching: MANUAL });
-    const record = makeRecord();
-    stores.generations.append(record);
-    await stores.generations.flush();
-    const after = threadNiceValues();
-    // One thread more, the writer, at the process's nice value plus the increment; the rest as before.
-    expect(after.filter((nice) => nice === Math.min(19, own + WRITER_NICE_INCREMENT)).length).toBe(before.filter((nice) => nice === Math.min(19, own + WRITER_NICE_INCREMENT)).length + 1);
-    expect(getPriority()).toBe(own);
-    expect(await stores.generations.get(record.id)).toMatchObject({ id: record.id });
-    await stores.close();
-  });
-
   it('runs in WAL mode', () => {
     const database = openSqliteDatabase(join(temporaryDirectory(), 'wal.db'));
     expect(database.pragma('journal_mode', { simple: true })).toBe('wal');
