@@ -22,8 +22,9 @@
  * script call, all with the expiry of the call's first (see `#hold`); a reservation knows its
  * group and amount (`HeldReservation`), and its settlement takes that amount off the group. Holds
  * expire after `holdTtlMs` (a crashed replica's holds stop counting), and since a group's holds
- * share their expiry, a group expires as each of its holds does: a hold that would not fit drops the scope's expired groups first,
- * and so does every read; `next` tells when there may be any, so neither scans the hash otherwise.
+ * share their expiry, a group expires as each of its holds does: a hold that would not fit drops
+ * the scope's expired groups first, and so does every read; `next` tells when there may be any,
+ * so neither scans the hash otherwise.
  *
  * Scripts receive every key in KEYS, so they are correct on a single Redis or a Sentinel set; on
  * Redis Cluster every key of one request would have to share a hash slot, which this layout does
@@ -104,12 +105,13 @@ end
  * Every reserve, admit, rate check and settlement started in one turn of the event loop, in one
  * script call: each operation is still atomic (the whole call is) and gets its own reply. The
  * operations run in the order given: the client puts the settlements first and merges requests
- * the script treats alike (see `Batch`), so one operation may stand for several requests. Amounts travel as pairs of JSON numbers (micro-dollars, then the
- * remainder in 10^-18 USD, both exact in a double); replies give totals as integer strings of
- * 10^-18 USD (`total`). The scopes are one argument and the operations another, each a JSON array
- * that `cjson.decode` (C) turns into tables of numbers at once, and each operation's reply is one
- * line: in Lua every new string costs about as much as a cheap command, and a field matched out of
- * a text is a new string, a number decoded by cjson is not.
+ * the script treats alike (see `Batch`), so one operation may stand for several requests.
+ * Amounts travel as pairs of JSON numbers (micro-dollars, then the remainder in 10^-18 USD, both
+ * exact in a double); replies give totals as integer strings of 10^-18 USD (`total`). The scopes
+ * are one argument and the operations another, each a JSON array that `cjson.decode` (C) turns
+ * into tables of numbers at once, and each operation's reply is one line: in Lua every new string
+ * costs about as much as a cheap command, and a field matched out of a text is a new string, a
+ * number decoded by cjson is not.
  *
  * The cost of a call is its Redis commands and, as much, the strings the script makes (each new
  * Lua string costs about as much as a cheap command). So a call touches each scope hash at most
@@ -564,7 +566,8 @@ interface ScopeEntry {
 /**
  * The operations of one event-loop turn, sent as one script call (see `BATCH_SCRIPT`). Any order
  * of them is a valid one (none has been answered), so the call runs the settlements first (they
- * can only free headroom), then the rest in the order started; and requests that the script would
+ * count spend that has already happened, so the admits after them see the latest), then the rest
+ * in the order started; and requests that the script would
  * treat alike share one operation: settlements of one hold group, token counter and scope list
  * become one settlement of their sums (`SettleOperation`), admits of one subject with the same
  * limits and scopes one operation with a list of amounts (`AdmitOperation`). Under load that is
