@@ -23,10 +23,14 @@ export function threadCpuMicroseconds(): number {
   return statCpuMicroseconds('/proc/thread-self/stat');
 }
 
+/** redis-server's process id, looked up once (`pgrep`) by the first `redisServerCpu`. */
+let redisServerPid: string | undefined;
+
 /** redis-server's user + system CPU so far, µs (NaN where /proc or the process is not there). */
 export function redisServerCpu(): number {
   try {
-    return statCpuMicroseconds(`/proc/${execSync('pgrep -x redis-server').toString().trim().split('\n')[0]}/stat`);
+    redisServerPid ??= execSync('pgrep -x redis-server').toString().trim().split('\n')[0];
+    return statCpuMicroseconds(`/proc/${redisServerPid}/stat`);
   } catch {
     return Number.NaN;
   }

@@ -567,12 +567,12 @@ interface ScopeEntry {
  * The operations of one event-loop turn, sent as one script call (see `BATCH_SCRIPT`). Any order
  * of them is a valid one (none has been answered), so the call runs the settlements first (they
  * count spend that has already happened, so the admits after them see the latest), then the rest
- * in the order started; and requests that the script would
- * treat alike share one operation: settlements of one hold group, token counter and scope list
- * become one settlement of their sums (`SettleOperation`), admits of one subject with the same
- * limits and scopes one operation with a list of amounts (`AdmitOperation`). Under load that is
- * a handful of operations per call instead of two per request: Redis decodes and runs a few
- * hundred Lua values less per call (each costs it about 0.1 us), and the gateway builds less text.
+ * in the order started; and requests that the script would treat alike share one operation:
+ * settlements of one hold group, token counter and scope list become one settlement of their sums
+ * (`SettleOperation`), admits of one subject with the same limits and scopes one operation with a
+ * list of amounts (`AdmitOperation`). Under load that is a handful of operations per call instead
+ * of two per request: Redis decodes and runs a few hundred Lua values less per call (each costs it
+ * about 0.1 us), and the gateway builds less text.
  */
 interface Batch {
   keys: string[];
@@ -775,14 +775,12 @@ export class RedisAccountingState implements AccountingState {
     const now = this.#clock();
     const batch = this.#currentBatch(true);
     const hold = this.#hold(batch, amount, now);
-    const keys = this.#rateKeysOf(subject, rateWindow(now).start);
-    const requestsIndex = this.#keyIndex(batch, keys.requests);
-    const tokensIndex = this.#keyIndex(batch, keys.tokens);
+    const rate = this.#rateFields(batch, subject, limits, now);
     const positions = this.#positions(batch, scopes);
-    const same = `${requestsIndex},${tokensIndex},${limits.requestsPerMinute ?? -1},${limits.tokensPerMinute ?? -1}|${hold.group}|${positions}`;
+    const same = `${rate}|${hold.group}|${positions}`;
     let operation = batch.admits.get(same);
     if (operation === undefined) {
-      operation = { head: `["a"${this.#rateFields(batch, subject, limits, now)},${now},"${hold.group}",${hold.until},[${positions}]`, amounts: '', count: 0, line: 0 };
+      operation = { head: `["a",${rate},${counterTtl(now)},${now},"${hold.group}",${hold.until},[${positions}]`, amounts: '', count: 0, line: 0 };
       batch.admits.set(same, operation);
       batch.operations.push(operation);
     }
@@ -802,7 +800,7 @@ export class RedisAccountingState implements AccountingState {
   async checkRate(subject: string, limits: RateLimits): Promise<RateResult> {
     const now = this.#clock();
     const batch = this.#currentBatch(true);
-    const operation: TextOperation = { text: `["r"${this.#rateFields(batch, subject, limits, now)}]`, line: 0 };
+    const operation: TextOperation = { text: `["r",${this.#rateFields(batch, subject, limits, now)},${counterTtl(now)}]`, line: 0 };
     batch.operations.push(operation);
     try {
       return this.#rateReply(this.#replyOf(await batch.replies, operation.line), limits, now);
@@ -824,9 +822,8 @@ export class RedisAccountingState implements AccountingState {
     let tokensTtl = 0;
     if (tokens) {
       const now = this.#clock();
-      const window = rateWindow(now);
-      tokensIndex = this.#keyIndex(batch, this.#rateKeysOf(tokens.subject, window.start).tokens);
-      tokensTtl = window.end + 1000 - now;
+      tokensIndex = this.#keyIndex(batch, this.#rateKeysOf(tokens.subject, rateWindow(now).start).tokens);
+      tokensTtl = counterTtl(now);
     }
     // Only the reservation this state handed out knows its hold, and only until its first settlement.
     const hold = reservation instanceof HeldReservation ? reservation.take() : undefined;
@@ -898,10 +895,9 @@ export class RedisAccountingState implements AccountingState {
   async recordTokens(subject: string, tokens: number): Promise<void> {
     checkTokens(tokens);
     const now = this.#clock();
-    const window = rateWindow(now);
-    const tokensKey = this.#rateKeysOf(subject, window.start).tokens;
+    const tokensKey = this.#rateKeysOf(subject, rateWindow(now).start).tokens;
     try {
-      await this.redis.multi().incrby(tokensKey, tokens).pexpire(tokensKey, window.end + 1000 - now).exec();
+      await this.redis.multi().incrby(tokensKey, tokens).pexpire(tokensKey, counterTtl(now)).exec();
     } catch (error) {
       this.#onError(error);
     }
@@ -1022,19 +1018,12 @@ export class RedisAccountingState implements AccountingState {
    * reply in the reply lines (line 0 is the scopes' spent before the call).
    */
   #operationsArgument(batch: Batch): string {
-    let text = '[';
-    let line = 1;
+    const texts: string[] = [];
     for (const operation of batch.settles.values()) {
-      operation.line = line++;
-      text += `${line === 2 ? '' : ','}["s",${operation.tokensIndex},${operation.tokens},${operation.tokensTtl},"${operation.group}",${pairFields(operation.held)},${pairFields(operation.actual)},[${operation.positions.join(',')}]]`;
+      operation.line = texts.push(`["s",${operation.tokensIndex},${operation.tokens},${operation.tokensTtl},"${operation.group}",${pairFields(operation.held)},${pairFields(operation.actual)},[${operation.positions.join(',')}]]`);
     }
-    for (const operation of batch.operations) {
-      const separator = line === 1 ? '' : ',';
-      operation.line = line;
-      line += 1;
-      text += 'amounts' in operation ? `${separator}${operation.head}${operation.amounts}]` : `${separator}${operation.text}`;
-    }
-    return `${text}]`;
+    for (const operation of batch.operations) operation.line = texts.push('amounts' in operation ? `${operation.head}${operation.amounts}]` : operation.text);
+    return `[${texts.join(',')}]`;
   }
 
   /**
@@ -1115,16 +1104,16 @@ export class RedisAccountingState implements AccountingState {
    * A new hold of `amount`, in the batch's hold group: the holds of one call share the expiry of
    * its first (taken earlier by at most the time the batch stayed open: its turn, the spacing or
    * the call in flight, a few ms under load, against a time to live of minutes), so that they
-   * share a group and admits of one subject share an operation. Without a time to live a hold expires as it is
-   * taken: each then has a group of its own.
+   * share a group and admits of one subject share an operation. Without a time to live a hold
+   * expires as it is taken: each then has a group of its own.
    */
-  #hold(batch: Batch, amount: bigint, now: number): Held & { now: number } {
+  #hold(batch: Batch, amount: bigint, now: number): Held {
     let group = this.#holdTtlMs > 0 ? batch.group : undefined;
     if (group === undefined) {
       group = { field: `h:${this.#instance}.${(this.#sequence++).toString(36)}`, until: now + this.#holdTtlMs };
       if (this.#holdTtlMs > 0) batch.group = group;
     }
-    return { now, group: group.field, units: amount, amount: pairFields(amount), until: group.until };
+    return { group: group.field, units: amount, amount: pairFields(amount), until: group.until };
   }
 
   /**
@@ -1161,15 +1150,17 @@ export class RedisAccountingState implements AccountingState {
     return positions;
   }
 
-  /** `,requests_key,tokens_key,requests_limit,tokens_limit,ttl` of a rate check. */
+  /**
+   * `requests_key,tokens_key,requests_limit,tokens_limit` of a rate check (keys as indices in
+   * KEYS): what the admits of one operation share. The time to live follows (`counterTtl`).
+   */
   #rateFields(batch: Batch, subject: string, limits: RateLimits, now: number): string {
-    const window = rateWindow(now);
-    const keys = this.#rateKeysOf(subject, window.start);
-    return `,${this.#keyIndex(batch, keys.requests)},${this.#keyIndex(batch, keys.tokens)},${limits.requestsPerMinute ?? -1},${limits.tokensPerMinute ?? -1},${window.end + 1000 - now}`;
+    const keys = this.#rateKeysOf(subject, rateWindow(now).start);
+    return `${this.#keyIndex(batch, keys.requests)},${this.#keyIndex(batch, keys.tokens)},${limits.requestsPerMinute ?? -1},${limits.tokensPerMinute ?? -1}`;
   }
 
   /** Reads a hold's reply, found at `offset` in `reply`. */
-  #holdReply(reply: string[], offset: number, scopes: readonly ScopeLimit[], amount: bigint, id: string, hold: Held & { now: number }): ReserveResult {
+  #holdReply(reply: string[], offset: number, scopes: readonly ScopeLimit[], amount: bigint, id: string, hold: Held): ReserveResult {
     if (reply[offset] === '1') return { ok: true, reservation: new HeldReservation(id, formatUnits(amount), [...scopes], hold) };
     const scope = scopes[Number(reply[offset + 1]) - 1] as ScopeLimit;
     return {
@@ -1305,6 +1296,11 @@ class HeldReservation implements Reservation {
 
 function held(id: string, amount: bigint, scopes: readonly ScopeLimit[], enforced: boolean): ReserveResult {
   return { ok: true, reservation: { id, amount: formatUnits(amount), scopes: [...scopes], enforced } };
+}
+
+/** Time to live of the rate counters of `now`'s window, ms: until a second after it ends. */
+function counterTtl(now: number): number {
+  return rateWindow(now).end + 1000 - now;
 }
 
 function checkTokens(tokens: number): void {

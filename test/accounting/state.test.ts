@@ -438,21 +438,22 @@ describe('redis', () => {
       if (!each.hold?.ok) throw new Error('expected a hold');
       return each.hold.reservation;
     });
-    const settled = await Promise.all(['1', '2.5', '1.5'].map((actual, index) => state.settle(reservations[index]!, actual, { subject, tokens: 10 + index })));
+    const settled = await Promise.all(['1', '4', '0.5'].map((actual, index) => state.settle(reservations[index]!, actual, { subject, tokens: 10 + index })));
     await new Promise((resolve) => setTimeout(resolve, 100));
     monitor.disconnect();
     // One call of one admit operation (four amounts), then one call of one settlement operation.
     expect(operations.map((call) => call.map((operation) => operation[0]))).toEqual([['a'], ['s']]);
     expect(operations[0]![0]!.length).toBe(10 + 4 * 2);
-    // The settlement operation carried the sums: 6 held, 5 spent, 33 tokens.
-    expect(operations[1]![0]!.slice(2, 9)).toEqual([33, expect.any(Number), expect.any(String), 6_000_000, 0, 5_000_000, 0]);
-    // Each request's spent total as if settled in order; the 0.5 alert goes to the one that crossed it (5 of 10).
+    // The settlement operation carried the sums: 6 held, 5.5 spent, 33 tokens.
+    expect(operations[1]![0]!.slice(2, 9)).toEqual([33, expect.any(Number), expect.any(String), 6_000_000, 0, 5_500_000, 0]);
+    // Each request's spent total as if settled in order; the 0.5 alert goes to the one that
+    // crossed it (5 of 10), the middle one, not the last.
     expect(settled).toEqual([
       { recorded: true, spent: { [budget.scopeKey]: '1' }, alerts: [] },
-      { recorded: true, spent: { [budget.scopeKey]: '3.5' }, alerts: [] },
       { recorded: true, spent: { [budget.scopeKey]: '5' }, alerts: [{ scopeKey: budget.scopeKey, threshold: 0.5, spent: '5', limit: '10' }] },
+      { recorded: true, spent: { [budget.scopeKey]: '5.5' }, alerts: [] },
     ]);
-    expect(await state.headroom([budget])).toMatchObject([{ spent: '5', reserved: '0' }]);
+    expect(await state.headroom([budget])).toMatchObject([{ spent: '5.5', reserved: '0' }]);
     expect(await state.checkRate(subject, { tokensPerMinute: 100 })).toMatchObject({ tokens: { remaining: 67 } });
     await state.close();
   });
